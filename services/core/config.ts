@@ -1,0 +1,151 @@
+/**
+ * Configuration, parsed once at boot from the environment. Nothing else reads
+ * process.env. A bad value throws a ConfigError that names the variable; the
+ * entry points print it and exit.
+ */
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ComputeKind = 'local' | 'ec2';
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl?: string;
+  prefix: string;
+  dataDir: string;
+  s3: { bucket: string; endpoint?: string; region: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
+  compute: ComputeKind;
+  maxInstances: number;
+  idleTimeoutS: number;
+  bootTimeoutS: number;
+  reconcileIntervalMs: number;
+  budgetUsd?: number;
+  localHourlyUsd: number;
+  /** tenant -> keys */
+  apiKeys: Map<string, string>;
+  adminKeys: Set<string>;
+  tfBackend?: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  logLevel: string;
+  workerConcurrency: number;
+  ec2: {
+    instanceTypes: string[];
+    amiId?: string;
+    amiSsmParameter: string;
+    subnetIds: string[];
+    securityGroupIds: string[];
+    instanceProfile?: string;
+    keyName?: string;
+    cluster: string;
+    /** SSM parameter that holds the worker's Redis URL on the instance */
+    redisUrlParameter?: string;
+  };
+  imdsEndpoint: string;
+  shutdownCommand: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function num(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ConfigError(name, `expected a number, got "${raw}"`);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function parseKeys(env: Env, name: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of list(env, name)) {
+    const i = item.indexOf(':');
+    if (i <= 0 || i === item.length - 1) throw new ConfigError(name, `expected tenant:key pairs separated by commas, got "${item}"`);
+    const tenant = item.slice(0, i);
+    const key = item.slice(i + 1);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) throw new ConfigError(name, `tenant "${tenant}" may use letters, digits, _ . - (at most 64)`);
+    if (key.length < 8) throw new ConfigError(name, `the key of tenant "${tenant}" is shorter than 8 characters`);
+    out.set(key, tenant);
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', `expected redis://host:port, got "${redisUrl}"`);
+  const prefix = env.NIGHTSHIFT_PREFIX || 'nightshift';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError('NIGHTSHIFT_PREFIX', 'may use letters, digits, _ . - (at most 64)');
+  const compute = (env.NIGHTSHIFT_COMPUTE || 'local') as ComputeKind;
+  if (compute !== 'local' && compute !== 'ec2') throw new ConfigError('NIGHTSHIFT_COMPUTE', `expected "local" or "ec2", got "${compute}"`);
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  if (endpoint && !/^https?:\/\//.test(endpoint)) throw new ConfigError('AWS_ENDPOINT_URL', `expected an http(s) URL, got "${endpoint}"`);
+  const bucket = env.NIGHTSHIFT_S3_BUCKET || 'nightshift-artifacts';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('NIGHTSHIFT_S3_BUCKET', `"${bucket}" is not a valid bucket name`);
+  const tfBackend = env.NIGHTSHIFT_TF_BACKEND || undefined;
+  if (tfBackend && !['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(tfBackend)) {
+    throw new ConfigError('NIGHTSHIFT_TF_BACKEND', `expected tensorflow-gpu, tensorflow, wasm or cpu, got "${tfBackend}"`);
+  }
+  const apiKeys = parseKeys(env, 'NIGHTSHIFT_API_KEYS');
+  const adminKeys = new Set(list(env, 'NIGHTSHIFT_ADMIN_KEYS'));
+  for (const k of adminKeys) if (k.length < 8) throw new ConfigError('NIGHTSHIFT_ADMIN_KEYS', 'every admin key must be at least 8 characters');
+  const cores = Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2);
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    redisUrl,
+    prefix,
+    dataDir: path.resolve(env.NIGHTSHIFT_DATA_DIR || '.nightshift'),
+    s3: {
+      bucket,
+      endpoint,
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+      forcePathStyle: endpoint !== undefined,
+      accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+    },
+    compute,
+    maxInstances: int(env, 'NIGHTSHIFT_MAX_INSTANCES', compute === 'local' ? cores : 4, 0, 1000),
+    idleTimeoutS: int(env, 'NIGHTSHIFT_IDLE_TIMEOUT_S', compute === 'local' ? 30 : 120, 1, 86_400),
+    bootTimeoutS: int(env, 'NIGHTSHIFT_BOOT_TIMEOUT_S', compute === 'local' ? 60 : 600, 1, 86_400),
+    reconcileIntervalMs: int(env, 'NIGHTSHIFT_RECONCILE_MS', 2_000, 100, 60_000),
+    budgetUsd: num(env, 'NIGHTSHIFT_BUDGET_USD', 0, 1e9),
+    localHourlyUsd: num(env, 'NIGHTSHIFT_LOCAL_HOURLY_USD', 0, 1e6) ?? 0,
+    apiKeys,
+    adminKeys,
+    tfBackend: tfBackend as Config['tfBackend'],
+    logLevel: env.LOG_LEVEL || 'info',
+    workerConcurrency: int(env, 'NIGHTSHIFT_WORKER_CONCURRENCY', 1, 1, 64),
+    ec2: {
+      instanceTypes: list(env, 'NIGHTSHIFT_EC2_INSTANCE_TYPES').length ? list(env, 'NIGHTSHIFT_EC2_INSTANCE_TYPES') : ['p3.2xlarge', 'p3.8xlarge'],
+      amiId: env.NIGHTSHIFT_EC2_AMI_ID || undefined,
+      amiSsmParameter: env.NIGHTSHIFT_EC2_AMI_SSM_PARAMETER || '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id',
+      subnetIds: list(env, 'NIGHTSHIFT_EC2_SUBNET_IDS'),
+      securityGroupIds: list(env, 'NIGHTSHIFT_EC2_SECURITY_GROUP_IDS'),
+      instanceProfile: env.NIGHTSHIFT_EC2_INSTANCE_PROFILE || undefined,
+      keyName: env.NIGHTSHIFT_EC2_KEY_NAME || undefined,
+      cluster: env.NIGHTSHIFT_CLUSTER || prefix,
+      redisUrlParameter: env.NIGHTSHIFT_REDIS_URL_PARAMETER || undefined,
+    },
+    imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
+    shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',
+  };
+}

@@ -1,0 +1,10 @@
+import { randomBytes } from 'node:crypto';
+
+/** Sortable, URL-safe ids: <prefix>_<time base36><random>. Sort order = creation order. */
+export function newId(prefix: 'job' | 'bat' | 'ds' | 'ins' | 'wrk'): string {
+  const t = Date.now().toString(36).padStart(9, '0');
+  return `${prefix}_${t}${randomBytes(6).toString('hex')}`;
+}
+
+export const ID_PATTERN = '^[a-z]{2,3}_[0-9a-z]{9}[0-9a-f]{12}$';
+export const isId = (prefix: string, s: string): boolean => new RegExp(`^${prefix}_[0-9a-z]{9}[0-9a-f]{12}$`).test(s);

@@ -1,0 +1,93 @@
+/** The Job resource as the API answers it, and the statuses it moves through. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ErrorInfo } from './errors.ts';
+
+export const JOB_STATUSES = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed']);
+export const isTerminal = (s: string): boolean => TERMINAL.has(s as JobStatus);
+
+export interface JobResult {
+  metric: string;
+  scores: number[];
+  mean: number;
+  std: number;
+  stderr: number;
+  ci95: [number, number];
+  runMeans?: number[];
+  final?: Record<string, number>;
+}
+
+export interface Job {
+  id: string;
+  name: string;
+  tenant: string;
+  batchId?: string;
+  status: JobStatus;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  progress: { unitsDone: number; unitsTotal: number; unitsFailed?: number; epoch?: number; epochs?: number };
+  result?: JobResult;
+  artifacts?: Record<string, string>;
+  cost?: { usd: number; instanceSeconds: number };
+  error?: ErrorInfo;
+  backend?: string;
+  engine?: string;
+}
+
+const Num = Type.Number();
+export const JobSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tenant: Type.String(),
+  batchId: Type.Optional(Type.String()),
+  status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
+  createdAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  progress: Type.Object({
+    unitsDone: Type.Integer(),
+    unitsTotal: Type.Integer(),
+    unitsFailed: Type.Optional(Type.Integer()),
+    epoch: Type.Optional(Type.Integer()),
+    epochs: Type.Optional(Type.Integer()),
+  }),
+  result: Type.Optional(Type.Object({
+    metric: Type.String(),
+    scores: Type.Array(Num),
+    mean: Num,
+    std: Num,
+    stderr: Num,
+    ci95: Type.Tuple([Num, Num]),
+    runMeans: Type.Optional(Type.Array(Num)),
+    final: Type.Optional(Type.Record(Type.String(), Num)),
+  })),
+  artifacts: Type.Optional(Type.Record(Type.String(), Type.String())),
+  cost: Type.Optional(Type.Object({ usd: Num, instanceSeconds: Num })),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) })),
+  backend: Type.Optional(Type.String()),
+  engine: Type.Optional(Type.String()),
+}, { $id: 'Job' });
+export type JobView = Static<typeof JobSchema>;
+
+/** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */
+export interface UnitResult {
+  key: string;
+  kind: 'eval' | 'final';
+  run: number;
+  repeat: number;
+  fold: number;
+  /** primary metric on the held-out rows (eval units) */
+  score?: number;
+  /** every metric on the held-out rows, Keras names */
+  heldOut?: Record<string, number>;
+  epochs: number;
+  trainRows: number;
+  testRows: number;
+  durationMs: number;
+  backend: string;
+  engine: string;
+  worker: string;
+  instanceId?: string;
+}

@@ -1,0 +1,218 @@
+/**
+ * Defaults and cross-field rules of a JobSpec, as pure functions. `resolveJobSpec`
+ * fills every default so workers never guess; `checkJobSpec` raises a
+ * validation error that names the field at fault. Rules that need the data set
+ * (target range, smallest class vs folds) take its column summary.
+ */
+import { LIMITS, type JobSpec, type LayerSpecT } from './spec.ts';
+import { validationError } from './errors.ts';
+
+export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
+
+export interface ResolvedJobSpec {
+  name: string;
+  dataset: { uri: string; header: boolean; target: number[] };
+  preprocess: { standardize: boolean };
+  model: { layers?: LayerSpecT[]; keras?: Record<string, unknown> };
+  training: {
+    loss: string;
+    optimizer: { name: string; learningRate?: number; momentum?: number; nesterov?: boolean; decay?: number; beta1?: number; beta2?: number; epsilon?: number; rho?: number };
+    metrics: string[];
+    epochs: number;
+    batchSize: number;
+    shuffle: boolean;
+    validationSplit?: number;
+    validationData?: 'heldOut';
+    engine: 'auto' | 'tfjs' | 'fused';
+    earlyStopping?: { monitor: string; patience: number; minDelta: number; mode: 'auto' | 'min' | 'max'; restoreBestWeights: boolean };
+    checkpointEvery: number;
+  };
+  evaluation: { method: EvaluationMethod; testSize: number; folds: number; repeats: number; stratify: boolean; shuffle: boolean; seed: number };
+  runs: number;
+  final: { fit: boolean };
+  resources: { accelerator: 'gpu' | 'cpu' | 'any'; instanceTypes?: string[]; spot: 'no' | 'prefer' | 'require'; maxHourlyUsd?: number };
+  priority: number;
+  maxAttempts: number;
+  timeoutMinutes: number;
+  seed: number;
+}
+
+const LOSS_ALIASES: Record<string, string> = {
+  mean_absolute_error: 'mae',
+  mean_squared_error: 'mse',
+  binary_crossentropy: 'binaryCrossentropy',
+  categorical_crossentropy: 'categoricalCrossentropy',
+  sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
+};
+
+const METRIC_ALIASES: Record<string, string> = {
+  acc: 'accuracy',
+  binary_accuracy: 'binaryAccuracy',
+  categorical_accuracy: 'categoricalAccuracy',
+  sparse_categorical_accuracy: 'sparseCategoricalAccuracy',
+  mean_absolute_error: 'mae',
+  mean_squared_error: 'mse',
+  mean_absolute_percentage_error: 'mape',
+};
+
+export const canonicalLoss = (name: string): string => LOSS_ALIASES[name] ?? name;
+export const canonicalMetric = (name: string): string => METRIC_ALIASES[name] ?? name;
+
+/** Metrics where larger is better (scores are ranked accordingly). */
+export const HIGHER_IS_BETTER = new Set(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'precision', 'recall']);
+
+/** Primary metric of a job: the first of training.metrics, else the loss. */
+export function primaryMetric(spec: Pick<ResolvedJobSpec, 'training'>): string {
+  return spec.training.metrics[0] ?? spec.training.loss;
+}
+
+export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
+  const t = spec.training;
+  const ev = spec.evaluation;
+  const method: EvaluationMethod = ev?.method ?? 'none';
+  const seed = spec.seed ?? 7;
+  const es = t.earlyStopping;
+  return {
+    name: spec.name ?? 'job',
+    dataset: { uri: spec.dataset.uri, header: spec.dataset.header ?? false, target: spec.dataset.target ?? [-1] },
+    preprocess: { standardize: spec.preprocess?.standardize ?? false },
+    model: { ...(spec.model.layers ? { layers: spec.model.layers } : {}), ...(spec.model.keras ? { keras: spec.model.keras as Record<string, unknown> } : {}) },
+    training: {
+      loss: canonicalLoss(t.loss as string),
+      optimizer: { name: 'adam', ...(t.optimizer ?? {}) } as ResolvedJobSpec['training']['optimizer'],
+      metrics: ((t.metrics ?? []) as string[]).map(canonicalMetric),
+      epochs: t.epochs,
+      batchSize: t.batchSize ?? 32,
+      shuffle: t.shuffle ?? true,
+      ...(t.validationSplit !== undefined && t.validationSplit > 0 ? { validationSplit: t.validationSplit } : {}),
+      ...(t.validationData ? { validationData: t.validationData } : {}),
+      engine: (t.engine ?? 'auto') as 'auto' | 'tfjs' | 'fused',
+      ...(es
+        ? {
+            earlyStopping: {
+              monitor: es.monitor ?? 'val_loss',
+              patience: es.patience ?? 0,
+              minDelta: es.minDelta ?? 0,
+              mode: (es.mode ?? 'auto') as 'auto' | 'min' | 'max',
+              restoreBestWeights: es.restoreBestWeights ?? false,
+            },
+          }
+        : {}),
+      checkpointEvery: t.checkpointEvery ?? 10,
+    },
+    evaluation: {
+      method,
+      testSize: ev?.testSize ?? 0.33,
+      folds: ev?.folds ?? 10,
+      repeats: method === 'kfold' ? ev?.repeats ?? 1 : 1,
+      stratify: ev?.stratify ?? false,
+      shuffle: ev?.shuffle ?? true,
+      seed: ev?.seed ?? seed,
+    },
+    runs: spec.runs ?? 1,
+    final: { fit: spec.final?.fit ?? false },
+    resources: {
+      accelerator: (spec.resources?.accelerator ?? 'any') as 'gpu' | 'cpu' | 'any',
+      ...(spec.resources?.instanceTypes ? { instanceTypes: spec.resources.instanceTypes } : {}),
+      spot: (spec.resources?.spot ?? 'no') as 'no' | 'prefer' | 'require',
+      ...(spec.resources?.maxHourlyUsd !== undefined ? { maxHourlyUsd: spec.resources.maxHourlyUsd } : {}),
+    },
+    priority: spec.priority ?? 50,
+    maxAttempts: spec.maxAttempts ?? 3,
+    timeoutMinutes: spec.timeoutMinutes ?? 240,
+    seed,
+  };
+}
+
+/** What the API knows about a data set before training: enough to reject specs early. */
+export interface DatasetSummary {
+  rows: number;
+  columns: number;
+  /** per column: class counts when the column is categorical (or few distinct values) */
+  classCounts?: Array<Record<string, number> | null>;
+}
+
+const CLASSIFICATION_LOSSES = new Set(['binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy']);
+export const isClassificationLoss = (loss: string): boolean => CLASSIFICATION_LOSSES.has(canonicalLoss(loss));
+
+/** Resolve a possibly negative column index; undefined when out of range. */
+export function resolveColumn(index: number, columns: number): number | undefined {
+  const c = index < 0 ? columns + index : index;
+  return c >= 0 && c < columns ? c : undefined;
+}
+
+/** Number of training units (child jobs) a spec fans out to. */
+export function unitCount(spec: ResolvedJobSpec): number {
+  const e = spec.evaluation;
+  const perRun = e.method === 'kfold' ? e.folds * e.repeats : e.method === 'holdout' ? 1 : 0;
+  const evalUnits = perRun * spec.runs;
+  return evalUnits + (spec.final.fit || e.method === 'none' ? 1 : 0);
+}
+
+/** Cross-field rules. Throws a validation error naming the field. */
+export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary): ResolvedJobSpec {
+  const r = resolveJobSpec(spec);
+  const hasLayers = !!spec.model.layers;
+  const hasKeras = !!spec.model.keras;
+  if (hasLayers === hasKeras) throw validationError('model', 'give exactly one of model.layers or model.keras');
+  if (hasLayers) {
+    const layers = spec.model.layers!;
+    const last = layers[layers.length - 1];
+    if (last.type !== 'dense') throw validationError(`model.layers.${layers.length - 1}`, 'the last layer must be a dense layer (the output)');
+  }
+  const ev = spec.evaluation;
+  if (ev) {
+    if (ev.method !== 'holdout' && ev.testSize !== undefined) throw validationError('evaluation.testSize', 'only applies to method "holdout"');
+    if (ev.method !== 'kfold' && (ev.folds !== undefined || ev.repeats !== undefined)) {
+      throw validationError(ev.folds !== undefined ? 'evaluation.folds' : 'evaluation.repeats', 'only applies to method "kfold"');
+    }
+    if (ev.method === 'none' && ev.stratify) throw validationError('evaluation.stratify', 'needs method "holdout" or "kfold"');
+  }
+  if (r.training.validationData === 'heldOut' && r.evaluation.method === 'none') {
+    throw validationError('training.validationData', '"heldOut" needs evaluation.method "holdout" or "kfold"');
+  }
+  if (r.training.validationData && r.training.validationSplit !== undefined) {
+    throw validationError('training.validationSplit', 'give either validationSplit or validationData, not both');
+  }
+  if (r.training.earlyStopping && r.training.earlyStopping.monitor.startsWith('val_') && !r.training.validationData && r.training.validationSplit === undefined) {
+    throw validationError('training.earlyStopping.monitor', `monitors ${r.training.earlyStopping.monitor} but there is no validation data (set training.validationSplit or validationData)`);
+  }
+  if (r.evaluation.stratify && !isClassificationLoss(r.training.loss)) {
+    throw validationError('evaluation.stratify', 'stratified splits need a classification loss (binary/categorical/sparse categorical cross-entropy)');
+  }
+  const units = unitCount(r);
+  if (units > LIMITS.trainingUnits) {
+    throw validationError('runs', `runs x folds x repeats = ${units} training units, over the limit of ${LIMITS.trainingUnits}`);
+  }
+  if (dataset) checkAgainstDataset(r, dataset);
+  return r;
+}
+
+function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
+  const targets: number[] = [];
+  r.dataset.target.forEach((t, i) => {
+    const c = resolveColumn(t, d.columns);
+    if (c === undefined) throw validationError(`dataset.target.${i}`, `column ${t} is out of range: the data set has ${d.columns} columns`);
+    targets.push(c);
+  });
+  if (new Set(targets).size !== targets.length) throw validationError('dataset.target', 'names the same column twice');
+  if (targets.length >= d.columns) throw validationError('dataset.target', 'leaves no feature columns');
+  const e = r.evaluation;
+  const needRows = e.method === 'kfold' ? e.folds : e.method === 'holdout' ? 2 : 1;
+  if (d.rows < needRows) {
+    throw validationError(e.method === 'kfold' ? 'evaluation.folds' : 'dataset.uri', `the data set has ${d.rows} rows, fewer than ${needRows}`);
+  }
+  if (e.method === 'holdout') {
+    const test = Math.ceil(d.rows * e.testSize);
+    if (test < 1 || d.rows - test < 1) throw validationError('evaluation.testSize', `leaves an empty train or test set with ${d.rows} rows`);
+  }
+  if (e.stratify && e.method === 'kfold' && targets.length === 1) {
+    const counts = d.classCounts?.[targets[0]];
+    if (counts) {
+      const smallest = Math.min(...Object.values(counts));
+      if (e.folds > smallest) {
+        throw validationError('evaluation.folds', `${e.folds} stratified folds need at least ${e.folds} rows of every class; the smallest class has ${smallest}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * JobSpec and BatchSpec: the contract of DESIGN.md as TypeBox schemas. One schema
+ * drives request validation, OpenAPI and the TypeScript types. Unknown fields are
+ * rejected (additionalProperties: false) so a typo never silently does nothing;
+ * `model.keras` is the one free-form object (the JSON of a Keras model.to_json()).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const LIMITS = {
+  layers: 32,
+  units: 4096,
+  epochs: 10_000,
+  batchSize: 65_536,
+  folds: { min: 2, max: 100 },
+  repeats: 100,
+  runs: 100,
+  /** folds x repeats x runs (+1 for the final fit) */
+  trainingUnits: 1_000,
+  metrics: 8,
+  nameLength: 128,
+  instanceTypes: 16,
+  timeoutMinutes: 7 * 24 * 60,
+  maxAttempts: 10,
+  gridJobs: 500,
+  datasetBytes: 256 * 1024 * 1024,
+} as const;
+
+const Strict = { additionalProperties: false } as const;
+
+export const ACTIVATIONS = [
+  'linear', 'relu', 'relu6', 'sigmoid', 'hardSigmoid', 'hard_sigmoid', 'tanh', 'softmax', 'softplus',
+  'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu',
+] as const;
+
+export const INITIALIZERS = [
+  // tfjs camelCase
+  'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'leCunUniform', 'leCunNormal',
+  'randomUniform', 'randomNormal', 'truncatedNormal', 'zeros', 'ones', 'orthogonal', 'identity',
+  // Keras names used by the tutorials
+  'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform', 'lecun_normal',
+  'uniform', 'normal', 'random_uniform', 'random_normal', 'truncated_normal',
+] as const;
+
+const lit = <T extends readonly string[]>(values: T, opts: object = {}) =>
+  Type.Union(values.map((v) => Type.Literal(v)) as never, opts) as unknown as TSchema & { static: T[number] };
+
+export const LossName = lit(
+  ['mae', 'mse', 'binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy',
+    'mean_absolute_error', 'mean_squared_error', 'binary_crossentropy', 'categorical_crossentropy',
+    'sparse_categorical_crossentropy'] as const,
+  { description: 'loss function (tfjs or Keras name)' },
+);
+
+export const MetricName = lit(
+  ['accuracy', 'acc', 'binaryAccuracy', 'binary_accuracy', 'categoricalAccuracy', 'categorical_accuracy',
+    'sparseCategoricalAccuracy', 'sparse_categorical_accuracy', 'mae', 'mse', 'mean_absolute_error',
+    'mean_squared_error', 'mape', 'mean_absolute_percentage_error', 'precision', 'recall'] as const,
+);
+
+const DenseLayer = Type.Object({
+  type: Type.Literal('dense'),
+  units: Type.Integer({ minimum: 1, maximum: LIMITS.units }),
+  activation: Type.Optional(lit(ACTIVATIONS)),
+  useBias: Type.Optional(Type.Boolean()),
+  kernelInitializer: Type.Optional(lit(INITIALIZERS)),
+  biasInitializer: Type.Optional(lit(INITIALIZERS)),
+  kernelConstraint: Type.Optional(Type.Object({ maxNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }) }, Strict)),
+  kernelRegularizer: Type.Optional(Type.Object({
+    l1: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+    l2: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+  }, Strict)),
+}, Strict);
+
+const DropoutLayer = Type.Object({
+  type: Type.Literal('dropout'),
+  rate: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+}, Strict);
+
+export const LayerSpec = Type.Union([DenseLayer, DropoutLayer]);
+
+export const JobSpecSchema = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameLength })),
+  dataset: Type.Object({
+    uri: Type.String({ minLength: 1, maxLength: 2048, description: 'dataset:<id>, s3://bucket/key.csv or builtin:<generator>?params' }),
+    header: Type.Optional(Type.Boolean({ default: false })),
+    target: Type.Optional(Type.Array(Type.Integer({ minimum: -100_000, maximum: 100_000 }), { minItems: 1, maxItems: 1024, default: [-1] })),
+  }, Strict),
+  preprocess: Type.Optional(Type.Object({ standardize: Type.Optional(Type.Boolean()) }, Strict)),
+  model: Type.Object({
+    layers: Type.Optional(Type.Array(LayerSpec, { minItems: 1, maxItems: LIMITS.layers })),
+    keras: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JSON of a Keras model.to_json()' })),
+  }, Strict),
+  training: Type.Object({
+    loss: LossName,
+    optimizer: Type.Optional(Type.Object({
+      name: lit(['adam', 'sgd', 'rmsprop', 'adagrad', 'adadelta', 'adamax'] as const),
+      learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+      momentum: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      nesterov: Type.Optional(Type.Boolean()),
+      decay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      beta1: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+      beta2: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+      epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+      rho: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    }, Strict)),
+    metrics: Type.Optional(Type.Array(MetricName, { maxItems: LIMITS.metrics })),
+    epochs: Type.Integer({ minimum: 1, maximum: LIMITS.epochs }),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.batchSize })),
+    shuffle: Type.Optional(Type.Boolean()),
+    validationSplit: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+    validationData: Type.Optional(Type.Literal('heldOut')),
+    engine: Type.Optional(lit(['auto', 'tfjs', 'fused'] as const)),
+    earlyStopping: Type.Optional(Type.Object({
+      monitor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      patience: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.epochs })),
+      minDelta: Type.Optional(Type.Number({ minimum: 0 })),
+      mode: Type.Optional(lit(['auto', 'min', 'max'] as const)),
+      restoreBestWeights: Type.Optional(Type.Boolean()),
+    }, Strict)),
+    checkpointEvery: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.epochs, description: 'epochs between checkpoints' })),
+  }, Strict),
+  evaluation: Type.Optional(Type.Object({
+    method: lit(['none', 'holdout', 'kfold'] as const),
+    testSize: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    folds: Type.Optional(Type.Integer({ minimum: LIMITS.folds.min, maximum: LIMITS.folds.max })),
+    repeats: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.repeats })),
+    stratify: Type.Optional(Type.Boolean()),
+    shuffle: Type.Optional(Type.Boolean()),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+  }, Strict)),
+  runs: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.runs })),
+  final: Type.Optional(Type.Object({ fit: Type.Boolean() }, Strict)),
+  resources: Type.Optional(Type.Object({
+    accelerator: Type.Optional(lit(['gpu', 'cpu', 'any'] as const)),
+    instanceTypes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9-]+\\.[a-z0-9-]+$', maxLength: 32 }), { minItems: 1, maxItems: LIMITS.instanceTypes })),
+    spot: Type.Optional(lit(['no', 'prefer', 'require'] as const)),
+    maxHourlyUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
+  }, Strict)),
+  priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxAttempts })),
+  timeoutMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.timeoutMinutes })),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+}, { ...Strict, $id: 'JobSpec' });
+
+export type JobSpec = Static<typeof JobSpecSchema>;
+export type LayerSpecT = Static<typeof LayerSpec>;
+
+export const BatchSpecSchema = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameLength })),
+  base: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JobSpec that grid values are applied to' })),
+  grid: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }))),
+  jobs: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: LIMITS.gridJobs })),
+  schedule: Type.Optional(Type.Object({
+    notBefore: Type.Optional(Type.String({ format: 'date-time' })),
+    deadline: Type.Optional(Type.String({ format: 'date-time' })),
+  }, Strict)),
+  budgetUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+}, { ...Strict, $id: 'BatchSpec' });
+
+export type BatchSpec = Static<typeof BatchSpecSchema>;
