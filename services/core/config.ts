@@ -48,6 +48,8 @@ export interface Config {
   };
   imdsEndpoint: string;
   shutdownCommand: string;
+  /** id of the machine this worker runs on (local provider and cloud simulator set it; on EC2 it comes from IMDS) */
+  instanceId?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -147,5 +149,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
     shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',
+    instanceId: env.NIGHTSHIFT_INSTANCE_ID || undefined,
   };
 }

@@ -216,3 +216,8 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
     }
   }
 }
+
+/** Resource class a job's units need; the provisioner groups pending units by it. */
+export function resourceClassOf(spec: Pick<ResolvedJobSpec, 'resources'>): string {
+  return spec.resources.accelerator;
+}

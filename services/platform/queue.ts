@@ -1,0 +1,115 @@
+/**
+ * The queue module: BullMQ queues and flows named by the job catalog. A job is a
+ * flow: one parent ("aggregate", queue `jobs`) and one child per training unit
+ * (queue `units`). Children are independent: a failed unit does not block the
+ * parent (ignoreDependencyOnFailure), the parent decides what a failure means.
+ */
+import { FlowProducer, Queue, type ConnectionOptions, type Job as BullJob } from 'bullmq';
+import { CATALOG, QUEUES, parentJobId, unitJobId, type UnitPayload, type AggregatePayload } from '../core/catalog.ts';
+import type { UnitRef } from '../core/units.ts';
+
+export interface Queues {
+  units: Queue<UnitPayload>;
+  jobs: Queue<AggregatePayload>;
+  flow: FlowProducer;
+  close(): Promise<void>;
+}
+
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const units = new Queue<UnitPayload>(QUEUES.units, { connection, prefix });
+  const jobs = new Queue<AggregatePayload>(QUEUES.jobs, { connection, prefix });
+  const flow = new FlowProducer({ connection, prefix });
+  units.on('error', () => {});
+  jobs.on('error', () => {});
+  flow.on('error', () => {});
+  return {
+    units,
+    jobs,
+    flow,
+    async close() {
+      await Promise.allSettled([units.close(), jobs.close(), flow.close()]);
+    },
+  };
+}
+
+/** BullMQ priority: 1 is the most urgent. JobSpec priority: 100 is the most urgent. */
+export const bullPriority = (specPriority: number): number => 101 - Math.max(0, Math.min(100, specPriority));
+
+export interface EnqueueArgs {
+  jobId: string;
+  tenant: string;
+  units: UnitRef[];
+  resourceClass: string;
+  priority: number;
+  maxAttempts: number;
+  /** ms from now before the units may start (schedule.notBefore) */
+  delayMs?: number;
+}
+
+export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
+  await q.flow.add({
+    name: CATALOG.aggregate.name,
+    queueName: CATALOG.aggregate.queue,
+    data: { jobId: a.jobId, tenant: a.tenant },
+    opts: {
+      jobId: parentJobId(a.jobId),
+      attempts: CATALOG.aggregate.attempts,
+      backoff: CATALOG.aggregate.backoff,
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    },
+    children: a.units.map((u) => ({
+      name: CATALOG.unit.name,
+      queueName: CATALOG.unit.queue,
+      data: { jobId: a.jobId, tenant: a.tenant, unit: u, resourceClass: a.resourceClass },
+      opts: {
+        jobId: unitJobId(a.jobId, u.key),
+        attempts: a.maxAttempts,
+        backoff: CATALOG.unit.backoff,
+        priority: bullPriority(a.priority),
+        ignoreDependencyOnFailure: true,
+        removeOnComplete: { age: 7 * 24 * 3600 },
+        removeOnFail: { age: 30 * 24 * 3600 },
+        ...(a.delayMs && a.delayMs > 0 ? { delay: a.delayMs } : {}),
+      },
+    })),
+  });
+}
+
+/**
+ * Removes the units of a job that have not started. Running units see the
+ * cancelled status at their next epoch and stop; the parent then finds the job
+ * terminal and only tidies up.
+ */
+export async function removePendingUnits(q: Queues, jobId: string, unitKeys: string[]): Promise<number> {
+  let removed = 0;
+  for (const key of unitKeys) {
+    const job = (await q.units.getJob(unitJobId(jobId, key))) as BullJob | undefined;
+    if (!job) continue;
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
+      try {
+        await job.remove();
+        removed++;
+      } catch {
+        // taken by a worker in the meantime: it will see the cancelled status
+      }
+    }
+  }
+  return removed;
+}
+
+/** Units waiting or running, grouped by resource class: what the provisioner plans from. */
+export async function unitDemand(q: Queues): Promise<Map<string, { pending: number; running: number }>> {
+  const out = new Map<string, { pending: number; running: number }>();
+  const bump = (cls: string, f: 'pending' | 'running') => {
+    const e = out.get(cls) ?? { pending: 0, running: 0 };
+    e[f]++;
+    out.set(cls, e);
+  };
+  const pending = await q.units.getJobs(['waiting', 'prioritized', 'paused'], 0, -1);
+  for (const j of pending) if (j) bump(j.data.resourceClass, 'pending');
+  const active = await q.units.getJobs(['active'], 0, -1);
+  for (const j of active) if (j) bump(j.data.resourceClass, 'running');
+  return out;
+}

@@ -1,0 +1,246 @@
+/**
+ * Job and data set state in Redis, shared by the API, the provisioner and the
+ * workers. Every key lives under `<prefix>:`. Updates from many workers at once
+ * are field-level (HINCRBY, HSETNX) so no one overwrites another's progress, and
+ * a terminal status is final (checked atomically in Lua).
+ */
+import type { Redis } from 'ioredis';
+import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
+import { isTerminal } from '../core/job.ts';
+import type { ErrorInfo } from '../core/errors.ts';
+import type { JobSpec } from '../core/spec.ts';
+import type { DatasetSummary } from '../core/resolve.ts';
+
+export interface JobRecord {
+  id: string;
+  name: string;
+  tenant: string;
+  batchId?: string;
+  createdAt: string;
+  spec: JobSpec;
+  unitsTotal: number;
+  resourceClass: string;
+}
+
+export interface DatasetRecord {
+  id: string;
+  tenant: string;
+  name?: string;
+  uri: string;
+  key: string;
+  rows: number;
+  columns: number;
+  bytes: number;
+  sha256: string;
+  header: boolean;
+  createdAt: string;
+  summary: DatasetSummary;
+}
+
+export interface JobEvent {
+  type: 'status' | 'progress' | 'unit';
+  jobId: string;
+  at: string;
+  [k: string]: unknown;
+}
+
+// Sets status unless the current one is terminal. ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
+const SET_STATUS = `
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return -1 end
+if cur == 'completed' or cur == 'failed' or cur == 'cancelled' or cur == 'budget_exhausted' or cur == 'deadline_missed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+if ARGV[1] == 'running' and not redis.call('HGET', KEYS[1], 'startedAt') then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+return 1
+`;
+
+export interface ListOptions {
+  status?: string;
+  batch?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export function createStore(redis: Redis, prefix: string) {
+  const k = {
+    job: (id: string) => `${prefix}:job:${id}`,
+    units: (id: string) => `${prefix}:job:${id}:units`,
+    tenantJobs: (tenant: string) => `${prefix}:jobs:${tenant}`,
+    allJobs: `${prefix}:jobs`,
+    dataset: (tenant: string, id: string) => `${prefix}:dataset:${tenant}:${id}`,
+    events: (id: string) => `${prefix}:events:${id}`,
+  };
+
+  async function publish(ev: JobEvent): Promise<void> {
+    await redis.publish(k.events(ev.jobId), JSON.stringify(ev));
+  }
+
+  function toJob(h: Record<string, string>): Job | undefined {
+    if (!h.record) return undefined;
+    const rec = JSON.parse(h.record) as JobRecord;
+    const job: Job = {
+      id: rec.id,
+      name: rec.name,
+      tenant: rec.tenant,
+      ...(rec.batchId ? { batchId: rec.batchId } : {}),
+      status: h.status as JobStatus,
+      createdAt: rec.createdAt,
+      ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+      ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+      progress: {
+        unitsDone: Number(h.unitsDone ?? 0),
+        unitsTotal: rec.unitsTotal,
+        ...(Number(h.unitsFailed ?? 0) > 0 ? { unitsFailed: Number(h.unitsFailed) } : {}),
+        ...(h.epoch ? { epoch: Number(h.epoch) } : {}),
+        ...(h.epochs ? { epochs: Number(h.epochs) } : {}),
+      },
+      ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
+      ...(h.artifacts ? { artifacts: JSON.parse(h.artifacts) as Record<string, string> } : {}),
+      ...(h.cost ? { cost: JSON.parse(h.cost) as { usd: number; instanceSeconds: number } } : {}),
+      ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
+      ...(h.backend ? { backend: h.backend } : {}),
+      ...(h.engine ? { engine: h.engine } : {}),
+    };
+    return job;
+  }
+
+  return {
+    keys: k,
+    redis,
+
+    async createJob(rec: JobRecord, status: JobStatus = 'queued'): Promise<void> {
+      const score = Date.parse(rec.createdAt);
+      await redis
+        .multi()
+        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0 })
+        .zadd(k.tenantJobs(rec.tenant), score, rec.id)
+        .zadd(k.allJobs, score, rec.id)
+        .exec();
+      await publish({ type: 'status', jobId: rec.id, at: rec.createdAt, status });
+    },
+
+    async getRecord(id: string): Promise<JobRecord | undefined> {
+      const r = await redis.hget(k.job(id), 'record');
+      return r ? (JSON.parse(r) as JobRecord) : undefined;
+    },
+
+    async getJob(id: string): Promise<Job | undefined> {
+      return toJob(await redis.hgetall(k.job(id)));
+    },
+
+    async getStatus(id: string): Promise<JobStatus | undefined> {
+      return ((await redis.hget(k.job(id), 'status')) as JobStatus | null) ?? undefined;
+    },
+
+    /** Newest first. The cursor is the id of the last item of the previous page. */
+    async listJobs(tenant: string | undefined, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {
+      const key = tenant ? k.tenantJobs(tenant) : k.allJobs;
+      let max = '+inf';
+      let skipId: string | undefined;
+      if (o.cursor) {
+        const s = await redis.zscore(key, o.cursor);
+        if (s === null) return { items: [], nextCursor: null };
+        max = s;
+        skipId = o.cursor;
+      }
+      const items: Job[] = [];
+      let offset = 0;
+      const page = Math.max(50, o.limit * 2);
+      let pastCursor = skipId === undefined;
+      for (;;) {
+        const ids = await redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', offset, page);
+        if (ids.length === 0) break;
+        offset += ids.length;
+        const pipe = redis.pipeline();
+        for (const id of ids) pipe.hgetall(k.job(id));
+        const res = (await pipe.exec()) ?? [];
+        for (let i = 0; i < ids.length; i++) {
+          if (!pastCursor) {
+            if (ids[i] === skipId) pastCursor = true;
+            continue;
+          }
+          const job = toJob((res[i]?.[1] ?? {}) as Record<string, string>);
+          if (!job) continue;
+          if (o.status && job.status !== o.status) continue;
+          if (o.batch && job.batchId !== o.batch) continue;
+          items.push(job);
+          if (items.length > o.limit) break;
+        }
+        if (items.length > o.limit) break;
+      }
+      const more = items.length > o.limit;
+      const out = items.slice(0, o.limit);
+      return { items: out, nextCursor: more ? out[out.length - 1].id : null };
+    },
+
+    /** false when the job is already in a terminal state (or unknown). */
+    async setStatus(
+      id: string,
+      status: JobStatus,
+      extra: { error?: ErrorInfo; result?: JobResult; artifacts?: Record<string, string>; backend?: string; engine?: string } = {},
+    ): Promise<boolean> {
+      const now = new Date().toISOString();
+      const fields: string[] = [];
+      if (extra.error) fields.push('error', JSON.stringify(extra.error));
+      if (extra.result) fields.push('result', JSON.stringify(extra.result));
+      if (extra.artifacts) fields.push('artifacts', JSON.stringify(extra.artifacts));
+      if (extra.backend) fields.push('backend', extra.backend);
+      if (extra.engine) fields.push('engine', extra.engine);
+      const r = (await redis.eval(SET_STATUS, 1, k.job(id), status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
+      if (r === 1) await publish({ type: 'status', jobId: id, at: now, status, ...(extra.error ? { error: extra.error } : {}) });
+      return r === 1;
+    },
+
+    async setField(id: string, field: 'backend' | 'engine' | 'cost', value: string): Promise<void> {
+      await redis.hset(k.job(id), field, value);
+    },
+
+    async progress(id: string, unit: string, epoch: number, epochs: number, logs?: Record<string, number>): Promise<void> {
+      await redis.hset(k.job(id), { epoch, epochs });
+      await publish({ type: 'progress', jobId: id, at: new Date().toISOString(), unit, epoch, epochs, ...(logs ? { logs } : {}) });
+    },
+
+    /** Records a finished unit once; a retried or duplicated report does not count twice. */
+    async unitDone(id: string, result: UnitResult): Promise<number> {
+      const added = await redis.hsetnx(k.units(id), result.key, JSON.stringify(result));
+      const done = added ? await redis.hincrby(k.job(id), 'unitsDone', 1) : Number(await redis.hget(k.job(id), 'unitsDone'));
+      await publish({ type: 'unit', jobId: id, at: new Date().toISOString(), unit: result.key, unitsDone: done, score: result.score ?? null, worker: result.worker });
+      return done;
+    },
+
+    async unitFailed(id: string): Promise<void> {
+      await redis.hincrby(k.job(id), 'unitsFailed', 1);
+    },
+
+    async unitResults(id: string): Promise<UnitResult[]> {
+      const h = await redis.hgetall(k.units(id));
+      return Object.values(h).map((v) => JSON.parse(v) as UnitResult);
+    },
+
+    async putDataset(d: DatasetRecord): Promise<void> {
+      await redis.set(k.dataset(d.tenant, d.id), JSON.stringify(d));
+    },
+
+    async getDataset(tenant: string, id: string): Promise<DatasetRecord | undefined> {
+      const v = await redis.get(k.dataset(tenant, id));
+      return v ? (JSON.parse(v) as DatasetRecord) : undefined;
+    },
+
+    publish,
+
+    /** Subscribe to a job's events; returns an unsubscribe function. Uses its own connection. */
+    async subscribe(id: string, onEvent: (e: JobEvent) => void): Promise<() => Promise<void>> {
+      const sub = redis.duplicate();
+      sub.on('error', () => {});
+      sub.on('message', (_ch: string, msg: string) => onEvent(JSON.parse(msg) as JobEvent));
+      await sub.subscribe(k.events(id));
+      return async () => {
+        sub.disconnect();
+      };
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;
