@@ -107,14 +107,15 @@ export function parseCsv(bytes: Uint8Array | string, opts: ParseCsvOptions = {})
       cellIdx++;
       return; // counted; reported at end of row
     }
-    if (columns < 0 && cellIdx >= cols.length) cols.push(new NumCol());
+    if (cellIdx >= cols.length) cols.push(new NumCol());
     const col = cols[cellIdx];
     if (col instanceof NumCol) {
       const v = unescaped === undefined ? parseNumber(buf, s, e) : NaN;
       if (!Number.isNaN(v)) col.push(rows, v);
       else {
         const str = unescaped ?? fieldText(s, e);
-        const trimmedNum = unescaped !== undefined && str.trim() !== '' ? Number(str) : NaN;
+        const bytes = unescaped !== undefined ? Buffer.from(str.trim(), 'utf8') : undefined;
+        const trimmedNum = bytes ? parseNumber(bytes, 0, bytes.length) : NaN;
         if (!Number.isNaN(trimmedNum)) col.push(rows, trimmedNum);
         else {
           const arr: string[] = new Array(rows);
@@ -138,10 +139,6 @@ export function parseCsv(bytes: Uint8Array | string, opts: ParseCsvOptions = {})
       if (columns < 0) columns = cellIdx;
       else if (cellIdx !== columns) {
         throw new NightshiftError('ragged_csv', `line ${rowLine}: expected ${columns} columns, found ${cellIdx}`);
-      }
-      if (cols.length < columns) {
-        // header row set the width; the first data row creates the columns
-        while (cols.length < columns) cols.push(new NumCol());
       }
       rows++;
     }
@@ -211,9 +208,6 @@ export function parseCsv(bytes: Uint8Array | string, opts: ParseCsvOptions = {})
       }
       break;
     }
-  }
-  if (header && rows === 0 && columns > 0) {
-    while (cols.length < columns) cols.push(new NumCol());
   }
   if (columns <= 0 || (rows === 0 && !header)) throw new NightshiftError('dataset_invalid', 'the CSV file has no rows');
   if (rows === 0) throw new NightshiftError('dataset_invalid', 'the CSV file has a header but no data rows');
