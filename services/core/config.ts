@@ -50,6 +50,8 @@ export interface Config {
   shutdownCommand: string;
   /** id of the machine this worker runs on (local provider and cloud simulator set it; on EC2 it comes from IMDS) */
   instanceId?: string;
+  /** BullMQ lock of a running unit: a worker that dies hard releases its unit after this long */
+  unitLockMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -150,5 +152,6 @@ export function loadConfig(env: Env = process.env): Config {
     imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
     shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',
     instanceId: env.NIGHTSHIFT_INSTANCE_ID || undefined,
+    unitLockMs: int(env, 'NIGHTSHIFT_UNIT_LOCK_MS', 30_000, 1_000, 3_600_000),
   };
 }

@@ -1,0 +1,108 @@
+/**
+ * Worker process: one per (local or cloud) instance. Pulls training units and
+ * job aggregations from the queues, trains in a child process, heartbeats to the
+ * provisioner through the agent, and exits cleanly on SIGTERM or a spot notice
+ * (the running unit is checkpointed and handed back first).
+ */
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import pino from 'pino';
+import { loadConfig, ConfigError } from '../../services/core/config.ts';
+import { QUEUES } from '../../services/core/catalog.ts';
+import { newId } from '../../services/core/ids.ts';
+import { connectRedis } from '../../services/platform/redis.ts';
+import { createStore } from '../../services/platform/store.ts';
+import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
+import { startAgent } from './agent/index.ts';
+import { TrainerChild } from './runtime/trainer-child.ts';
+import { createUnitProcessor } from './runtime/unit-processor.ts';
+import { createAggregateProcessor } from './runtime/aggregate.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(`nightshift worker: configuration error: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const workerId = newId('wrk');
+const logger = pino({ level: config.logLevel, base: { svc: 'worker', workerId, instanceId: config.instanceId } });
+const redis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-worker' });
+const store = createStore(redis, config.prefix);
+const artifacts = s3ArtifactStore(config.s3);
+const child = new TrainerChild();
+
+let interrupted = false;
+let active = 0;
+const agent = await startAgent({
+  redis,
+  prefix: config.prefix,
+  instanceId: config.instanceId,
+  workerId,
+  idleTimeoutS: config.idleTimeoutS,
+  imdsEndpoint: config.imdsEndpoint,
+  shutdownCommand: config.shutdownCommand,
+  logger,
+});
+
+const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
+  store,
+  child,
+  workerId,
+  instanceId: agent.instanceId,
+  interrupted: () => interrupted,
+  onActive: (delta) => {
+    active += delta;
+    agent.setActiveUnits(active);
+  },
+  logger,
+}), {
+  connection: redis,
+  prefix: config.prefix,
+  concurrency: 1,
+  lockDuration: config.unitLockMs,
+  stalledInterval: Math.max(1_000, Math.floor(config.unitLockMs / 2)),
+  maxStalledCount: 5,
+  autorun: false,
+});
+const aggregateWorker = new Worker(QUEUES.jobs, createAggregateProcessor({ store, artifacts, logger }), {
+  connection: redis,
+  prefix: config.prefix,
+  concurrency: 4,
+  autorun: false,
+});
+for (const w of [unitWorker, aggregateWorker]) {
+  w.on('error', (err) => logger.error({ err }, 'queue worker error'));
+  w.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'queue job failed'));
+}
+
+// Warm the trainer child (backend selection) before taking work.
+const backend = await child.warm();
+logger.info({ backend, instanceId: agent.instanceId, host: hostname() }, 'worker ready');
+void unitWorker.run();
+void aggregateWorker.run();
+
+let stopping = false;
+async function shutdown(reason: string, code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  interrupted = true;
+  logger.info({ reason }, 'worker stopping: running units are checkpointed and handed back');
+  // Units in flight see `interrupted` within 200 ms, checkpoint at the next epoch and go back to the queue.
+  await Promise.race([Promise.all([unitWorker.close(), aggregateWorker.close()]), new Promise((r) => setTimeout(r, 60_000))]);
+  await child.close();
+  await agent.stop();
+  redis.disconnect();
+  process.exit(code);
+}
+
+agent.onInterruption((notice) => {
+  logger.warn({ notice }, 'interruption notice');
+  void shutdown(`interruption: ${notice.action}`);
+});
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,113 @@
+/**
+ * BullMQ processor for a job's parent: runs once every unit has finished (or
+ * failed), computes the statistics over the unit scores, writes history.json and
+ * summary.json and completes the job. Pure shaping lives in `summarizeJob`.
+ */
+import type { Job as BullJob } from 'bullmq';
+import { CATALOG, parsePayload } from '../../../services/core/catalog.ts';
+import { keys } from '../../../services/core/keys.ts';
+import { isTerminal, type JobResult, type UnitResult } from '../../../services/core/job.ts';
+import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { runMeans, summarize } from '../../../services/core/stats.ts';
+import type { ArtifactStore } from '../../../services/core/artifacts.ts';
+import type { Store } from '../../../services/platform/store.ts';
+
+export interface UnitHistory {
+  key: string;
+  kind: 'eval' | 'final';
+  run: number;
+  repeat: number;
+  fold: number;
+  epochs: Array<Record<string, number>>;
+}
+
+const order = (a: UnitResult | UnitHistory, b: UnitResult | UnitHistory) => a.run - b.run || a.repeat - b.repeat || a.fold - b.fold;
+
+/** Pure: the job's result and summary.json from its unit results. */
+export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], finalLast?: Record<string, number>) {
+  const evals = results.filter((r) => r.kind === 'eval' && typeof r.score === 'number').sort(order);
+  const metric = primaryMetric(spec);
+  const scores = evals.map((r) => r.score!);
+  let result: JobResult | undefined;
+  if (scores.length > 0) {
+    const s = summarize(scores);
+    result = {
+      metric,
+      scores,
+      mean: s.mean,
+      std: s.std,
+      stderr: s.stderr,
+      ci95: s.ci95,
+      ...(spec.runs > 1 ? { runMeans: runMeans(evals.map((r) => ({ run: r.run, score: r.score! }))) } : {}),
+      ...(finalLast ? { final: finalLast } : {}),
+    };
+  }
+  const durations = results.map((r) => r.durationMs);
+  const summary = {
+    metric,
+    method: spec.evaluation.method,
+    n: scores.length,
+    scores,
+    ...(result ? { mean: result.mean, std: result.std, stderr: result.stderr, ci95: result.ci95, min: Math.min(...scores), max: Math.max(...scores) } : {}),
+    ...(result?.runMeans ? { runMeans: result.runMeans } : {}),
+    units: [...results].sort(order).map((r) => ({
+      key: r.key, kind: r.kind, run: r.run, repeat: r.repeat, fold: r.fold, score: r.score, heldOut: r.heldOut,
+      epochs: r.epochs, trainRows: r.trainRows, testRows: r.testRows, durationMs: r.durationMs, worker: r.worker,
+      ...(r.instanceId ? { instanceId: r.instanceId } : {}),
+    })),
+    ...(finalLast ? { final: finalLast } : {}),
+    backend: results[0]?.backend,
+    engine: results[0]?.engine,
+    workers: [...new Set(results.map((r) => r.worker))],
+    unitSeconds: durations.reduce((a, b) => a + b, 0) / 1000,
+  };
+  return { result, summary };
+}
+
+export interface AggregateDeps {
+  store: Store;
+  artifacts: ArtifactStore;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+}
+
+export function createAggregateProcessor(d: AggregateDeps) {
+  return async function aggregate(job: BullJob): Promise<{ status: string }> {
+    const p = parsePayload(CATALOG.aggregate.schema, job.data);
+    const rec = await d.store.getRecord(p.jobId);
+    if (!rec) return { status: 'unknown' };
+    const status = await d.store.getStatus(p.jobId);
+    if (status && isTerminal(status)) {
+      await d.artifacts.deletePrefix(`${keys.jobPrefix(p.jobId)}units/`).catch(() => 0).then(() => undefined);
+      return { status };
+    }
+    const spec = resolveJobSpec(rec.spec);
+    const results = await d.store.unitResults(p.jobId);
+    if (results.length < rec.unitsTotal) {
+      const failures = await job.getIgnoredChildrenFailures().catch(() => ({}) as Record<string, string>);
+      const first = Object.values(failures)[0];
+      const error = { code: 'unit_failed', message: first ? `a training unit failed: ${first}` : `${rec.unitsTotal - results.length} of ${rec.unitsTotal} training units did not finish` };
+      await d.store.setStatus(p.jobId, 'failed', { error });
+      return { status: 'failed' };
+    }
+    const histories: UnitHistory[] = [];
+    for (const r of results) {
+      const h = await d.artifacts.getJson<UnitHistory>(keys.unitHistory(p.jobId, r.key));
+      if (h) histories.push(h);
+    }
+    histories.sort(order);
+    const finalHistory = histories.find((h) => h.kind === 'final');
+    const finalLast = finalHistory?.epochs[finalHistory.epochs.length - 1];
+    const { result, summary } = summarizeJob(spec, results, finalLast);
+    await d.artifacts.putJson(keys.history(p.jobId), {
+      units: histories.filter((h) => h.kind === 'eval'),
+      ...(finalHistory ? { final: finalHistory } : {}),
+    });
+    await d.artifacts.putJson(keys.summary(p.jobId), { jobId: p.jobId, name: rec.name, ...summary });
+    const base = `/v1/jobs/${p.jobId}/artifacts`;
+    const artifacts: Record<string, string> = { history: `${base}/history.json`, summary: `${base}/summary.json`, spec: `${base}/spec.json` };
+    if (results.some((r) => r.kind === 'final')) Object.assign(artifacts, { model: `${base}/model.json`, weights: `${base}/weights.bin`, meta: `${base}/meta.json` });
+    await d.store.setStatus(p.jobId, 'completed', { ...(result ? { result } : {}), artifacts });
+    d.logger.info({ jobId: p.jobId, mean: result?.mean, n: result?.scores.length }, 'job completed');
+    return { status: 'completed' };
+  };
+}

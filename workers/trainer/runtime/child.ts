@@ -1,0 +1,111 @@
+/**
+ * Trainer child process: receives one unit at a time from its worker, trains it
+ * with the best TensorFlow.js backend, writes the unit's history/result (and the
+ * final model) to the artifact store and reports back. Checkpoints go to
+ * jobs/<id>/units/<key>/checkpoint/ so any worker can resume the unit.
+ */
+import { loadConfig } from '../../../services/core/config.ts';
+import { keys } from '../../../services/core/keys.ts';
+import { resolveJobSpec } from '../../../services/core/resolve.ts';
+import { NightshiftError, toErrorInfo, isNightshiftError } from '../../../services/core/errors.ts';
+import type { UnitResult } from '../../../services/core/job.ts';
+import { s3ArtifactStore } from '../../../services/platform/artifacts.ts';
+import { selectBackend } from '../ml/backend.ts';
+import { loadTable } from '../ml/dataset.ts';
+import type { Table } from '../ml/csv.ts';
+import { runUnit, type Checkpoint } from '../ml/run-unit.ts';
+import { saveModelToStore } from '../ml/io-handler.ts';
+import type { ChildMessage, ParentMessage, RunUnitMessage } from './protocol.ts';
+
+const send = (m: ChildMessage): void => {
+  process.send?.(m);
+};
+
+const config = loadConfig();
+const artifacts = s3ArtifactStore(config.s3);
+const backend = await selectBackend(config.tfBackend);
+send({ type: 'ready', backend: backend.name });
+
+/** Parsed tables, by data set URI: units of one job on one worker parse the CSV once. */
+const tables = new Map<string, Table>();
+let stopRequested = false;
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'stop') stopRequested = true;
+  else if (m.type === 'run') void run(m);
+});
+process.on('disconnect', () => process.exit(0));
+
+async function table(msg: RunUnitMessage, uri: string, header: boolean): Promise<Table> {
+  const cacheKey = `${uri}|${header}`;
+  const hit = tables.get(cacheKey);
+  if (hit) return hit;
+  const t = await loadTable(uri, header, async (u) => {
+    if (u.startsWith('dataset:')) return msg.datasetKey ? artifacts.get(msg.datasetKey) : undefined;
+    if (u.startsWith('s3://')) return artifacts.getUri(u);
+    throw new NightshiftError('dataset_invalid', `dataset.uri: unsupported scheme in "${u}" (use dataset:<id>, s3://bucket/key or builtin:<generator>)`, { field: 'dataset.uri' });
+  });
+  if (tables.size > 4) tables.delete(tables.keys().next().value as string);
+  tables.set(cacheKey, t);
+  return t;
+}
+
+async function run(msg: RunUnitMessage): Promise<void> {
+  stopRequested = false;
+  const started = Date.now();
+  const { jobId, unit } = msg.payload;
+  const spec = resolveJobSpec(msg.spec);
+  const ckKey = `${keys.checkpoint(jobId, unit.key)}checkpoint.json`;
+  try {
+    const data = await table(msg, spec.dataset.uri, spec.dataset.header);
+    const checkpoint = await artifacts.getJson<Checkpoint>(ckKey);
+    if (checkpoint) send({ type: 'resumed', unit: unit.key, epoch: checkpoint.epoch });
+    const out = await runUnit({
+      spec,
+      unit,
+      table: data,
+      checkpoint,
+      hooks: {
+        onEpoch: (epoch, logs) => send({ type: 'epoch', unit: unit.key, epoch, epochs: spec.training.epochs, logs }),
+        control: () => (stopRequested ? 'stop' : 'continue'),
+        saveCheckpoint: async (c) => {
+          await artifacts.putJson(ckKey, c);
+          send({ type: 'checkpoint', unit: unit.key, epoch: c.epoch });
+        },
+      },
+    });
+    if (out.status === 'interrupted') {
+      send({ type: 'interrupted', unit: unit.key, epoch: out.history.length });
+      return;
+    }
+    await artifacts.putJson(keys.unitHistory(jobId, unit.key), { key: unit.key, kind: unit.kind, run: unit.run, repeat: unit.repeat, fold: unit.fold, epochs: out.history });
+    if (unit.kind === 'final' && out.model) {
+      await saveModelToStore(out.model, artifacts, keys.modelPrefix(jobId));
+      await artifacts.putJson(keys.modelMeta(jobId), out.meta);
+      out.model.dispose();
+    }
+    const result: UnitResult = {
+      key: unit.key,
+      kind: unit.kind,
+      run: unit.run,
+      repeat: unit.repeat,
+      fold: unit.fold,
+      ...(out.score !== undefined ? { score: out.score } : {}),
+      ...(out.heldOut ? { heldOut: out.heldOut } : {}),
+      epochs: out.history.length,
+      trainRows: out.trainRows,
+      testRows: out.testRows,
+      durationMs: Date.now() - started,
+      backend: out.backend,
+      engine: out.engine,
+      worker: msg.worker,
+      ...(msg.instanceId ? { instanceId: msg.instanceId } : {}),
+    };
+    await artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null });
+    await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));
+    send({ type: 'done', result });
+  } catch (e) {
+    const retryable = isNightshiftError(e) ? e.retryable : true;
+    send({ type: 'error', error: toErrorInfo(e), retryable });
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Messages between a worker process and its trainer child. Training runs in the
+ * child so the worker's event loop stays free for BullMQ lock renewal, heartbeats,
+ * cancellation and interruption notices.
+ */
+import type { ErrorInfo } from '../../../services/core/errors.ts';
+import type { JobSpec } from '../../../services/core/spec.ts';
+import type { UnitPayload } from '../../../services/core/catalog.ts';
+import type { UnitResult } from '../../../services/core/job.ts';
+
+export interface RunUnitMessage {
+  type: 'run';
+  payload: UnitPayload;
+  spec: JobSpec;
+  /** S3 key of an uploaded data set (dataset:<id> URIs are resolved by the worker) */
+  datasetKey?: string;
+  attempt: number;
+  worker: string;
+  instanceId?: string;
+}
+
+export type ParentMessage = RunUnitMessage | { type: 'stop' };
+
+export type ChildMessage =
+  | { type: 'ready'; backend: string }
+  | { type: 'epoch'; unit: string; epoch: number; epochs: number; logs: Record<string, number> }
+  | { type: 'resumed'; unit: string; epoch: number }
+  | { type: 'checkpoint'; unit: string; epoch: number }
+  | { type: 'done'; result: UnitResult }
+  | { type: 'interrupted'; unit: string; epoch: number }
+  | { type: 'error'; error: ErrorInfo; retryable: boolean };

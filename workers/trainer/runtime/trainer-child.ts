@@ -1,0 +1,129 @@
+/**
+ * The worker's handle on its trainer child process: forks it lazily, runs one unit
+ * at a time, and can ask it to stop at the next epoch boundary or kill it outright.
+ * A child that dies is replaced on the next run.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ChildMessage, RunUnitMessage } from './protocol.ts';
+import type { UnitResult } from '../../../services/core/job.ts';
+import type { ErrorInfo } from '../../../services/core/errors.ts';
+
+const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+export type UnitOutcome =
+  | { kind: 'done'; result: UnitResult }
+  | { kind: 'interrupted'; epoch: number }
+  | { kind: 'error'; error: ErrorInfo; retryable: boolean }
+  | { kind: 'killed'; reason: string }
+  | { kind: 'crashed'; code: number | null; signal: string | null };
+
+export interface RunHandlers {
+  onEpoch?(m: Extract<ChildMessage, { type: 'epoch' }>): void;
+  onResumed?(epoch: number): void;
+  onCheckpoint?(epoch: number): void;
+}
+
+export class TrainerChild {
+  private proc?: ChildProcess;
+  private ready?: Promise<string>;
+  backend?: string;
+  private killReason?: string;
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  private start(): Promise<string> {
+    const proc = fork(CHILD_ENTRY, [], { execArgv: ['--import', TSX], env: this.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc = proc;
+    this.ready = new Promise<string>((resolve, reject) => {
+      const onMsg = (m: ChildMessage) => {
+        if (m.type === 'ready') {
+          proc.off('message', onMsg);
+          this.backend = m.backend;
+          resolve(m.backend);
+        }
+      };
+      proc.on('message', onMsg);
+      proc.once('exit', (code, signal) => reject(new Error(`trainer process exited during start (code ${code}, signal ${signal})`)));
+    });
+    proc.once('exit', () => {
+      if (this.proc === proc) {
+        this.proc = undefined;
+        this.ready = undefined;
+      }
+    });
+    return this.ready;
+  }
+
+  async warm(): Promise<string> {
+    return this.ready ?? this.start();
+  }
+
+  async run(msg: RunUnitMessage, h: RunHandlers = {}): Promise<UnitOutcome> {
+    await this.warm();
+    const proc = this.proc!;
+    this.killReason = undefined;
+    return new Promise<UnitOutcome>((resolve) => {
+      const cleanup = () => {
+        proc.off('message', onMsg);
+        proc.off('exit', onExit);
+      };
+      const onMsg = (m: ChildMessage) => {
+        switch (m.type) {
+          case 'epoch':
+            h.onEpoch?.(m);
+            break;
+          case 'resumed':
+            h.onResumed?.(m.epoch);
+            break;
+          case 'checkpoint':
+            h.onCheckpoint?.(m.epoch);
+            break;
+          case 'done':
+            cleanup();
+            resolve({ kind: 'done', result: m.result });
+            break;
+          case 'interrupted':
+            cleanup();
+            resolve({ kind: 'interrupted', epoch: m.epoch });
+            break;
+          case 'error':
+            cleanup();
+            resolve({ kind: 'error', error: m.error, retryable: m.retryable });
+            break;
+          default:
+            break;
+        }
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        cleanup();
+        resolve(this.killReason ? { kind: 'killed', reason: this.killReason } : { kind: 'crashed', code, signal });
+      };
+      proc.on('message', onMsg);
+      proc.on('exit', onExit);
+      proc.send(msg);
+    });
+  }
+
+  /** Ask the running unit to checkpoint at the next epoch boundary and stop. */
+  requestStop(): void {
+    this.proc?.send({ type: 'stop' });
+  }
+
+  /** Kill the child now (cancellation, timeout). The next run forks a new one. */
+  kill(reason: string): void {
+    if (!this.proc) return;
+    this.killReason = reason;
+    this.proc.kill('SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.disconnect();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+}

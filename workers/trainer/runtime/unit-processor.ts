@@ -1,0 +1,132 @@
+/**
+ * BullMQ processor for training units. Runs in the worker process; the training
+ * itself happens in the trainer child. Decides what an outcome means for the job:
+ * bad spec or data -> the job fails once (UnrecoverableError); transient errors ->
+ * retried up to maxAttempts; an interruption notice -> the unit goes back to the
+ * queue without spending an attempt and resumes from its checkpoint elsewhere.
+ */
+import { UnrecoverableError, WaitingError, type Job as BullJob } from 'bullmq';
+import { CATALOG, parsePayload, type UnitPayload } from '../../../services/core/catalog.ts';
+import { isTerminal, type UnitResult } from '../../../services/core/job.ts';
+import type { Store } from '../../../services/platform/store.ts';
+import type { TrainerChild, UnitOutcome } from './trainer-child.ts';
+
+export interface UnitProcessorDeps {
+  store: Store;
+  child: TrainerChild;
+  workerId: string;
+  instanceId?: string;
+  /** true once an interruption notice (spot, SIGTERM) arrived: hand units back */
+  interrupted(): boolean;
+  onActive?(delta: 1 | -1): void;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+export type UnitReturn = UnitResult | { skipped: string };
+
+/** How often the processor checks whether the job was cancelled meanwhile. */
+const STATUS_POLL_MS = 1_000;
+
+export function createUnitProcessor(d: UnitProcessorDeps) {
+  return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
+    const p: UnitPayload = parsePayload(CATALOG.unit.schema, job.data);
+    const log = { jobId: p.jobId, unit: p.unit.key, attempt: job.attemptsMade + 1, worker: d.workerId };
+    const rec = await d.store.getRecord(p.jobId);
+    if (!rec) return { skipped: 'unknown job' };
+    const status = await d.store.getStatus(p.jobId);
+    if (!status || isTerminal(status)) return { skipped: status ?? 'unknown' };
+    if (d.interrupted()) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+
+    let datasetKey: string | undefined;
+    if (rec.spec.dataset.uri.startsWith('dataset:')) {
+      const ds = await d.store.getDataset(rec.tenant, rec.spec.dataset.uri.slice('dataset:'.length));
+      if (!ds) {
+        const error = { code: 'dataset_not_found', message: `dataset.uri: ${rec.spec.dataset.uri} does not exist`, field: 'dataset.uri' };
+        await d.store.setStatus(p.jobId, 'failed', { error });
+        throw new UnrecoverableError(error.message);
+      }
+      datasetKey = ds.key;
+    }
+
+    await d.store.setStatus(p.jobId, 'running');
+    d.onActive?.(1);
+    const timeoutMs = (rec.spec.timeoutMinutes ?? 240) * 60_000;
+    let lastStatusCheck = 0;
+    let stopAsked = false;
+    const timer = setTimeout(() => d.child.kill('timeout'), timeoutMs);
+    const interruptWatch = setInterval(() => {
+      if (d.interrupted() && !stopAsked) {
+        stopAsked = true;
+        d.child.requestStop();
+      }
+    }, 200);
+    let outcome: UnitOutcome;
+    try {
+      outcome = await d.child.run(
+        { type: 'run', payload: p, spec: rec.spec, datasetKey, attempt: job.attemptsMade + 1, worker: d.workerId, instanceId: d.instanceId },
+        {
+          onEpoch: (m) => {
+            void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
+            void job.updateProgress({ unit: m.unit, epoch: m.epoch, epochs: m.epochs }).catch(() => undefined);
+            const now = Date.now();
+            if (now - lastStatusCheck >= STATUS_POLL_MS) {
+              lastStatusCheck = now;
+              void d.store.getStatus(p.jobId).then((s) => {
+                if (s && isTerminal(s)) d.child.kill(`job ${s}`);
+              });
+            }
+          },
+          onResumed: (epoch) => d.logger.info({ ...log, epoch }, 'resuming unit from checkpoint'),
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      clearInterval(interruptWatch);
+      d.onActive?.(-1);
+    }
+
+    switch (outcome.kind) {
+      case 'done':
+        await d.store.unitDone(p.jobId, outcome.result);
+        if (outcome.result.backend) await d.store.setField(p.jobId, 'backend', outcome.result.backend);
+        if (outcome.result.engine) await d.store.setField(p.jobId, 'engine', outcome.result.engine);
+        d.logger.info({ ...log, score: outcome.result.score, ms: outcome.result.durationMs }, 'unit done');
+        return outcome.result;
+      case 'interrupted':
+        d.logger.warn({ ...log, epoch: outcome.epoch }, 'unit checkpointed and handed back');
+        await job.moveToWait(token);
+        throw new WaitingError();
+      case 'killed': {
+        if (outcome.reason === 'timeout') {
+          const error = { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${rec.spec.timeoutMinutes ?? 240} minutes` };
+          await d.store.setStatus(p.jobId, 'failed', { error });
+          throw new UnrecoverableError(error.message);
+        }
+        return { skipped: outcome.reason };
+      }
+      case 'error': {
+        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        d.logger.warn({ ...log, error: outcome.error, retryable: outcome.retryable }, 'unit failed');
+        if (!outcome.retryable || last) {
+          await d.store.unitFailed(p.jobId);
+          await d.store.setStatus(p.jobId, 'failed', { error: outcome.error });
+          throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
+        }
+        throw new Error(`${outcome.error.code}: ${outcome.error.message}`);
+      }
+      case 'crashed': {
+        const message = `trainer process died (code ${outcome.code}, signal ${outcome.signal}) while training unit ${p.unit.key}`;
+        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (last) {
+          await d.store.unitFailed(p.jobId);
+          await d.store.setStatus(p.jobId, 'failed', { error: { code: 'internal', message } });
+          throw new UnrecoverableError(message);
+        }
+        throw new Error(message);
+      }
+    }
+  };
+}
