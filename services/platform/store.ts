@@ -70,6 +70,7 @@ export function createStore(redis: Redis, prefix: string) {
     tenantJobs: (tenant: string) => `${prefix}:jobs:${tenant}`,
     allJobs: `${prefix}:jobs`,
     dataset: (tenant: string, id: string) => `${prefix}:dataset:${tenant}:${id}`,
+    datasetName: (tenant: string, name: string) => `${prefix}:dataset-name:${tenant}:${name}`,
     events: (id: string) => `${prefix}:events:${id}`,
   };
 
@@ -219,12 +220,20 @@ export function createStore(redis: Redis, prefix: string) {
       return Object.values(h).map((v) => JSON.parse(v) as UnitResult);
     },
 
+    /** Stores a data set; its name (when given) then refers to the newest upload under that name. */
     async putDataset(d: DatasetRecord): Promise<void> {
-      await redis.set(k.dataset(d.tenant, d.id), JSON.stringify(d));
+      const m = redis.multi().set(k.dataset(d.tenant, d.id), JSON.stringify(d));
+      if (d.name) m.set(k.datasetName(d.tenant, d.name), d.id);
+      await m.exec();
     },
 
-    async getDataset(tenant: string, id: string): Promise<DatasetRecord | undefined> {
-      const v = await redis.get(k.dataset(tenant, id));
+    /** By id, or by the name given at upload (`dataset:mammography`). */
+    async getDataset(tenant: string, idOrName: string): Promise<DatasetRecord | undefined> {
+      let v = await redis.get(k.dataset(tenant, idOrName));
+      if (!v) {
+        const id = await redis.get(k.datasetName(tenant, idOrName));
+        if (id) v = await redis.get(k.dataset(tenant, id));
+      }
       return v ? (JSON.parse(v) as DatasetRecord) : undefined;
     },
 
