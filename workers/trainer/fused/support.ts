@@ -1,0 +1,52 @@
+/**
+ * fusedSupport: whether the fused engine can train a model exactly like tfjs would.
+ * "auto" engine selection uses it; the reason names what is missing.
+ */
+import type { NormalizedLayer } from '../ml/layers.ts';
+import { activationKind } from './activations.ts';
+import { initializerKind } from './init.ts';
+import { isLossKind, metricKind } from './losses.ts';
+import { OPTIMIZER_NAMES } from './optimizers.ts';
+
+export interface FusedTrainingSpec {
+  loss: string;
+  optimizer: { name: string } | string;
+  metrics: string[];
+}
+
+export type FusedSupport = { ok: true } | { ok: false; reason: string };
+
+const SPARSE_OK = new Set(['sparseCategoricalAccuracy']);
+
+export function fusedSupport(layers: NormalizedLayer[], training: FusedTrainingSpec): FusedSupport {
+  const no = (reason: string): FusedSupport => ({ ok: false, reason });
+  if (layers.length === 0) return no('the model has no layers');
+  let outputUnits = 0;
+  for (const [i, l] of layers.entries()) {
+    if (l.type === 'dropout') {
+      if (!(l.rate >= 0 && l.rate < 1)) return no(`layer ${i}: dropout rate ${l.rate} is outside [0, 1)`);
+      continue;
+    }
+    if ((l as { type: string }).type !== 'dense') return no(`layer ${i}: ${(l as { type: string }).type} layers are not supported`);
+    if (!Number.isInteger(l.units) || l.units < 1) return no(`layer ${i}: bad unit count ${l.units}`);
+    if (!activationKind(l.activation)) return no(`layer ${i}: activation ${l.activation} is not supported`);
+    if (!initializerKind(l.kernelInitializer)) return no(`layer ${i}: kernel initializer ${l.kernelInitializer} is not supported`);
+    if (l.useBias && !initializerKind(l.biasInitializer)) return no(`layer ${i}: bias initializer ${l.biasInitializer} is not supported`);
+    if (l.maxNorm !== undefined && !(l.maxNorm > 0)) return no(`layer ${i}: maxNorm must be positive`);
+    outputUnits = l.units;
+  }
+  if (outputUnits === 0) return no('the model has no dense layer');
+  if (layers[layers.length - 1].type !== 'dense') return no('the last layer must be a dense layer');
+  if (!isLossKind(training.loss)) return no(`loss ${training.loss} is not supported`);
+  const loss = training.loss;
+  const opt = typeof training.optimizer === 'string' ? training.optimizer : training.optimizer.name;
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(opt)) return no(`optimizer ${opt} is not supported`);
+  for (const m of training.metrics) {
+    const kind = metricKind(m, loss, outputUnits);
+    if (!kind) return no(`metric ${m} is not supported`);
+    const sparse = loss === 'sparseCategoricalCrossentropy';
+    if (sparse && outputUnits > 1 && !SPARSE_OK.has(kind)) return no(`metric ${m} needs one-hot targets, the loss has class indices`);
+    if (!sparse && kind === 'sparseCategoricalAccuracy') return no(`metric ${m} needs class-index targets (sparseCategoricalCrossentropy)`);
+  }
+  return { ok: true };
+}
