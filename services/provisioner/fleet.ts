@@ -1,0 +1,139 @@
+/**
+ * The fleet state protocol shared by the provisioner and the worker agent: Redis key
+ * layout, record shapes and the two Lua scripts that make "is this instance busy?"
+ * and "may I terminate it?" a single atomic step. Pure definitions only; both sides
+ * run the scripts through their own Redis connection.
+ *
+ * Keys (all under `<prefix>:fleet:`):
+ *   worker:<instanceId>  hash   the agent's heartbeat (WorkerHeartbeat fields)
+ *   provisioner          string a live provisioner's id, with a TTL (dead-man switch input)
+ *   lease                string the acting provisioner's id, with a TTL (single writer)
+ *   seq                  int    launch sequence (launch ids are `<cluster>-<seq>`)
+ *   launches             hash   launchId -> LaunchRecord JSON (intent written before the cloud call)
+ *   instances            hash   instanceId -> InstanceRecord JSON (live instances)
+ *   history              hash   instanceId -> InstanceRecord JSON (terminated instances)
+ *   spent                float  USD of terminated instances
+ */
+
+export const fleetKeys = (prefix: string) => ({
+  worker: (instanceId: string) => `${prefix}:fleet:worker:${instanceId}`,
+  workerPattern: `${prefix}:fleet:worker:*`,
+  provisioner: `${prefix}:fleet:provisioner`,
+  lease: `${prefix}:fleet:lease`,
+  seq: `${prefix}:fleet:seq`,
+  launches: `${prefix}:fleet:launches`,
+  instances: `${prefix}:fleet:instances`,
+  history: `${prefix}:fleet:history`,
+  spent: `${prefix}:fleet:spent`,
+});
+export type FleetKeys = ReturnType<typeof fleetKeys>;
+
+/** Heartbeat records are kept this long after the last write (the provisioner deletes them on termination). */
+export const WORKER_RECORD_TTL_S = 24 * 3600;
+
+export interface WorkerHeartbeat {
+  instanceId: string;
+  workerId: string;
+  activeUnits: number;
+  /** ms epoch: last moment the worker held a unit (start time when it never did) */
+  lastBusyAt: number;
+  /** ms epoch of this write */
+  heartbeatAt: number;
+  startedAt: number;
+  /** ms epoch when the provisioner claimed the instance for termination */
+  drainingAt?: number;
+}
+
+export function parseHeartbeat(h: Record<string, string> | null | undefined): WorkerHeartbeat | undefined {
+  if (!h || !h.heartbeatAt) return undefined;
+  return {
+    instanceId: h.instanceId ?? '',
+    workerId: h.workerId ?? '',
+    activeUnits: Number(h.activeUnits ?? 0),
+    lastBusyAt: Number(h.lastBusyAt ?? 0),
+    heartbeatAt: Number(h.heartbeatAt),
+    startedAt: Number(h.startedAt ?? h.heartbeatAt),
+    ...(h.drainingAt ? { drainingAt: Number(h.drainingAt) } : {}),
+  };
+}
+
+export type Market = 'spot' | 'on-demand';
+export type SpotPolicy = 'no' | 'prefer' | 'require';
+
+/** What the provisioner meant to launch; written before the cloud call so a restart can adopt the result. */
+export interface LaunchRecord {
+  launchId: string;
+  resourceClass: string;
+  count: number;
+  createdAt: number;
+  status: 'requested' | 'launched' | 'failed';
+  instanceIds?: string[];
+  error?: string;
+}
+
+export interface InstanceRecord {
+  id: string;
+  provider: string;
+  launchId?: string;
+  resourceClass: string;
+  type: string;
+  market: Market;
+  hourlyUsd: number;
+  launchedAt: number;
+  /** adopted = found in the cloud with a heartbeat but no launch record of ours */
+  adopted?: boolean;
+  terminatedAt?: number;
+  terminateReason?: string;
+}
+
+export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number =>
+  (r.hourlyUsd * Math.max(0, (r.terminatedAt ?? now) - r.launchedAt)) / 3_600_000;
+
+/**
+ * Agent write (heartbeat or a change of active units). KEYS[1] worker hash.
+ * ARGV: instanceId, workerId, activeUnits, now, startedAt, ttlS.
+ * lastBusyAt moves to now while units are held and at the moment the last one ends.
+ * Returns [drainingAt or 0, previous activeUnits].
+ */
+export const HEARTBEAT_LUA = `
+local prev = tonumber(redis.call('HGET', KEYS[1], 'activeUnits') or '0')
+local n = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'instanceId', ARGV[1], 'workerId', ARGV[2], 'activeUnits', ARGV[3], 'heartbeatAt', ARGV[4])
+if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then
+  redis.call('HSET', KEYS[1], 'startedAt', ARGV[5], 'lastBusyAt', ARGV[5])
+end
+if n > 0 or prev > 0 then redis.call('HSET', KEYS[1], 'lastBusyAt', ARGV[4]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+local d = redis.call('HGET', KEYS[1], 'drainingAt')
+return { tonumber(d or '0'), prev }
+`;
+
+/**
+ * Provisioner claim right before terminating. KEYS[1] worker hash. ARGV: now, force ('1'|'0'), ttlS.
+ * Without force the claim succeeds only when the worker holds no unit; once claimed, a
+ * worker that picks a unit up anyway learns it from its next write and hands the unit back.
+ * Returns 1 when claimed, 0 when the worker holds a unit.
+ */
+export const CLAIM_LUA = `
+local n = tonumber(redis.call('HGET', KEYS[1], 'activeUnits') or '0')
+if n > 0 and ARGV[2] ~= '1' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'drainingAt') == 0 then redis.call('HSET', KEYS[1], 'drainingAt', ARGV[1]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+`;
+
+/** Lease: acquire or renew when free or ours. KEYS[1] lease. ARGV: owner, ttlMs. Returns 1 when held. */
+export const LEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 1
+end
+return 0
+`;
+
+/** Release only our own lease. KEYS[1] lease. ARGV: owner. */
+export const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
