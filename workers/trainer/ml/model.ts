@@ -1,0 +1,140 @@
+/**
+ * tf.Sequential from the normalized layer list, the optimizer of a spec (Keras
+ * defaults), and loss/metric names (tfjs for compile, Keras for history).
+ * Initializers are seeded from the unit's model seed (seed + layer index), so the same
+ * seed gives the same initial weights. Dropout masks are not seeded: tfjs-core's
+ * seeded dropout draws the same mask on every batch, which would defeat dropout.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { NightshiftError } from '../../../services/core/errors.ts';
+import type { Tf } from './backend.ts';
+import type { NormalizedLayer } from './layers.ts';
+
+type MetricFn = (yTrue: tfjs.Tensor, yPred: tfjs.Tensor) => tfjs.Tensor;
+
+function initializer(tf: Tf, name: string, seed: number): ReturnType<Tf['initializers']['zeros']> {
+  const I = tf.initializers;
+  switch (name) {
+    case 'glorotUniform': return I.glorotUniform({ seed });
+    case 'glorotNormal': return I.glorotNormal({ seed });
+    case 'heUniform': return I.heUniform({ seed });
+    case 'heNormal': return I.heNormal({ seed });
+    case 'leCunUniform': return I.leCunUniform({ seed });
+    case 'leCunNormal': return I.leCunNormal({ seed });
+    case 'randomNormal005': return I.randomNormal({ mean: 0, stddev: 0.05, seed });
+    case 'randomUniform005': return I.randomUniform({ minval: -0.05, maxval: 0.05, seed });
+    case 'truncatedNormal': return I.truncatedNormal({ mean: 0, stddev: 0.05, seed });
+    case 'orthogonal': return I.orthogonal({ seed });
+    case 'identity': return I.identity({});
+    case 'zeros': return I.zeros();
+    case 'ones': return I.ones();
+    default: throw new NightshiftError('spec_invalid', `unknown initializer ${JSON.stringify(name)}`);
+  }
+}
+
+/** Build (not compile) the model. `seed` makes initial weights reproducible. */
+export function buildModel(tf: Tf, layers: NormalizedLayer[], inputDim: number, seed: number): tfjs.Sequential {
+  const model = tf.sequential();
+  layers.forEach((l, i) => {
+    const input = i === 0 ? { inputShape: [inputDim] } : {};
+    if (l.type === 'dropout') {
+      model.add(tf.layers.dropout({ rate: l.rate, ...input }));
+      return;
+    }
+    const s = (seed + 7919 * (i + 1)) >>> 0;
+    model.add(tf.layers.dense({
+      ...input,
+      units: l.units,
+      activation: l.activation as never,
+      useBias: l.useBias,
+      kernelInitializer: initializer(tf, l.kernelInitializer, s),
+      biasInitializer: initializer(tf, l.biasInitializer, (s + 1) >>> 0),
+      ...(l.maxNorm !== undefined ? { kernelConstraint: tf.constraints.maxNorm({ maxValue: l.maxNorm, axis: 0 }) } : {}),
+      ...(l.l1 || l.l2 ? { kernelRegularizer: tf.regularizers.l1l2({ l1: l.l1 ?? 0, l2: l.l2 ?? 0 }) } : {}),
+    }));
+  });
+  return model;
+}
+
+export interface OptimizerHandle {
+  optimizer: tfjs.Optimizer;
+  /** the spec's initial learning rate */
+  learningRate: number;
+  /** Keras legacy time-based decay: lr / (1 + decay * iterations) */
+  decay: number;
+}
+
+export function createOptimizer(tf: Tf, o: ResolvedJobSpec['training']['optimizer']): OptimizerHandle {
+  const T = tf.train;
+  const eps = o.epsilon ?? 1e-7;
+  let lr: number;
+  let optimizer: tfjs.Optimizer;
+  switch (o.name) {
+    case 'adam': lr = o.learningRate ?? 0.001; optimizer = T.adam(lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, eps); break;
+    case 'sgd': {
+      lr = o.learningRate ?? 0.01;
+      const m = o.momentum ?? 0;
+      optimizer = m > 0 ? T.momentum(lr, m, o.nesterov ?? false) : T.sgd(lr);
+      break;
+    }
+    case 'rmsprop': lr = o.learningRate ?? 0.001; optimizer = T.rmsprop(lr, o.rho ?? 0.9, o.momentum ?? 0, eps); break;
+    case 'adagrad': lr = o.learningRate ?? 0.001; optimizer = T.adagrad(lr); break;
+    case 'adadelta': lr = o.learningRate ?? 1; optimizer = T.adadelta(lr, o.rho ?? 0.95, eps); break;
+    case 'adamax': lr = o.learningRate ?? 0.002; optimizer = T.adamax(lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, eps); break;
+    default: throw new NightshiftError('spec_invalid', `training.optimizer.name: unknown optimizer ${JSON.stringify(o.name)}`, { field: 'training.optimizer.name' });
+  }
+  return { optimizer, learningRate: lr, decay: o.decay ?? 0 };
+}
+
+/** Set the current learning rate of a tfjs optimizer (SGD/momentum cache it as a scalar). */
+export function setLearningRate(opt: tfjs.Optimizer, lr: number): void {
+  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  o.learningRate = lr;
+}
+
+const TFJS_LOSS: Record<string, string> = {
+  mae: 'meanAbsoluteError', mse: 'meanSquaredError', binaryCrossentropy: 'binaryCrossentropy',
+  categoricalCrossentropy: 'categoricalCrossentropy', sparseCategoricalCrossentropy: 'sparseCategoricalCrossentropy',
+};
+
+export function tfjsLoss(loss: string): string {
+  const l = TFJS_LOSS[loss];
+  if (!l) throw new NightshiftError('spec_invalid', `training.loss: unknown loss ${JSON.stringify(loss)}`, { field: 'training.loss' });
+  return l;
+}
+
+/** Keras history name of a (canonical) metric. */
+const KERAS_METRIC: Record<string, string> = {
+  accuracy: 'accuracy', binaryAccuracy: 'binary_accuracy', categoricalAccuracy: 'categorical_accuracy',
+  sparseCategoricalAccuracy: 'sparse_categorical_accuracy', mae: 'mae', mse: 'mse', mape: 'mape', precision: 'precision', recall: 'recall',
+};
+
+export function kerasMetricName(metric: string): string {
+  return KERAS_METRIC[metric] ?? metric;
+}
+
+/** What model.compile gets for a canonical metric name. */
+export function tfjsMetric(tf: Tf, metric: string): string | MetricFn {
+  const M = tf.metrics as unknown as Record<string, MetricFn>;
+  switch (metric) {
+    case 'accuracy': return 'acc';
+    case 'binaryAccuracy': return M.binaryAccuracy;
+    case 'categoricalAccuracy': return M.categoricalAccuracy;
+    case 'sparseCategoricalAccuracy': return M.sparseCategoricalAccuracy;
+    case 'mae': return 'mae';
+    case 'mse': return 'mse';
+    case 'mape': return 'mape';
+    case 'precision': return M.precision;
+    case 'recall': return M.recall;
+    default: throw new NightshiftError('spec_invalid', `training.metrics: unknown metric ${JSON.stringify(metric)}`, { field: 'training.metrics' });
+  }
+}
+
+/** Compile with the spec's loss and metrics; returns the Keras names of [loss, ...metrics] in evaluate() order. */
+export function compileModel(tf: Tf, model: tfjs.LayersModel, spec: Pick<ResolvedJobSpec, 'training'>, optimizer: tfjs.Optimizer): string[] {
+  const metrics = spec.training.metrics;
+  model.compile({ loss: tfjsLoss(spec.training.loss), optimizer, metrics: metrics.map((m) => tfjsMetric(tf, m)) });
+  return ['loss', ...metrics.map(kerasMetricName)];
+}

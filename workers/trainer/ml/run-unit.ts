@@ -1,0 +1,125 @@
+/**
+ * One training unit, start to finish: encode the table, split it (eval units: the
+ * unit's holdout or k-fold split, seeded by splitSeed so every fold of a repeat sees
+ * the same partition; final unit: all rows), standardize on the training rows only,
+ * carve the validation rows (Keras validation_split: the last fraction of the
+ * training rows before shuffling, or the held-out rows), train with the engine and
+ * score the held-out rows. The BullMQ runtime calls this; it knows nothing of queues.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import { NightshiftError } from '../../../services/core/errors.ts';
+import { primaryMetric, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { modelSeed, splitSeed, type UnitRef } from '../../../services/core/units.ts';
+import type { BackendName } from './backend.ts';
+import type { Table } from './csv.ts';
+import { prepareDataset, type ModelMeta } from './dataset.ts';
+import type { Checkpoint, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';
+import { normalizeLayers, type NormalizedLayer } from './layers.ts';
+import { kerasMetricName } from './model.ts';
+import { gatherRows, holdoutSplit, kfoldSplits, standardizeApply, standardizeFit, type Split } from './splits.ts';
+import { tfjsEngine } from './train-tfjs.ts';
+
+export type { Checkpoint, EngineImpl, EpochLogs, UnitHooks } from './engine.ts';
+
+export interface UnitRunInput {
+  spec: ResolvedJobSpec;
+  unit: UnitRef;
+  table: Table;
+  backend?: BackendName;
+  checkpoint?: Checkpoint;
+  hooks: UnitHooks;
+  /** an engine other than tfjs (the fused MLP); tfjs when absent */
+  engine?: EngineImpl;
+}
+
+export interface UnitRunOutput {
+  status: 'done' | 'interrupted';
+  history: EpochLogs[];
+  heldOut?: Record<string, number>;
+  score?: number;
+  trainRows: number;
+  testRows: number;
+  meta: ModelMeta;
+  /** the trained model of the final unit, for the caller to save */
+  model?: tfjs.LayersModel;
+  engine: string;
+  backend: string;
+}
+
+/** Train/test row indices of a unit. */
+export function unitSplit(spec: ResolvedJobSpec, unit: UnitRef, rows: number, classIndex?: Int32Array): Split {
+  if (unit.kind === 'final' || spec.evaluation.method === 'none') {
+    const all = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) all[i] = i;
+    return { train: all, test: new Int32Array(0) };
+  }
+  const e = spec.evaluation;
+  const opts = { seed: splitSeed(spec, unit.repeat), shuffle: e.shuffle, ...(e.stratify && classIndex ? { stratify: classIndex } : {}) };
+  if (e.method === 'holdout') return holdoutSplit(rows, e.testSize, opts);
+  const folds = kfoldSplits(rows, e.folds, opts);
+  if (unit.fold < 0 || unit.fold >= folds.length) throw new NightshiftError('internal', `unit ${unit.key}: fold ${unit.fold} out of range`);
+  return folds[unit.fold];
+}
+
+function checkOutputWidth(spec: ResolvedJobSpec, layers: NormalizedLayer[], meta: ModelMeta): void {
+  const last = layers[layers.length - 1];
+  if (last.type === 'dense' && last.units !== meta.outputs) {
+    const field = spec.model.layers ? `model.layers.${spec.model.layers.length - 1}.units` : 'model.keras';
+    const why = meta.encoding === 'onehot' || meta.encoding === 'sparse' ? ` (one per class: ${meta.labels?.join(', ')})` : '';
+    throw new NightshiftError('spec_invalid', `${field}: the output layer has ${last.units} units but the targets need ${meta.outputs}${why}`, { field });
+  }
+}
+
+export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
+  const { spec, unit, table } = input;
+  const data = prepareDataset(table, spec);
+  const meta: ModelMeta = { ...data.meta };
+  const fc = meta.featureCount;
+  const layers = normalizeLayers(spec, fc);
+  checkOutputWidth(spec, layers, meta);
+  const split = unitSplit(spec, unit, data.rows, data.classIndex);
+
+  let x = data.features;
+  if (spec.preprocess.standardize) {
+    meta.standardize = standardizeFit(x, data.rows, fc, split.train);
+    x = standardizeApply(x, fc, meta.standardize);
+  }
+  const arrays = (idx: Int32Array): TrainArrays => ({ rows: idx.length, x: gatherRows(x, fc, idx), y: gatherRows(data.targets, data.targetWidth, idx) });
+
+  let trainIdx = split.train;
+  let validation: TrainArrays | undefined;
+  const vs = spec.training.validationSplit;
+  if (vs !== undefined && vs > 0) {
+    const at = Math.floor(trainIdx.length * (1 - vs));
+    if (at < 1 || at >= trainIdx.length) throw new NightshiftError('spec_invalid', `training.validationSplit: ${vs} of ${trainIdx.length} training rows leaves an empty train or validation set`, { field: 'training.validationSplit' });
+    validation = arrays(trainIdx.subarray(at));
+    trainIdx = trainIdx.subarray(0, at);
+  }
+  const test = split.test.length > 0 ? arrays(split.test) : undefined;
+  if (spec.training.validationData === 'heldOut' && test) validation = test;
+
+  const engine = input.engine ?? tfjsEngine;
+  const checkpoint = input.checkpoint && input.checkpoint.engine === engine.name ? input.checkpoint : undefined;
+  const seed = modelSeed(spec, unit);
+  const result = await engine.run({
+    spec, layers, meta, inputDim: fc, targetWidth: data.targetWidth,
+    train: arrays(trainIdx), ...(validation ? { validation } : {}), ...(test ? { test } : {}),
+    modelSeed: seed, shuffleSeed: (seed ^ 0x5bd1e995) >>> 0,
+    ...(checkpoint ? { checkpoint } : {}), hooks: input.hooks, ...(input.backend ? { backend: input.backend } : {}),
+  }, unit.kind === 'final');
+
+  const primary = kerasMetricName(primaryMetric(spec));
+  const score = result.heldOut ? result.heldOut[spec.training.metrics.length === 0 ? 'loss' : primary] : undefined;
+  return {
+    status: result.status,
+    history: result.history,
+    ...(result.heldOut ? { heldOut: result.heldOut } : {}),
+    ...(score !== undefined ? { score } : {}),
+    trainRows: trainIdx.length,
+    testRows: split.test.length,
+    meta,
+    ...(result.model ? { model: result.model } : {}),
+    engine: engine.name,
+    backend: result.backend,
+  };
+}
