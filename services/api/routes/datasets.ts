@@ -1,0 +1,48 @@
+/** Data sets: CSV uploads (raw body) and their records. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { notFound } from '../../core/errors.ts';
+import { LIMITS } from '../../core/spec.ts';
+import type { Services } from '../app.ts';
+import { datasetView } from '../services/datasets.ts';
+import { DatasetCreated, DatasetParams, DatasetQuery, errorResponses } from '../schemas.ts';
+
+export const datasetRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { datasets } = services;
+
+  // this scope takes CSV bytes only: a JSON body here is a 415, not a parsed object
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['text/csv', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: LIMITS.datasetBytes }, (_req, body, done) => {
+    done(null, body);
+  });
+
+  app.post('/v1/datasets', {
+    bodyLimit: LIMITS.datasetBytes,
+    schema: {
+      tags: ['datasets'],
+      summary: 'Upload a CSV data set',
+      description: 'The CSV file is the raw request body (Content-Type: text/csv). Rows are counted without the header row (?header=true). Answers the URI to use as JobSpec dataset.uri.',
+      consumes: ['text/csv', 'application/octet-stream'],
+      querystring: DatasetQuery,
+      body: Type.String({ format: 'binary', description: 'the CSV file' }),
+      response: { 201: DatasetCreated, ...errorResponses(400, 413, 415) },
+    },
+  }, async (req, reply) => {
+    const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const rec = await datasets.upload(req.principal.tenant, bytes, { header: req.query.header ?? false, ...(req.query.name ? { name: req.query.name } : {}) });
+    return reply.code(201).header('location', `/v1/datasets/${rec.id}`).send(datasetView(rec));
+  });
+
+  app.get('/v1/datasets/:id', {
+    schema: {
+      tags: ['datasets'],
+      summary: 'Get an uploaded data set\'s record',
+      params: DatasetParams,
+      response: { 200: DatasetCreated, ...errorResponses(400, 404) },
+    },
+  }, async (req) => {
+    const rec = await datasets.get(req.principal.tenant, req.params.id);
+    if (!rec) throw notFound('data set', req.params.id);
+    return datasetView(rec);
+  });
+};

@@ -1,0 +1,76 @@
+/** Jobs: submit, list, get, cancel, predict. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { JobSpecSchema, type JobSpec } from '../../core/spec.ts';
+import type { Services } from '../app.ts';
+import {
+  DryRunAnswer, ErrorRef, JobAccepted, JobIdParams, JobList, JobRef, ListQuery, PredictAnswer, PredictBody, SubmitQuery, errorResponses,
+} from '../schemas.ts';
+
+export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { jobs, predict, metrics } = services;
+
+  app.post('/v1/jobs', {
+    bodyLimit: 8 * 1024 * 1024,
+    schema: {
+      tags: ['jobs'],
+      summary: 'Submit a training job',
+      description: 'Validates the JobSpec (schema, limits, cross-field rules and, for uploaded and builtin data sets, the data set), stores the job and queues its training units. With ?dryRun=true only validates and counts the units.',
+      querystring: SubmitQuery,
+      body: JobSpecSchema,
+      response: { 200: DryRunAnswer, 202: JobAccepted, ...errorResponses(400, 413, 415) },
+    },
+  }, async (req, reply) => {
+    const spec = req.body as JobSpec;
+    if (req.query.dryRun) return reply.code(200).send(await jobs.dryRun(req.principal, spec));
+    const job = await jobs.submit(req.principal, spec);
+    metrics.jobsSubmitted.inc();
+    return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
+  });
+
+  app.get('/v1/jobs', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'List jobs, newest first',
+      description: 'Only the caller\'s jobs (admin keys: every tenant\'s). Pass nextCursor as ?cursor= for the next page.',
+      querystring: ListQuery,
+      response: { 200: JobList, ...errorResponses(400) },
+    },
+  }, async (req) => {
+    const { status, batch, limit, cursor } = req.query;
+    return jobs.list(req.principal, { limit: limit ?? 50, ...(status ? { status } : {}), ...(batch ? { batch } : {}), ...(cursor ? { cursor } : {}) });
+  });
+
+  app.get('/v1/jobs/:id', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'Get a job',
+      params: JobIdParams,
+      response: { 200: JobRef, ...errorResponses(400, 404) },
+    },
+  }, async (req) => jobs.visibleJob(req.principal, req.params.id));
+
+  app.delete('/v1/jobs/:id', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'Cancel a job',
+      description: 'Queued units are removed; running units stop at their next epoch. A finished job answers 409.',
+      params: JobIdParams,
+      response: { 200: JobRef, 409: ErrorRef, ...errorResponses(400, 404) },
+    },
+  }, async (req) => jobs.cancel(req.principal, req.params.id));
+
+  app.post('/v1/jobs/:id/predict', {
+    bodyLimit: 64 * 1024 * 1024,
+    schema: {
+      tags: ['jobs'],
+      summary: 'Predict with the final model of a completed job',
+      description: 'Needs a job submitted with final.fit: true that has completed (409 model_unavailable otherwise). Each row has one value per feature column.',
+      params: JobIdParams,
+      body: PredictBody,
+      response: { 200: PredictAnswer, 409: ErrorRef, ...errorResponses(400, 404, 413, 415) },
+    },
+  }, async (req) => {
+    const job = await jobs.visibleJob(req.principal, req.params.id);
+    return predict.predict(job, req.body.rows);
+  });
+};

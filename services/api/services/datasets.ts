@@ -1,0 +1,102 @@
+/**
+ * Data sets: uploaded CSV files, stored content-addressed per tenant
+ * (datasets/<tenant>/<sha256>.csv) with a record in Redis and a copy of the record
+ * next to the file. Also answers "what does this dataset URI look like" for job
+ * submission: uploaded sets from their summary, builtin generators from their
+ * parameters; s3:// files are only read by the worker.
+ */
+import { createHash } from 'node:crypto';
+import type { ArtifactStore } from '../../core/artifacts.ts';
+import { NightshiftError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { keys } from '../../core/keys.ts';
+import type { DatasetSummary } from '../../core/resolve.ts';
+import type { DatasetRecord, Store } from '../../platform/store.ts';
+import { parseCsv, summarizeTable } from '../../../workers/trainer/ml/csv.ts';
+import { builtinSummary } from './builtin.ts';
+
+export interface DatasetServiceDeps {
+  store: Store;
+  artifacts: ArtifactStore;
+  now?: () => Date;
+}
+
+export interface DatasetView {
+  id: string;
+  uri: string;
+  name?: string;
+  rows: number;
+  columns: number;
+  bytes: number;
+  sha256: string;
+  header: boolean;
+  createdAt: string;
+}
+
+export const datasetView = (d: DatasetRecord): DatasetView => ({
+  id: d.id,
+  uri: d.uri,
+  ...(d.name ? { name: d.name } : {}),
+  rows: d.rows,
+  columns: d.columns,
+  bytes: d.bytes,
+  sha256: d.sha256,
+  header: d.header,
+  createdAt: d.createdAt,
+});
+
+const DATASET_URI = /^dataset:([A-Za-z0-9_]+)$/;
+
+export function createDatasetService({ store, artifacts, now = () => new Date() }: DatasetServiceDeps) {
+  return {
+    async upload(tenant: string, bytes: Buffer, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
+      if (bytes.length === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
+      // ragged_csv / dataset_invalid errors name the line
+      const summary = summarizeTable(parseCsv(bytes, { header: opts.header }));
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const id = newId('ds');
+      const key = keys.dataset(tenant, sha256);
+      if (!(await artifacts.exists(key))) await artifacts.put(key, bytes, 'text/csv');
+      const record: DatasetRecord = {
+        id,
+        tenant,
+        ...(opts.name ? { name: opts.name } : {}),
+        uri: `dataset:${id}`,
+        key,
+        rows: summary.rows,
+        columns: summary.columns,
+        bytes: bytes.length,
+        sha256,
+        header: opts.header,
+        createdAt: now().toISOString(),
+        summary,
+      };
+      await artifacts.putJson(keys.datasetMeta(tenant, id), record);
+      await store.putDataset(record);
+      return record;
+    },
+
+    /** undefined for unknown ids and for other tenants' data sets */
+    async get(tenant: string, id: string): Promise<DatasetRecord | undefined> {
+      return store.getDataset(tenant, id);
+    },
+
+    /**
+     * Summary of the data a spec names, for the checks that need it. Unknown
+     * uploaded data sets and malformed builtin URIs are the caller's error.
+     */
+    async summaryFor(tenant: string, uri: string): Promise<DatasetSummary | undefined> {
+      if (uri.startsWith('dataset:')) {
+        const m = DATASET_URI.exec(uri);
+        const rec = m ? await store.getDataset(tenant, m[1]) : undefined;
+        if (!rec) throw new NightshiftError('dataset_not_found', `dataset.uri: data set ${uri.slice('dataset:'.length) || '(empty)'} not found; upload it with POST /v1/datasets`, { field: 'dataset.uri' });
+        return rec.summary;
+      }
+      if (uri.startsWith('builtin:')) return builtinSummary(uri);
+      if (/^s3:\/\/[^/]+\/.+/.test(uri)) return undefined;
+      throw new NightshiftError('validation_failed', 'dataset.uri: expected dataset:<id>, s3://bucket/key or builtin:<generator>?<params>', { field: 'dataset.uri' });
+    },
+  };
+}
+
+export type DatasetService = ReturnType<typeof createDatasetService>;

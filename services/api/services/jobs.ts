@@ -1,0 +1,116 @@
+/**
+ * Jobs: submission (checks, record, spec file, BullMQ flow), listing, lookup with
+ * tenant isolation (another tenant's job is "not found", never "forbidden") and
+ * cancellation.
+ */
+import type { ArtifactStore } from '../../core/artifacts.ts';
+import type { Config } from '../../core/config.ts';
+import { NightshiftError, notFound } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import type { Job, JobStatus } from '../../core/job.ts';
+import { keys } from '../../core/keys.ts';
+import { checkJobSpec, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
+import type { JobSpec } from '../../core/spec.ts';
+import { planUnits } from '../../core/units.ts';
+import { enqueueJob, removePendingUnits, type Queues } from '../../platform/queue.ts';
+import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
+import { canSee, type Principal } from '../auth.ts';
+import type { DatasetService } from './datasets.ts';
+
+export interface JobServiceDeps {
+  store: Store;
+  queues: Queues;
+  artifacts: ArtifactStore;
+  config: Config;
+  datasets: DatasetService;
+  now?: () => Date;
+  log?: { error(obj: unknown, msg?: string): void };
+}
+
+export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec };
+
+export function createJobService({ store, queues, artifacts, datasets, now = () => new Date(), log }: JobServiceDeps) {
+  /** The job, if the caller may see it; otherwise not_found. */
+  async function visibleJob(p: Principal, id: string): Promise<Job> {
+    const job = await store.getJob(id);
+    if (!job || !canSee(p, job.tenant)) throw notFound('job', id);
+    return job;
+  }
+
+  async function visibleRecord(p: Principal, id: string): Promise<JobRecord> {
+    const rec = await store.getRecord(id);
+    if (!rec || !canSee(p, rec.tenant)) throw notFound('job', id);
+    return rec;
+  }
+
+  /** Schema-valid spec -> resolved spec, with every cross-field and data set rule checked. */
+  async function check(tenant: string, spec: JobSpec): Promise<ResolvedJobSpec> {
+    const summary = await datasets.summaryFor(tenant, spec.dataset.uri);
+    return checkJobSpec(spec, summary);
+  }
+
+  return {
+    visibleJob,
+    visibleRecord,
+
+    async dryRun(p: Principal, spec: JobSpec): Promise<DryRunResult> {
+      const resolved = await check(p.tenant, spec);
+      return { valid: true, unitsTotal: planUnits(resolved).length, resolved };
+    },
+
+    async submit(p: Principal, spec: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
+      const resolved = await check(p.tenant, spec);
+      const units = planUnits(resolved);
+      const id = newId('job');
+      const record: JobRecord = {
+        id,
+        name: resolved.name,
+        tenant: p.tenant,
+        ...(opts.batchId ? { batchId: opts.batchId } : {}),
+        createdAt: now().toISOString(),
+        spec,
+        unitsTotal: units.length,
+        resourceClass: resourceClassOf(resolved),
+      };
+      await store.createJob(record);
+      try {
+        await artifacts.putJson(keys.jobFile(id, 'spec.json'), spec);
+        await enqueueJob(queues, {
+          jobId: id,
+          tenant: p.tenant,
+          units,
+          resourceClass: record.resourceClass,
+          priority: resolved.priority,
+          maxAttempts: resolved.maxAttempts,
+        });
+      } catch (e) {
+        // accepted work is never silently lost: the record says why it will not run
+        log?.error({ err: e, jobId: id }, 'could not queue a job');
+        await store
+          .setStatus(id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } })
+          .catch((err: unknown) => log?.error({ err, jobId: id }, 'could not mark the job failed'));
+        throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e });
+      }
+      return (await store.getJob(id))!;
+    },
+
+    async list(p: Principal, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {
+      return store.listJobs(p.admin ? undefined : p.tenant, o);
+    },
+
+    /** Cancels a job that is not finished; pending units are removed, running ones stop at their next epoch. */
+    async cancel(p: Principal, id: string): Promise<Job> {
+      const rec = await visibleRecord(p, id);
+      const ok = await store.setStatus(id, 'cancelled');
+      if (!ok) {
+        const status = (await store.getStatus(id)) as JobStatus;
+        throw new NightshiftError('conflict', `job ${id} is already ${status} and cannot be cancelled`);
+      }
+      const unitKeys = planUnits(resolveJobSpec(rec.spec)).map((u) => u.key);
+      await removePendingUnits(queues, id, unitKeys);
+      return (await store.getJob(id))!;
+    },
+  };
+}
+
+export type JobService = ReturnType<typeof createJobService>;
