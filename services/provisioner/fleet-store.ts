@@ -1,0 +1,85 @@
+/** Redis side of the provisioner: lease, its own heartbeat, launch and instance records, worker heartbeats. */
+import type { Redis } from 'ioredis';
+import {
+  CLAIM_LUA,
+  LEASE_LUA,
+  RELEASE_LUA,
+  WORKER_RECORD_TTL_S,
+  costOf,
+  fleetKeys,
+  parseHeartbeat,
+  type InstanceRecord,
+  type LaunchRecord,
+  type WorkerHeartbeat,
+} from './fleet.ts';
+
+export function createFleetStore(redis: Redis, prefix: string) {
+  const k = fleetKeys(prefix);
+  const parseAll = <T>(h: Record<string, string>): Map<string, T> => new Map(Object.entries(h).map(([id, v]) => [id, JSON.parse(v) as T]));
+
+  return {
+    keys: k,
+    async holdLease(owner: string, ttlMs: number): Promise<boolean> {
+      return (await redis.eval(LEASE_LUA, 1, k.lease, owner, String(ttlMs))) === 1;
+    },
+    async releaseLease(owner: string): Promise<void> {
+      await redis.eval(RELEASE_LUA, 1, k.lease, owner);
+    },
+    async beat(owner: string, ttlMs: number): Promise<void> {
+      await redis.set(k.provisioner, owner, 'PX', ttlMs);
+    },
+    async nextLaunchSeq(): Promise<number> {
+      return redis.incr(k.seq);
+    },
+    async launches(): Promise<Map<string, LaunchRecord>> {
+      return parseAll<LaunchRecord>(await redis.hgetall(k.launches));
+    },
+    async putLaunch(r: LaunchRecord): Promise<void> {
+      await redis.hset(k.launches, r.launchId, JSON.stringify(r));
+    },
+    async deleteLaunches(ids: string[]): Promise<void> {
+      if (ids.length) await redis.hdel(k.launches, ...ids);
+    },
+    async instances(): Promise<Map<string, InstanceRecord>> {
+      return parseAll<InstanceRecord>(await redis.hgetall(k.instances));
+    },
+    async putInstance(r: InstanceRecord): Promise<void> {
+      await redis.hset(k.instances, r.id, JSON.stringify(r));
+    },
+    /** moves a record to the history, adds its cost to the spent total, drops its heartbeat */
+    async retire(r: InstanceRecord, at: number, reason: string): Promise<InstanceRecord> {
+      const done: InstanceRecord = { ...r, terminatedAt: r.terminatedAt ?? at, terminateReason: r.terminateReason ?? reason };
+      await redis
+        .multi()
+        .hdel(k.instances, r.id)
+        .hset(k.history, r.id, JSON.stringify(done))
+        .incrbyfloat(k.spent, costOf(done, at))
+        .del(k.worker(r.id))
+        .exec();
+      return done;
+    },
+    async history(): Promise<Map<string, InstanceRecord>> {
+      return parseAll<InstanceRecord>(await redis.hgetall(k.history));
+    },
+    async spentUsd(): Promise<number> {
+      return Number((await redis.get(k.spent)) ?? 0);
+    },
+    async heartbeats(ids: string[]): Promise<Map<string, WorkerHeartbeat>> {
+      const out = new Map<string, WorkerHeartbeat>();
+      if (!ids.length) return out;
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hgetall(k.worker(id));
+      const res = (await pipe.exec()) ?? [];
+      ids.forEach((id, i) => {
+        const hb = parseHeartbeat(res[i]?.[1] as Record<string, string> | undefined);
+        if (hb) out.set(id, hb);
+      });
+      return out;
+    },
+    /** the atomic "holds no unit -> mark draining" step right before terminating */
+    async claim(id: string, now: number, force: boolean): Promise<boolean> {
+      return (await redis.eval(CLAIM_LUA, 1, k.worker(id), String(now), force ? '1' : '0', String(WORKER_RECORD_TTL_S))) === 1;
+    },
+  };
+}
+export type FleetStore = ReturnType<typeof createFleetStore>;

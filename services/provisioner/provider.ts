@@ -1,0 +1,66 @@
+/**
+ * What the provisioner needs from a cloud: launch, describe by cluster tag,
+ * terminate, prices. The provisioner sees only this interface; `createComputeProvider`
+ * (index.ts) picks the implementation once at start-up.
+ */
+import type { ComputeKind } from '../core/config.ts';
+import type { Market, SpotPolicy } from './fleet.ts';
+
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+export interface ProviderInstance {
+  id: string;
+  state: InstanceState;
+  type: string;
+  market: Market;
+  launchedAt: number;
+  /** from the instance's tags: which launch made it and which class it serves */
+  launchId?: string;
+  resourceClass?: string;
+}
+
+export interface LaunchRequest {
+  /** deterministic id of this launch; instances carry it as a tag, retries reuse it */
+  launchId: string;
+  resourceClass: string;
+  count: number;
+  spot: SpotPolicy;
+}
+
+export interface LaunchResult {
+  instances: ProviderInstance[];
+  /** price of what was launched (USD/h per instance) */
+  hourlyUsd: number;
+}
+
+export interface ComputeProvider {
+  readonly kind: ComputeKind;
+  /**
+   * Launches `count` instances for a launch id, idempotently: instances already
+   * tagged with that launch id count toward `count`. May launch fewer than asked
+   * (the next reconcile asks again); throws LaunchError when it launched none.
+   */
+  launch(req: LaunchRequest): Promise<LaunchResult>;
+  /** every instance of this cluster that is not long gone (terminated ones may still be listed) */
+  describe(): Promise<ProviderInstance[]>;
+  /** idempotent: unknown or already-terminated ids are not an error */
+  terminate(ids: string[]): Promise<void>;
+  /** expected USD/h of one new instance for a class (planner budget and cost estimates) */
+  hourlyUsd(resourceClass: string, spot: SpotPolicy): Promise<number>;
+  /** units one instance of this class runs at once */
+  slots(resourceClass: string): number;
+  close?(): Promise<void>;
+}
+
+export type LaunchErrorKind = 'capacity' | 'retryable' | 'fatal';
+
+export class LaunchError extends Error {
+  constructor(
+    readonly kind: LaunchErrorKind,
+    message: string,
+    readonly attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [],
+  ) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}

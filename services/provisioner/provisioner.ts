@@ -1,0 +1,324 @@
+/**
+ * The reconcile loop: observe (queue demand, cloud instances by tag, fleet records,
+ * worker heartbeats) -> plan (planner.ts, pure) -> act (claim + terminate, launch),
+ * every reconcileIntervalMs, under a Redis lease so two provisioners never both act.
+ * A restarted provisioner adopts what it finds: instances carry their launch id as a
+ * tag and launch intents are written before the cloud call.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config.ts';
+import { unitDemand, type Queues } from '../platform/queue.ts';
+import { costOf, type InstanceRecord, type SpotPolicy } from './fleet.ts';
+import { createFleetStore } from './fleet-store.ts';
+import { provisionerMetrics } from './metrics.ts';
+import { plan, type Action, type ObservedInstance, type Plan } from './planner.ts';
+import { LaunchError, type ComputeProvider, type InstanceState } from './provider.ts';
+
+export interface Logger {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+  error(o: object, m?: string): void;
+}
+
+export interface ProvisionerDeps {
+  config: Config;
+  redis: Redis;
+  queues: Queues;
+  provider: ComputeProvider;
+  logger: Logger;
+  metricsRegistry?: Registry;
+  /** market policy for launches (default "no": on-demand) */
+  spot?: SpotPolicy;
+  /** a worker silent this long is lost (default max(30 s, 2 x idle timeout)) */
+  staleAfterMs?: number;
+  now?: () => number;
+  id?: string;
+}
+
+export interface PlanResult {
+  at: string;
+  leader: boolean;
+  actions: Action[];
+  held: Plan['held'];
+  launched: string[];
+  terminated: string[];
+  skipped: Array<{ id: string; why: string }>;
+  errors: string[];
+}
+
+export interface InstanceView {
+  id: string;
+  provider: string;
+  type: string;
+  market: string;
+  resourceClass: string;
+  state: string;
+  launchedAt: string;
+  terminatedAt: string | null;
+  terminateReason?: string;
+  hourlyUsd: number;
+  costUsd: number;
+  activeUnits: number;
+}
+
+export interface Provisioner {
+  readonly id: string;
+  start(): void;
+  stop(opts?: { releaseLease?: boolean }): Promise<void>;
+  reconcileOnce(): Promise<PlanResult>;
+  instances(): Promise<InstanceView[]>;
+}
+
+const RECENT_INTENT_MS = 60_000;
+
+export function createProvisioner(d: ProvisionerDeps): Provisioner {
+  const { config, provider, logger: log } = d;
+  const now = d.now ?? Date.now;
+  const id = d.id ?? `prov-${randomBytes(4).toString('hex')}`;
+  const store = createFleetStore(d.redis, config.prefix);
+  const m = provisionerMetrics(d.metricsRegistry);
+  const intervalMs = config.reconcileIntervalMs;
+  const leaseMs = 3 * intervalMs + 1_000;
+  const idleMs = config.idleTimeoutS * 1000;
+  const staleAfterMs = d.staleAfterMs ?? Math.max(30_000, 2 * idleMs);
+  const spot = d.spot ?? 'no';
+  const lastState = new Map<string, InstanceState>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+
+  async function reconcile(): Promise<PlanResult> {
+    const t = now();
+    const res: PlanResult = { at: new Date(t).toISOString(), leader: false, actions: [], held: [], launched: [], terminated: [], skipped: [], errors: [] };
+    await store.beat(id, leaseMs);
+    res.leader = await store.holdLease(id, leaseMs);
+    m.leader.set(res.leader ? 1 : 0);
+    if (!res.leader) return res;
+
+    // observe
+    const [demandMap, described, records, launches] = await Promise.all([unitDemand(d.queues), provider.describe(), store.instances(), store.launches()]);
+    const demand = Object.fromEntries(demandMap);
+    const seen = new Map(described.map((i) => [i.id, i]));
+    const heartbeats = await store.heartbeats([...new Set([...seen.keys(), ...records.keys()])]);
+    for (const i of described) lastState.set(i.id, i.state);
+
+    const observed: ObservedInstance[] = [];
+    for (const [rid, r] of records) {
+      const inst = seen.get(rid);
+      if (inst && (inst.state === 'terminated' || inst.state === 'shutting-down')) {
+        await store.retire(r, t, inst.state === 'terminated' ? 'terminated' : 'shutting-down');
+        continue;
+      }
+      if (!inst) {
+        // just launched and not listed yet (eventual consistency), or long gone
+        if (t - r.launchedAt < config.bootTimeoutS * 1000) {
+          observed.push(toObserved(r, 'pending', true));
+        } else {
+          await store.retire(r, t, 'vanished');
+          lastState.set(rid, 'terminated');
+        }
+        continue;
+      }
+      observed.push(toObserved(r, inst.state, true));
+    }
+    for (const inst of described) {
+      if (records.has(inst.id) || inst.state === 'terminated' || inst.state === 'shutting-down') continue;
+      const known = inst.launchId !== undefined && launches.has(inst.launchId);
+      const hb = heartbeats.get(inst.id);
+      const cls = inst.resourceClass ?? launches.get(inst.launchId ?? '')?.resourceClass ?? 'any';
+      if (known || hb) {
+        const rec: InstanceRecord = {
+          id: inst.id, provider: provider.kind, resourceClass: cls, type: inst.type, market: inst.market, launchedAt: inst.launchedAt,
+          hourlyUsd: await provider.hourlyUsd(cls, inst.market === 'spot' ? 'require' : 'no'),
+          ...(inst.launchId ? { launchId: inst.launchId } : {}), ...(known ? {} : { adopted: true }),
+        };
+        await store.putInstance(rec);
+        log.info({ instanceId: inst.id, launchId: inst.launchId, adopted: !known }, 'instance adopted');
+        observed.push(toObserved(rec, inst.state, true));
+      } else {
+        observed.push({ id: inst.id, resourceClass: cls, state: inst.state, launchedAt: inst.launchedAt, known: false, slots: provider.slots(cls) });
+      }
+    }
+    for (const o of observed) {
+      const hb = heartbeats.get(o.id);
+      if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}) };
+    }
+    updateGauges(demand, observed);
+
+    // plan
+    const classes = new Set(Object.keys(demand));
+    const hourlyUsd: Record<string, number> = {};
+    for (const c of classes) hourlyUsd[c] = await provider.hourlyUsd(c, spot);
+    const spent = await store.spentUsd();
+    const running = [...(await store.instances()).values()].reduce((s, r) => s + costOf(r, t), 0);
+    m.spentUsd.set(spent + running);
+    const p = plan({
+      now: t,
+      demand,
+      instances: observed,
+      limits: {
+        maxInstances: config.maxInstances,
+        idleTimeoutMs: idleMs,
+        bootTimeoutMs: config.bootTimeoutS * 1000,
+        staleAfterMs,
+        slotsPerInstance: Object.fromEntries([...classes].map((c) => [c, provider.slots(c)])),
+      },
+      ...(config.budgetUsd !== undefined ? { budgetLeftUsd: config.budgetUsd - spent - running } : {}),
+      hourlyUsd,
+    });
+    res.actions = p.actions;
+    res.held = p.held;
+    for (const h of p.held) m.held.inc({ reason: h.reason, class: h.resourceClass }, h.wanted);
+
+    // act: terminations first (they free room under the cap), each re-checked atomically
+    const toTerminate: Array<{ id: string; reason: string }> = [];
+    for (const a of p.actions) {
+      if (a.kind !== 'terminate') continue;
+      if (await store.claim(a.id, now(), a.force)) {
+        toTerminate.push({ id: a.id, reason: a.reason });
+      } else {
+        res.skipped.push({ id: a.id, why: 'holds a unit' });
+        m.skippedBusy.inc();
+        log.info({ instanceId: a.id, reason: a.reason }, 'termination called off: the instance took a unit');
+      }
+    }
+    // claimed earlier but still up (a failed terminate call, or a unit that slipped in and had a minute to go back)
+    for (const o of observed) {
+      const dr = o.heartbeat?.drainingAt;
+      if (dr === undefined || toTerminate.some((x) => x.id === o.id)) continue;
+      if (o.heartbeat!.activeUnits === 0 || t - dr > 60_000) toTerminate.push({ id: o.id, reason: 'drained' });
+    }
+    if (toTerminate.length) {
+      try {
+        await provider.terminate(toTerminate.map((x) => x.id));
+        const current = await store.instances();
+        for (const x of toTerminate) {
+          const r = current.get(x.id);
+          if (r) await store.putInstance({ ...r, terminatedAt: now(), terminateReason: x.reason });
+          res.terminated.push(x.id);
+          m.terminated.inc({ reason: x.reason });
+          log.info({ instanceId: x.id, reason: x.reason, decision: 'terminate' }, 'instance terminated');
+        }
+      } catch (err) {
+        res.errors.push(`terminate: ${(err as Error).message}`);
+        log.error({ err: (err as Error).message, ids: toTerminate.map((x) => x.id) }, 'terminate failed; retried next pass');
+      }
+    }
+    for (const a of p.actions) {
+      if (a.kind === 'terminate') m.decisions.inc({ action: 'terminate', reason: a.reason, class: a.resourceClass });
+      if (a.kind !== 'launch') continue;
+      m.decisions.inc({ action: 'launch', reason: 'demand', class: a.resourceClass });
+      await launch(a.resourceClass, a.count, a.reason, launches, res);
+    }
+    return res;
+  }
+
+  function toObserved(r: InstanceRecord, state: InstanceState, known: boolean): ObservedInstance {
+    return { id: r.id, resourceClass: r.resourceClass, state, launchedAt: r.launchedAt, known, slots: provider.slots(r.resourceClass) };
+  }
+
+  async function launch(cls: string, count: number, reason: string, launches: Map<string, { launchId: string; resourceClass: string; status: string; createdAt: number }>, res: PlanResult): Promise<void> {
+    // an intent left 'requested' by a crash mid-call is retried under its own id: same tags, same client token
+    const t = now();
+    const unfinished = [...launches.values()].find((l) => l.status === 'requested' && l.resourceClass === cls && t - l.createdAt < RECENT_INTENT_MS);
+    const launchId = unfinished?.launchId ?? `${config.ec2.cluster}-${await store.nextLaunchSeq()}`;
+    await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: unfinished?.createdAt ?? t, status: 'requested' });
+    log.info({ launchId, resourceClass: cls, count, reason, spot, decision: 'launch' }, 'launching');
+    try {
+      const out = await provider.launch({ launchId, resourceClass: cls, count, spot });
+      for (const i of out.instances) {
+        await store.putInstance({ id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt });
+        m.launched.inc({ class: cls, type: i.type, market: i.market });
+        res.launched.push(i.id);
+      }
+      await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: t, status: 'launched', instanceIds: out.instances.map((i) => i.id) });
+      log.info({ launchId, instanceIds: out.instances.map((i) => i.id), types: [...new Set(out.instances.map((i) => i.type))], hourlyUsd: out.hourlyUsd }, 'launched');
+    } catch (err) {
+      const kind = err instanceof LaunchError ? err.kind : 'fatal';
+      const msg = (err as Error).message;
+      m.launchErrors.inc({ kind });
+      res.errors.push(`launch ${launchId}: ${msg}`);
+      await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: t, status: 'failed', error: msg });
+      log.error({ launchId, kind, err: msg, attempts: err instanceof LaunchError ? err.attempts : undefined }, 'launch failed; the next pass tries again');
+    }
+  }
+
+  function updateGauges(demand: Record<string, { pending: number; running: number }>, observed: ObservedInstance[]): void {
+    m.units.reset();
+    for (const [cls, v] of Object.entries(demand)) {
+      m.units.set({ class: cls, state: 'pending' }, v.pending);
+      m.units.set({ class: cls, state: 'running' }, v.running);
+    }
+    m.instances.reset();
+    const counts = new Map<string, number>();
+    for (const o of observed) {
+      const state = o.heartbeat?.drainingAt ? 'draining' : !o.heartbeat ? (o.known ? 'booting' : 'orphan') : o.heartbeat.activeUnits > 0 ? 'busy' : 'idle';
+      const key = `${o.resourceClass}\u0000${state}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of counts) {
+      const [cls, state] = key.split('\u0000');
+      m.instances.set({ class: cls, state }, n);
+    }
+  }
+
+  async function reconcileOnce(): Promise<PlanResult> {
+    const end = m.reconcileSeconds.startTimer();
+    const p = reconcile()
+      .then((r) => {
+        m.reconciles.inc({ result: r.leader ? 'ok' : 'not_leader' });
+        return r;
+      })
+      .catch((err) => {
+        m.reconciles.inc({ result: 'error' });
+        throw err;
+      })
+      .finally(end);
+    running = p.catch(() => undefined);
+    return p;
+  }
+
+  async function loop(): Promise<void> {
+    if (stopped) return;
+    try {
+      await reconcileOnce();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reconcile failed');
+    }
+    if (!stopped) timer = setTimeout(() => void loop(), intervalMs);
+  }
+
+  return {
+    id,
+    start() {
+      stopped = false;
+      log.info({ provisionerId: id, provider: provider.kind, intervalMs, maxInstances: config.maxInstances, idleTimeoutS: config.idleTimeoutS, spot }, 'provisioner started');
+      void loop();
+    },
+    async stop(opts = {}) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      if (opts.releaseLease !== false) await store.releaseLease(id).catch(() => undefined);
+    },
+    reconcileOnce,
+    async instances(): Promise<InstanceView[]> {
+      const t = now();
+      const [live, history] = await Promise.all([store.instances(), store.history()]);
+      const hbs = await store.heartbeats([...live.keys()]);
+      const view = (r: InstanceRecord, live: boolean): InstanceView => ({
+        id: r.id, provider: r.provider, type: r.type, market: r.market, resourceClass: r.resourceClass,
+        state: live ? (r.terminatedAt ? 'shutting-down' : lastState.get(r.id) ?? 'running') : 'terminated',
+        launchedAt: new Date(r.launchedAt).toISOString(),
+        terminatedAt: r.terminatedAt ? new Date(r.terminatedAt).toISOString() : null,
+        ...(r.terminateReason ? { terminateReason: r.terminateReason } : {}),
+        hourlyUsd: r.hourlyUsd,
+        costUsd: Math.round(costOf(r, t) * 1e6) / 1e6,
+        activeUnits: live ? hbs.get(r.id)?.activeUnits ?? 0 : 0,
+      });
+      return [...[...live.values()].map((r) => view(r, true)), ...[...history.values()].map((r) => view(r, false))].sort((a, b) => a.launchedAt.localeCompare(b.launchedAt));
+    },
+  };
+}

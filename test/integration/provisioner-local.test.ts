@@ -1,0 +1,74 @@
+/**
+ * The whole loop with the local provider: real Redis, real BullMQ, real worker
+ * processes (the fake worker: the real agent, a sleep instead of training).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../services/core/config.ts';
+import { connectRedis, type Redis } from '../../services/platform/redis.ts';
+import { createQueues, type Queues } from '../../services/platform/queue.ts';
+import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
+import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
+import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { addUnits, quietLogger, recordCalls, waitFor } from '../support/cloud-sim.ts';
+
+const FAKE = path.join(REPO_ROOT, 'test/support/fake-worker.ts');
+
+describe('provisioner with the local provider', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  });
+
+  it('queue 8 units -> workers start (never above the cap) -> units done -> every worker gone within idle + 2 periods', async () => {
+    const prefix = uniquePrefix('plocal');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ns-local-'));
+    const config = loadConfig({
+      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: '2',
+      NIGHTSHIFT_IDLE_TIMEOUT_S: '2', NIGHTSHIFT_RECONCILE_MS: '300', NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
+    });
+    const redis: Redis = connectRedis(config.redisUrl);
+    const bull = connectRedis(config.redisUrl, { forBullWorker: true });
+    const queues: Queues = createQueues(bull, prefix);
+    const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: '150' }, terminateGraceMs: 2_000 });
+    const { provider, calls } = recordCalls(local);
+    const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger() });
+    cleanups.push(async () => {
+      await prov.stop();
+      await local.close?.();
+      await queues.close();
+      redis.disconnect();
+      bull.disconnect();
+      await cleanupPrefix(prefix);
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    const queuedAt = Date.now();
+    await addUnits(queues, 8, 'cpu');
+    prov.start();
+    let maxLive = 0;
+    await waitFor(async () => {
+      const live = (await local.describe()).filter((i) => i.state === 'running').length;
+      maxLive = Math.max(maxLive, live);
+      return (await redis.llen(`${prefix}:test:done`)) === 8;
+    }, 40_000, 'all units done');
+    const lastUnitEnd = Math.max(...(await queues.units.getJobs(['completed'])).map((j) => j.finishedOn ?? 0));
+    await waitFor(async () => (await local.describe()).every((i) => i.state === 'terminated'), 15_000, 'every worker gone');
+    const lastTerminate = Math.max(...calls.filter((c) => c.op === 'terminate').map((c) => c.at));
+
+    expect(maxLive).toBeLessThanOrEqual(2);
+    const launched = calls.filter((c) => c.op === 'launch').flatMap((c) => c.ids);
+    expect(launched.length).toBeGreaterThanOrEqual(1);
+    expect(launched.length).toBeLessThanOrEqual(2);
+    const firstLaunch = calls.find((c) => c.op === 'launch')!.at - queuedAt;
+    const drainToTerminate = lastTerminate - lastUnitEnd;
+    expect(drainToTerminate).toBeLessThanOrEqual(2_000 + 2 * 300 + 500);
+    const views = await prov.instances();
+    expect(views.every((v) => v.state === 'terminated' || v.terminatedAt !== null)).toBe(true);
+    console.log(`local: first launch ${firstLaunch} ms after queueing; last terminate ${drainToTerminate} ms after the last unit ended`);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The worker agent: the instance's side of the fleet protocol (services/provisioner/fleet.ts).
+ *
+ * - heartbeats (instance id, worker id, active units, last busy time) to Redis, and
+ *   writes at once whenever the number of active units changes;
+ * - learns from each write whether the provisioner has claimed the instance for
+ *   termination; if so it raises an interruption ({action: 'drain'}) so a unit that
+ *   slipped in is checkpointed and handed back like on a spot notice;
+ * - dead-man switch: no unit and no provisioner heartbeat for 2 x idleTimeoutS ->
+ *   runs shutdownCommand once (on EC2 `shutdown -h now` terminates the instance);
+ * - polls IMDSv2 spot/instance-action every spotPollMs (404 = no notice).
+ */
+import { exec } from 'node:child_process';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { fleetKeys, HEARTBEAT_LUA, WORKER_RECORD_TTL_S } from '../../../services/provisioner/fleet.ts';
+import { imdsClient } from './imds.ts';
+
+export interface WorkerAgent {
+  readonly instanceId: string;
+  /** number of units this worker is running right now (0 = idle) */
+  setActiveUnits(n: number): void;
+  /** called once when an interruption notice arrives (spot instance-action, or the provisioner draining this instance) */
+  onInterruption(cb: (notice: { action: string; time?: string }) => void): void;
+  stop(): Promise<void>;
+}
+
+interface Logger {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
+
+export interface AgentOptions {
+  redis: Redis;
+  prefix: string;
+  /** else the IMDSv2 instance-id, else `local-<hostname>-<pid>` */
+  instanceId?: string;
+  workerId: string;
+  idleTimeoutS: number;
+  /** base URL of the metadata service; "off" disables metadata reads */
+  imdsEndpoint: string;
+  shutdownCommand: string;
+  spotPollMs?: number;
+  heartbeatMs?: number;
+  logger?: Logger;
+  /** for tests: the clock */
+  now?: () => number;
+}
+
+const silent: Logger = { info() {}, warn() {} };
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}
+
+export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
+  const log = opts.logger ?? silent;
+  const now = opts.now ?? Date.now;
+  const imds = opts.imdsEndpoint && opts.imdsEndpoint !== 'off' ? imdsClient(opts.imdsEndpoint) : undefined;
+  const instanceId = opts.instanceId ?? (await imds?.instanceId()) ?? `local-${hostname()}-${process.pid}`;
+  const keys = fleetKeys(opts.prefix);
+  const idleMs = opts.idleTimeoutS * 1000;
+  const heartbeatMs = opts.heartbeatMs ?? Math.max(200, Math.min(5_000, Math.floor(idleMs / 4)));
+  const spotPollMs = opts.spotPollMs ?? 5_000;
+  const deadmanMs = 2 * idleMs;
+  // Own connection that fails fast: the caller's may queue commands forever while Redis is down,
+  // and a control plane that cannot be reached must count as absent for the dead-man switch.
+  const redis = opts.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: `nightshift-agent-${instanceId}` });
+  redis.on('error', () => {});
+  if (redis.status !== 'ready') {
+    await withTimeout(new Promise<void>((resolve) => redis.once('ready', () => resolve())), 5_000).catch(() => undefined);
+  }
+
+  const startedAt = now();
+  let active = 0;
+  let lastBusyAt = startedAt;
+  let provisionerSeenAt = startedAt;
+  let stopped = false;
+  let shutdownRun = false;
+  let interrupted = false;
+  const listeners: Array<(n: { action: string; time?: string }) => void> = [];
+  let pendingNotice: { action: string; time?: string } | undefined;
+
+  function interrupt(notice: { action: string; time?: string }): void {
+    if (interrupted) return;
+    interrupted = true;
+    pendingNotice = notice;
+    log.warn({ instanceId, notice }, 'interruption notice');
+    for (const cb of listeners) cb(notice);
+  }
+
+  let writing: Promise<void> = Promise.resolve();
+  function write(): Promise<void> {
+    // serialized so an older heartbeat never overwrites a newer active-units value
+    writing = writing.then(async () => {
+      try {
+        const [drainingAt] = (await withTimeout(
+          redis.eval(HEARTBEAT_LUA, 1, keys.worker(instanceId), instanceId, opts.workerId, String(active), String(now()), String(startedAt), String(WORKER_RECORD_TTL_S)),
+          2_000,
+        )) as [number, number];
+        const provisioner = await withTimeout(redis.exists(keys.provisioner), 2_000);
+        if (provisioner) provisionerSeenAt = now();
+        if (drainingAt > 0 && !stopped) interrupt({ action: 'drain', time: new Date(drainingAt).toISOString() });
+      } catch (err) {
+        log.warn({ instanceId, err: (err as Error).message }, 'heartbeat failed');
+      }
+    });
+    return writing;
+  }
+
+  function checkDeadman(): void {
+    if (shutdownRun || stopped) return;
+    const t = now();
+    if (active > 0) return;
+    if (t - lastBusyAt < deadmanMs || t - provisionerSeenAt < deadmanMs) return;
+    shutdownRun = true;
+    log.warn({ instanceId, idleS: (t - lastBusyAt) / 1000, provisionerSilentS: (t - provisionerSeenAt) / 1000, command: opts.shutdownCommand }, 'dead-man switch: no work and no provisioner, shutting down');
+    exec(opts.shutdownCommand, (err) => {
+      if (err) log.warn({ instanceId, err: err.message }, 'shutdown command failed');
+    });
+  }
+
+  let spotFailures = 0;
+  async function pollSpot(): Promise<void> {
+    if (!imds || interrupted || stopped) return;
+    try {
+      const notice = await imds.spotInstanceAction();
+      spotFailures = 0;
+      if (notice) interrupt(notice);
+    } catch (err) {
+      if (spotFailures++ === 0) log.warn({ instanceId, err: (err as Error).message }, 'spot notice poll failed');
+    }
+  }
+
+  await write();
+  const hbTimer = setInterval(() => {
+    void write().then(checkDeadman);
+  }, heartbeatMs);
+  const spotTimer = imds ? setInterval(() => void pollSpot(), spotPollMs) : undefined;
+  hbTimer.unref();
+  spotTimer?.unref();
+  if (imds) void pollSpot();
+  log.info({ instanceId, heartbeatMs, deadmanS: deadmanMs / 1000, imds: imds ? opts.imdsEndpoint : 'off' }, 'agent started');
+
+  return {
+    instanceId,
+    setActiveUnits(n: number) {
+      const v = Math.max(0, Math.floor(n));
+      if (v > 0 || active > 0) lastBusyAt = now();
+      active = v;
+      void write();
+    },
+    onInterruption(cb) {
+      listeners.push(cb);
+      if (pendingNotice) cb(pendingNotice);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(hbTimer);
+      if (spotTimer) clearInterval(spotTimer);
+      await writing.catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
