@@ -130,10 +130,18 @@ export class FusedNetwork implements FusedModel {
       const mask = ws.mask[l];
       if (dropped && mask) {
         const n = rows * op.inDim;
-        if (rng) {
+        if (rng && op.keep.length === 1) {
+          const k = op.keep[0];
+          const scale = 1 / k;
+          for (let i = 0; i < n; i++) {
+            const m = rng.next() < k ? scale : 0;
+            mask[i] = m;
+            dropped[i] = raw[i] * m;
+          }
+        } else if (rng) {
           for (let i = 0; i < n; i++) {
             let m = 1;
-            for (const k of op.keep) m = rng.next() < k ? m / k : 0;
+            for (let j = 0; j < op.keep.length; j++) m = rng.next() < op.keep[j] ? m / op.keep[j] : 0;
             mask[i] = m;
             dropped[i] = raw[i] * m;
           }
@@ -195,10 +203,12 @@ export class FusedNetwork implements FusedModel {
   /** Copy rows order[from..from+n) of x (and y, `yCols` wide) into the workspace. */
   gather(ws: Workspace, x: Float32Array, y: Float32Array | null, yCols: number, order: Int32Array | null, from: number, n: number): void {
     const d = this.inputDim;
+    const bx = ws.x;
+    const by = ws.y;
     for (let r = 0; r < n; r++) {
       const src = order ? order[from + r] : from + r;
-      ws.x.set(x.subarray(src * d, src * d + d), r * d);
-      if (y) ws.y.set(y.subarray(src * yCols, src * yCols + yCols), r * yCols);
+      for (let i = 0, s = src * d, t = r * d; i < d; i++) bx[t + i] = x[s + i];
+      if (y) for (let c = 0, s = src * yCols, t = r * yCols; c < yCols; c++) by[t + c] = y[s + c];
     }
   }
 
@@ -255,14 +265,11 @@ function denseForward(inp: Float32Array, w: Float32Array, b: Float32Array | null
   }
   for (let r = 0; r < rows; r++) {
     const zo = r * outDim;
-    if (b) z.set(b, zo);
-    else z.fill(0, zo, zo + outDim);
     const io = r * inDim;
-    for (let i = 0; i < inDim; i++) {
-      const v = inp[io + i];
-      if (v === 0) continue;
-      const wo = i * outDim;
-      for (let o = 0; o < outDim; o++) z[zo + o] += v * w[wo + o];
+    for (let o = 0; o < outDim; o++) {
+      let s = b ? b[o] : 0;
+      for (let i = 0, k = o; i < inDim; i++, k += outDim) s += inp[io + i] * w[k];
+      z[zo + o] = s;
     }
   }
 }
@@ -274,15 +281,36 @@ function denseBackward(
 ): void {
   gw.fill(0);
   if (gb) gb.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const zo = r * outDim;
-    const io = r * inDim;
-    if (gb) for (let o = 0; o < outDim; o++) gb[o] += dz[zo + o];
-    for (let i = 0; i < inDim; i++) {
-      const v = inp[io + i];
-      const wo = i * outDim;
-      if (v !== 0) for (let o = 0; o < outDim; o++) gw[wo + o] += v * dz[zo + o];
-      if (dIn) {
+  if (outDim === 1) {
+    for (let r = 0; r < rows; r++) {
+      const g = dz[r];
+      const io = r * inDim;
+      if (gb) gb[0] += g;
+      for (let i = 0; i < inDim; i++) gw[i] += inp[io + i] * g;
+      if (dIn) for (let i = 0; i < inDim; i++) dIn[io + i] = g * w[i];
+    }
+    return;
+  }
+  for (let i = 0; i < inDim; i++) {
+    for (let o = 0; o < outDim; o++) {
+      let s = 0;
+      for (let r = 0, a = i, d = o; r < rows; r++, a += inDim, d += outDim) s += inp[a] * dz[d];
+      gw[i * outDim + o] = s;
+    }
+  }
+  if (gb) {
+    for (let o = 0; o < outDim; o++) {
+      let s = 0;
+      for (let r = 0, d = o; r < rows; r++, d += outDim) s += dz[d];
+      gb[o] = s;
+    }
+  }
+  if (dIn) {
+    for (let r = 0; r < rows; r++) {
+      const zo = r * outDim;
+      const io = r * inDim;
+      for (let i = 0; i < inDim; i++) {
+        const wo = i * outDim;
         let s = 0;
         for (let o = 0; o < outDim; o++) s += dz[zo + o] * w[wo + o];
         dIn[io + i] = s;
