@@ -25,17 +25,14 @@ function compileWith(ajv: Ajv, schema: Schema): ValidateFunction {
 }
 
 export const validatorCompiler: FastifySchemaCompiler<Schema> = ({ schema, httpPart }) => {
-  if (httpPart === 'body') {
-    if (isBinary(schema)) return () => true;
-    const v = compileWith(bodyAjv, schema);
-    const fn = (data: unknown): boolean => {
-      if (v(data)) return true;
-      (fn as unknown as { errors: ErrorObject[] }).errors = rankErrors(v.errors ?? [], schema, data);
-      return false;
-    };
-    return fn;
-  }
-  return compileWith(looseAjv, schema);
+  if (httpPart === 'body' && isBinary(schema)) return () => true;
+  const v = compileWith(httpPart === 'body' ? bodyAjv : looseAjv, schema);
+  const fn = (data: unknown): boolean => {
+    if (v(data)) return true;
+    (fn as unknown as { errors: ErrorObject[] }).errors = rankErrors(v.errors ?? [], schema, data);
+    return false;
+  };
+  return fn;
 };
 
 // ---- choosing the error to report ----------------------------------------------
