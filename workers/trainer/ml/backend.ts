@@ -31,13 +31,15 @@ const consoleLog: BackendLog = {
 let selected: Promise<SelectedBackend> | undefined;
 let selectedFor: string | undefined;
 
-/** Pick (once) and activate a backend. `forced` skips the others (and fails if it cannot load). */
+/**
+ * Pick (once) and activate a backend. `forced` skips the others (and fails if it
+ * cannot load); without it, an earlier selection (forced or not) is reused.
+ */
 export function selectBackend(forced?: BackendName, log: BackendLog = consoleLog): Promise<SelectedBackend> {
-  const key = forced ?? 'auto';
-  if (!selected || selectedFor !== key) {
-    selectedFor = key;
-    selected = pick(forced, log);
-  }
+  if (selected && (forced === undefined || selectedFor === forced)) return selected;
+  selectedFor = forced ?? 'auto';
+  selected = pick(forced, log);
+  selected.catch(() => (selected = undefined));
   return selected;
 }
 
