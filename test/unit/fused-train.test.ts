@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../services/core/rng.ts';
 import type { NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
 import {
-  createFusedModel, fusedSupport, trainFused, weightShapes, type FusedOptimizerState, type FusedTrainOptions,
+  createFusedModel, fusedSupport, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
+  type FusedOptimizerState, type FusedTrainOptions,
 } from '../../workers/trainer/fused/index.ts';
 
 type Dense = Extract<NormalizedLayer, { type: 'dense' }>;
@@ -115,8 +116,13 @@ describe('fused training', () => {
       },
     }));
     expect(firstRes).toMatchObject({ epochsRun: 2, stopped: true });
+    // the state goes through the flat checkpoint form on the way
+    const arrays = optimizerStateToArrays(saved!.s, weightShapes(MLP, data.d));
+    expect(arrays[0]).toMatchObject({ name: 'iter', shape: [] });
+    expect(arrays[0].values[0]).toBe(2 * Math.ceil(300 / 32));
+    const state = optimizerStateFromArrays('adam', arrays.map((a) => ({ name: a.name, values: Array.from(a.values) })));
     const resumed = createFusedModel(MLP, data.d, 999);
-    const res = await trainFused(resumed, base(MLP, data, { epochs: 4, startEpoch: 2, initialWeights: saved!.w, initialOptimizerState: saved!.s }));
+    const res = await trainFused(resumed, base(MLP, data, { epochs: 4, startEpoch: 2, initialWeights: saved!.w, initialOptimizerState: state }));
     expect(res.history.map((h) => h.epoch)).toEqual([3, 4]);
     expect(res.history).toEqual(fullRes.history.slice(2));
     expect(resumed.weights()).toEqual(full.weights());

@@ -6,5 +6,5 @@ export { fusedSupport, type FusedSupport, type FusedTrainingSpec } from './suppo
 export { createFusedModel, FusedNetwork, type FusedModel } from './model.ts';
 export { trainFused, type FusedTrainOptions, type FusedTrainResult, type EpochDecision } from './train.ts';
 export { weightShapes } from './init.ts';
-export type { FusedOptimizerState, OptimizerSpec } from './optimizers.ts';
+export { optimizerStateFromArrays, optimizerStateToArrays, type FusedOptimizerState, type OptimizerSpec } from './optimizers.ts';
 export type { LossKind } from './losses.ts';

@@ -131,3 +131,28 @@ export function createOptimizer(spec: OptimizerSpec, sizes: number[]): FusedOpti
   };
   return opt;
 }
+
+/** A flat list of named arrays for checkpoints: 'iter' (the step count) first, then `${slot}/${weightIndex}`. */
+export function optimizerStateToArrays(state: FusedOptimizerState, shapes: number[][]): Array<{ name: string; shape: number[]; values: Float32Array }> {
+  const out: Array<{ name: string; shape: number[]; values: Float32Array }> = [{ name: 'iter', shape: [], values: Float32Array.of(state.iterations) }];
+  for (const [slot, arrays] of Object.entries(state.slots)) {
+    arrays.forEach((values, i) => out.push({ name: `${slot}/${i}`, shape: shapes[i], values }));
+  }
+  return out;
+}
+
+/** Inverse of optimizerStateToArrays for an optimizer called `name`. */
+export function optimizerStateFromArrays(name: string, arrays: Array<{ name: string; values: ArrayLike<number> }>): FusedOptimizerState {
+  const slots: Record<string, Float32Array[]> = {};
+  let iterations = 0;
+  for (const a of arrays) {
+    if (a.name === 'iter') {
+      iterations = a.values[0];
+      continue;
+    }
+    const m = /^(\w+)\/(\d+)$/.exec(a.name);
+    if (!m) throw new Error(`fused engine: unexpected optimizer array ${a.name}`);
+    (slots[m[1]] ??= [])[Number(m[2])] = Float32Array.from(a.values);
+  }
+  return { name, iterations, slots };
+}
