@@ -45,7 +45,7 @@ export const datasetView = (d: DatasetRecord): DatasetView => ({
   createdAt: d.createdAt,
 });
 
-const DATASET_URI = /^dataset:([A-Za-z0-9_]+)$/;
+const DATASET_URI = /^dataset:([A-Za-z0-9_.-]{1,128})$/;
 
 export function createDatasetService({ store, artifacts, now = () => new Date() }: DatasetServiceDeps) {
   return {
