@@ -121,7 +121,9 @@ function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, r
       }
     } else {
       outputRowGradient(loss, a, y, r, cols, scale, da);
-      backprop('softmax', a.subarray(o), a.subarray(o), da.subarray(o), dz.subarray(o), 1, cols);
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += da[o + c] * a[o + c];
+      for (let c = 0; c < cols; c++) dz[o + c] = a[o + c] * (da[o + c] - dot);
     }
   }
   return true;
@@ -155,14 +157,13 @@ function outputRowGradient(loss: LossKind, a: Float32Array, y: Float32Array, r: 
       const sparse = loss === 'sparseCategoricalCrossentropy';
       const target = sparse ? Math.floor(y[r]) : -1;
       // sparse targets clip the probabilities once before the categorical loss
-      const pre = (c: number): number => (sparse ? clip(a[o + c]) : a[o + c]);
       let sum = 0;
-      for (let c = 0; c < cols; c++) sum += pre(c);
+      for (let c = 0; c < cols; c++) sum += sparse ? clip(a[o + c]) : a[o + c];
       // g_c = dL/dq_c with q = clip(p / sum); then through the normalisation
       let gq = 0;
       for (let c = 0; c < cols; c++) {
         const t = sparse ? (c === target ? 1 : 0) : y[o + c];
-        const q = pre(c) / sum;
+        const q = (sparse ? clip(a[o + c]) : a[o + c]) / sum;
         const g = t !== 0 && inRange(q) ? -t / q : 0;
         da[o + c] = g;
         gq += g * q;
