@@ -1,0 +1,266 @@
+/**
+ * The EC2 provider. Idempotent and tag-driven: every instance carries the cluster,
+ * its resource class and the launch id; a launch first lists what that launch id
+ * already has and creates only what is missing, with a ClientToken derived from the
+ * launch id, market, type and subnet (a retried call cannot double-launch on EC2;
+ * emulators that ignore the token are covered by the tag lookup).
+ *
+ * Launch order: markets (spot "prefer": spot then on-demand; "require": spot only;
+ * "no": on-demand), then instance types in preference order, then subnets. Capacity
+ * errors move on to the next option; throttling and 5xx back off and retry the same
+ * option; anything else surfaces at once (classifyLaunchError).
+ */
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSpotPriceHistoryCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Filter,
+  type Instance,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Config } from '../../core/config.ts';
+import type { Market, SpotPolicy } from '../fleet.ts';
+import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
+import { backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
+import { TAG } from './ec2-tags.ts';
+import { onDemandUsd, pickSpotPrice } from './prices.ts';
+import { loadUserDataTemplate, renderUserData } from './user-data.ts';
+
+export interface Ec2ProviderDeps {
+  ec2?: EC2Client;
+  ssm?: SSMClient;
+  logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  /** newest image whose name matches, when no AMI id is given and the SSM parameter cannot be read */
+  amiNameFilter?: string;
+  amiOwners?: string[];
+  /** where instances fetch the release tarball (default s3://<bucket>/releases/nightshift.tgz) */
+  releaseUri?: string;
+  /** CUDA toolkit the worker prefers (tfjs-node-gpu 4.x is built against CUDA 11.2 / cuDNN 8.1) */
+  cudaHome?: string;
+  userDataTemplate?: string;
+  /** retries of one option on throttling/5xx (default 4) and the backoff base (default 500 ms) */
+  maxRetries?: number;
+  backoffBaseMs?: number;
+}
+
+export const DEFAULT_AMI_NAME_FILTER = 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*';
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+
+/** ClientToken: at most 64 ASCII characters, deterministic per launch option. */
+export function clientToken(launchId: string, market: Market, type: string, subnet: string | undefined): string {
+  const raw = `${launchId}.${market === 'spot' ? 's' : 'o'}.${type}.${subnet ?? 'd'}`;
+  return raw.length <= 64 ? raw : raw.slice(0, 64);
+}
+
+export function marketsFor(spot: SpotPolicy): Market[] {
+  return spot === 'no' ? ['on-demand'] : spot === 'prefer' ? ['spot', 'on-demand'] : ['spot'];
+}
+
+function tagOf(i: Instance, key: string): string | undefined {
+  return i.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+function toView(i: Instance): ProviderInstance {
+  const launchId = tagOf(i, TAG.launch);
+  const resourceClass = tagOf(i, TAG.resourceClass);
+  return {
+    id: i.InstanceId!,
+    state: (i.State?.Name ?? 'pending') as InstanceState,
+    type: i.InstanceType ?? 'unknown',
+    market: i.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+    launchedAt: i.LaunchTime ? i.LaunchTime.getTime() : Date.now(),
+    ...(launchId ? { launchId } : {}),
+    ...(resourceClass ? { resourceClass } : {}),
+  };
+}
+
+export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): ComputeProvider {
+  const aws = {
+    region: config.s3.region,
+    ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}),
+    ...(config.s3.accessKeyId && config.s3.secretAccessKey ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } } : {}),
+  };
+  const ec2 = deps.ec2 ?? new EC2Client(aws);
+  const ssm = deps.ssm ?? new SSMClient(aws);
+  const log = deps.logger ?? { info() {}, warn() {} };
+  const e = config.ec2;
+  const maxRetries = deps.maxRetries ?? 4;
+  const backoffBase = deps.backoffBaseMs ?? 500;
+  const template = deps.userDataTemplate ?? loadUserDataTemplate();
+  let ami: Promise<string> | undefined;
+  const spotCache = new Map<string, { at: number; usd: number | undefined }>();
+
+  async function resolveAmi(): Promise<string> {
+    if (e.amiId) return e.amiId;
+    try {
+      const p = await ssm.send(new GetParameterCommand({ Name: e.amiSsmParameter }));
+      if (p.Parameter?.Value) return p.Parameter.Value;
+    } catch (err) {
+      log.warn({ parameter: e.amiSsmParameter, err: errorCode(err) }, 'AMI parameter unreadable; looking the image up by name');
+    }
+    const out = await ec2.send(new DescribeImagesCommand({ Owners: deps.amiOwners ?? ['amazon'], Filters: [{ Name: 'name', Values: [deps.amiNameFilter ?? DEFAULT_AMI_NAME_FILTER] }] }));
+    const newest = (out.Images ?? []).filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+    if (!newest?.ImageId) throw new LaunchError('fatal', `no AMI: set NIGHTSHIFT_EC2_AMI_ID, or make ${e.amiSsmParameter} readable, or an image named "${deps.amiNameFilter ?? DEFAULT_AMI_NAME_FILTER}" visible`);
+    return newest.ImageId;
+  }
+  const amiId = () => {
+    ami ??= resolveAmi().catch((err) => {
+      ami = undefined;
+      throw err;
+    });
+    return ami;
+  };
+
+  async function list(filters: Filter[]): Promise<Instance[]> {
+    const out: Instance[] = [];
+    let NextToken: string | undefined;
+    do {
+      const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [e.cluster] }, ...filters], NextToken }));
+      for (const res of r.Reservations ?? []) out.push(...(res.Instances ?? []));
+      NextToken = r.NextToken;
+    } while (NextToken);
+    return out;
+  }
+
+  const byLaunch = (launchId: string) => list([{ Name: `tag:${TAG.launch}`, Values: [launchId] }, { Name: 'instance-state-name', Values: ['pending', 'running'] }]);
+
+  function userData(): string {
+    return Buffer.from(
+      renderUserData(template, {
+        NIGHTSHIFT_PREFIX: config.prefix,
+        NIGHTSHIFT_CLUSTER: e.cluster,
+        NIGHTSHIFT_IDLE_TIMEOUT_S: String(config.idleTimeoutS),
+        NIGHTSHIFT_S3_BUCKET: config.s3.bucket,
+        AWS_REGION: config.s3.region,
+        NIGHTSHIFT_REDIS_URL_PARAMETER: e.redisUrlParameter ?? `/${e.cluster}/redis-url`,
+        NIGHTSHIFT_RELEASE_URI: deps.releaseUri ?? `s3://${config.s3.bucket}/releases/nightshift.tgz`,
+        NIGHTSHIFT_CUDA_HOME: deps.cudaHome ?? '/usr/local/cuda-11.2',
+      }),
+    ).toString('base64');
+  }
+
+  function runInput(req: LaunchRequest, count: number, image: string, market: Market, type: string, subnet: string | undefined): RunInstancesCommandInput {
+    const tags = [
+      { Key: 'Name', Value: `nightshift-${e.cluster}-${req.resourceClass}` },
+      { Key: TAG.cluster, Value: e.cluster },
+      { Key: TAG.resourceClass, Value: req.resourceClass },
+      { Key: TAG.launch, Value: req.launchId },
+      { Key: TAG.role, Value: 'worker' },
+    ];
+    return {
+      ImageId: image,
+      InstanceType: type as RunInstancesCommandInput['InstanceType'],
+      MinCount: count,
+      MaxCount: count,
+      ClientToken: clientToken(req.launchId, market, type, subnet),
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      UserData: userData(),
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: tags },
+        { ResourceType: 'volume', Tags: tags },
+      ],
+      ...(subnet ? { SubnetId: subnet } : {}),
+      ...(e.securityGroupIds.length ? { SecurityGroupIds: e.securityGroupIds } : {}),
+      ...(e.instanceProfile ? { IamInstanceProfile: e.instanceProfile.startsWith('arn:') ? { Arn: e.instanceProfile } : { Name: e.instanceProfile } } : {}),
+      ...(e.keyName ? { KeyName: e.keyName } : {}),
+      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+      ...(market === 'spot' ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } } } : {}),
+    };
+  }
+
+  async function spotUsd(type: string): Promise<number | undefined> {
+    const c = spotCache.get(type);
+    if (c && Date.now() - c.at < 10 * 60_000) return c.usd;
+    let usd: number | undefined;
+    try {
+      const r = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [type as never], ProductDescriptions: ['Linux/UNIX', 'Linux/UNIX (Amazon VPC)'], StartTime: new Date(Date.now() - 3_600_000) }));
+      usd = pickSpotPrice((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), onDemandUsd(type));
+    } catch (err) {
+      log.warn({ type, err: errorCode(err) }, 'spot price history unavailable');
+    }
+    spotCache.set(type, { at: Date.now(), usd });
+    return usd;
+  }
+  const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? onDemandUsd(type) : onDemandUsd(type));
+
+  return {
+    kind: 'ec2',
+    async launch(req: LaunchRequest): Promise<LaunchResult> {
+      const have = await byLaunch(req.launchId);
+      if (have.length >= req.count) {
+        const v = have.map(toView);
+        return { instances: v, hourlyUsd: await priceOf(v[0].type, v[0].market) };
+      }
+      const image = await amiId();
+      const attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [];
+      const subnets: Array<string | undefined> = e.subnetIds.length ? e.subnetIds : [undefined];
+      for (const market of marketsFor(req.spot)) {
+        for (const type of e.instanceTypes) {
+          for (const subnet of subnets) {
+            for (let attempt = 0; ; attempt++) {
+              const already = attempt === 0 ? have : await byLaunch(req.launchId);
+              const missing = req.count - already.length;
+              if (missing <= 0) return { instances: already.map(toView), hourlyUsd: await priceOf(type, market) };
+              try {
+                const out = await ec2.send(new RunInstancesCommand(runInput(req, missing, image, market, type, subnet)));
+                const got = [...already, ...(out.Instances ?? [])].map(toView);
+                log.info({ launchId: req.launchId, type, market, subnet, ids: got.map((i) => i.id) }, 'instances launched');
+                return { instances: got, hourlyUsd: await priceOf(type, market) };
+              } catch (err) {
+                const code = errorCode(err);
+                const cls = classifyLaunchError(err);
+                attempts.push({ type, market, code, ...(subnet ? { subnet } : {}) });
+                if (cls === 'retry' && attempt < maxRetries) {
+                  const wait = backoffMs(attempt, backoffBase);
+                  log.warn({ launchId: req.launchId, type, market, code, attempt, waitMs: wait }, 'launch throttled or failed on the server side; backing off');
+                  await new Promise((r) => setTimeout(r, wait));
+                  continue;
+                }
+                if (cls === 'retry') throw new LaunchError('retryable', `RunInstances kept failing (${code}) for ${type}/${market}`, attempts);
+                if (cls === 'fatal') throw new LaunchError('fatal', `RunInstances refused ${type}/${market}: ${code}: ${(err as Error).message}`, attempts);
+                log.warn({ launchId: req.launchId, type, market, subnet, code }, 'no capacity; trying the next option');
+                break;
+              }
+            }
+          }
+        }
+      }
+      const what = req.spot === 'require' ? 'spot capacity (spot "require": waiting for the next pass)' : 'capacity';
+      throw new LaunchError('capacity', `no ${what} for ${e.instanceTypes.join(', ')}: ${attempts.map((a) => `${a.type}/${a.market}${a.subnet ? `/${a.subnet}` : ''}: ${a.code}`).join('; ')}`, attempts);
+    },
+    async describe() {
+      return (await list([{ Name: 'instance-state-name', Values: LIVE_STATES }])).map(toView);
+    },
+    async terminate(ids: string[]) {
+      if (!ids.length) return;
+      try {
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+      } catch (err) {
+        if (errorCode(err) !== 'InvalidInstanceID.NotFound' || ids.length === 1) {
+          if (errorCode(err) === 'InvalidInstanceID.NotFound') return;
+          throw err;
+        }
+        // one unknown id fails the whole call: end the others one by one
+        for (const id of ids) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch((e2) => {
+          if (errorCode(e2) !== 'InvalidInstanceID.NotFound') throw e2;
+        });
+      }
+    },
+    async hourlyUsd(_cls: string, spot: SpotPolicy) {
+      const type = e.instanceTypes[0] ?? 'p3.2xlarge';
+      // "prefer" may end on-demand: budget with the dearer price
+      return priceOf(type, spot === 'require' ? 'spot' : 'on-demand');
+    },
+    slots() {
+      return config.workerConcurrency;
+    },
+    async close() {
+      if (!deps.ec2) ec2.destroy();
+      if (!deps.ssm) ssm.destroy();
+    },
+  };
+}
