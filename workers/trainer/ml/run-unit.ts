@@ -28,8 +28,8 @@ export interface UnitRunInput {
   backend?: BackendName;
   checkpoint?: Checkpoint;
   hooks: UnitHooks;
-  /** an engine other than tfjs (the fused MLP); tfjs when absent */
-  engine?: EngineImpl;
+  /** an engine other than tfjs (the fused MLP), or a chooser given the model's layers; tfjs when absent */
+  engine?: EngineImpl | ((layers: NormalizedLayer[]) => EngineImpl);
 }
 
 export interface UnitRunOutput {
@@ -98,7 +98,7 @@ export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
   const test = split.test.length > 0 ? arrays(split.test) : undefined;
   if (spec.training.validationData === 'heldOut' && test) validation = test;
 
-  const engine = input.engine ?? tfjsEngine;
+  const engine = typeof input.engine === 'function' ? input.engine(layers) : input.engine ?? tfjsEngine;
   const checkpoint = input.checkpoint && input.checkpoint.engine === engine.name ? input.checkpoint : undefined;
   const seed = modelSeed(spec, unit);
   const result = await engine.run({

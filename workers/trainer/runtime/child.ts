@@ -15,6 +15,7 @@ import { loadTable } from '../ml/dataset.ts';
 import type { Table } from '../ml/csv.ts';
 import { runUnit, type Checkpoint } from '../ml/run-unit.ts';
 import { saveModelToStore } from '../ml/io-handler.ts';
+import { chooseEngine } from '../ml/fused-engine.ts';
 import type { ChildMessage, ParentMessage, RunUnitMessage } from './protocol.ts';
 
 const send = (m: ChildMessage): void => {
@@ -65,6 +66,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
       unit,
       table: data,
       checkpoint,
+      engine: (layers) => chooseEngine(spec, layers, backend.name),
       hooks: {
         onEpoch: (epoch, logs) => send({ type: 'epoch', unit: unit.key, epoch, epochs: spec.training.epochs, logs }),
         control: () => (stopRequested ? 'stop' : 'continue'),
