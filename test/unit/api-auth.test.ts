@@ -93,6 +93,20 @@ describe('open routes', () => {
   });
 });
 
+describe('internal errors', () => {
+  it('answers 500 internal without the cause', async () => {
+    const store = { ...stack.store, listJobs: async () => { throw new Error('connect ECONNREFUSED 10.0.0.7:6379 secret-host'); } } as typeof stack.store;
+    const app = await buildApp({ config: stack.config, store, queues: stack.queues, artifacts: stack.artifacts, logger: false });
+    try {
+      const res = await app.inject({ url: '/v1/jobs', headers: stack.auth('acme') });
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: { code: 'internal', message: 'internal error' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('request ids', () => {
   it('echoes a given x-request-id and makes one otherwise', async () => {
     const given = await stack.app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
