@@ -10,6 +10,10 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ArtifactStore } from '../core/artifacts.ts';
 import type { Config } from '../core/config.ts';
 
+// The lock file pins AWS SDK releases that support Node 20; their notice about
+// future releases needing Node 22 would otherwise open every log.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface S3Options {
   bucket: string;
   endpoint?: string;
