@@ -46,12 +46,17 @@ const E = 1e-7;
 const clip = (p: number): number => Math.min(1 - E, Math.max(E, p));
 
 /** Mean loss plus penalties, all in float64. */
-function refLoss(layers: Dense[], w: Float64Array[], x: Float32Array, y: Float32Array, rows: number, inputDim: number, loss: LossKind): number {
+function refLoss(
+  layers: Dense[], w: Float64Array[], x: Float32Array, y: Float32Array, rows: number, inputDim: number, loss: LossKind,
+  masks: (Float32Array | null)[] = [],
+): number {
   let total = 0;
   for (let r = 0; r < rows; r++) {
     let h = Array.from(x.subarray(r * inputDim, (r + 1) * inputDim));
     let k = 0;
-    for (const l of layers) {
+    for (const [j, l] of layers.entries()) {
+      const mask = masks[j];
+      if (mask) h = h.map((v, i) => v * mask[r * h.length + i]);
       const W = w[k++];
       const b = l.useBias ? w[k++] : null;
       const z = Array.from({ length: l.units }, (_, o) => h.reduce((s, v, i) => s + v * W[i * l.units + o], b ? b[o] : 0));
@@ -91,7 +96,8 @@ function refLoss(layers: Dense[], w: Float64Array[], x: Float32Array, y: Float32
   return total / rows + penalty;
 }
 
-function check(name: string, layers: Dense[], loss: LossKind, opts: { scaleLast?: number; rows?: number } = {}): void {
+function check(name: string, all: NormalizedLayer[], loss: LossKind, opts: { scaleLast?: number; rows?: number; dropout?: boolean } = {}): void {
+  const layers = all.filter((l): l is Dense => l.type === 'dense');
   const inputDim = 3;
   const rows = opts.rows ?? 6;
   const outputs = layers[layers.length - 1].units;
@@ -102,7 +108,7 @@ function check(name: string, layers: Dense[], loss: LossKind, opts: { scaleLast?
     loss === 'sparseCategoricalCrossentropy' ? rng.int(outputs)
       : loss === 'binaryCrossentropy' ? (rng.next() < 0.5 ? 0 : 1)
         : loss === 'categoricalCrossentropy' ? rng.next() : rng.normal());
-  const net = createFusedModel(layers, inputDim, 17);
+  const net = createFusedModel(all, inputDim, 17);
   if (opts.scaleLast) {
     const w = net.weights();
     const idx = w.length - (layers[layers.length - 1].useBias ? 2 : 1);
@@ -111,18 +117,22 @@ function check(name: string, layers: Dense[], loss: LossKind, opts: { scaleLast?
   }
   const ws = net.workspace(rows);
   net.gather(ws, x, y, yCols, null, 0, rows);
-  const analyticLoss = net.trainBatch(ws, rows, loss, [], new Float64Array(0));
+  const analyticLoss = net.trainBatch(ws, rows, loss, [], new Float64Array(0), opts.dropout ? createRng(5) : undefined);
+  // with dropout the reference replays the masks the forward pass drew
+  const masks = opts.dropout ? ws.mask.map((m) => (m ? Float32Array.from(m) : null)) : [];
+  if (opts.dropout) expect(masks.some((m) => m && m.includes(0))).toBe(true);
+  const ref = (w: Float64Array[]): number => refLoss(layers, w, x, y, rows, inputDim, loss, masks);
   const base = net.weights().map((a) => Float64Array.from(a));
-  expect(analyticLoss, `${name}: loss`).toBeCloseTo(refLoss(layers, base, x, y, rows, inputDim, loss), 5);
+  expect(analyticLoss, `${name}: loss`).toBeCloseTo(ref(base), 5);
   const h = 1e-6;
   let checked = 0;
   base.forEach((arr, p) => {
     for (let i = 0; i < arr.length; i++) {
       const keep = arr[i];
       arr[i] = keep + h;
-      const up = refLoss(layers, base, x, y, rows, inputDim, loss);
+      const up = ref(base);
       arr[i] = keep - h;
-      const down = refLoss(layers, base, x, y, rows, inputDim, loss);
+      const down = ref(base);
       arr[i] = keep;
       const numeric = (up - down) / (2 * h);
       const analytic = ws.grads[p][i];
@@ -150,5 +160,8 @@ describe('fused gradients match finite differences', () => {
   it('sparse categorical, softplus output (general)', () => check('scce-sp', [dense(4, 'tanh'), dense(3, 'softplus')], 'sparseCategoricalCrossentropy'));
   it('l1 and l2 penalties, no bias', () =>
     check('reg', [dense(4, 'tanh', { l1: 0.01, l2: 0.03, useBias: false }), dense(2, 'linear', { l2: 0.1 })], 'mse'));
+  it('dropout on inputs and between layers uses the forward masks', () =>
+    check('drop', [{ type: 'dropout', rate: 0.3 }, dense(6, 'relu'), { type: 'dropout', rate: 0.5 }, { type: 'dropout', rate: 0.2 }, dense(4, 'tanh'),
+      { type: 'dropout', rate: 0.4 }, dense(1, 'sigmoid')], 'binaryCrossentropy', { dropout: true, rows: 12 }));
   it('three dense layers', () => check('deep', [dense(5, 'selu'), dense(4, 'gelu'), dense(1, 'sigmoid')], 'binaryCrossentropy'));
 });

@@ -86,6 +86,19 @@ describe('fused training', () => {
     expect(Math.abs(res.history[0].loss - evalLoss)).toBeGreaterThan(1e-3);
   });
 
+  it('draws inverted-dropout masks: kept with probability 1 - rate, scaled by 1 / (1 - rate)', () => {
+    const data = mammography(1000, 9);
+    const net = createFusedModel([{ type: 'dropout', rate: 0.3 }, dense(4, 'linear')], data.d, 1);
+    const ws = net.workspace(1000);
+    net.gather(ws, data.x, null, 0, null, 0, 1000);
+    net.forward(ws, 1000, createRng(3));
+    const mask = ws.mask[0]!;
+    const kept = mask.filter((m) => m !== 0);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.7)]));
+    expect(kept.length / mask.length).toBeGreaterThan(0.68);
+    expect(kept.length / mask.length).toBeLessThan(0.72);
+  });
+
   it('is deterministic for a seed and differs across seeds', async () => {
     const data = mammography(500, 5);
     const run = async (seed: number) => {

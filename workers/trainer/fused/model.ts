@@ -131,10 +131,15 @@ export class FusedNetwork implements FusedModel {
       if (dropped && mask) {
         const n = rows * op.inDim;
         if (rng && op.keep.length === 1) {
-          const k = op.keep[0];
-          const scale = 1 / k;
+          // mulberry32 inlined, seeded from the epoch rng: one draw per element, no calls
+          const threshold = op.keep[0] * 4294967296;
+          const scale = 1 / op.keep[0];
+          let state = (rng.next() * 4294967296) >>> 0;
           for (let i = 0; i < n; i++) {
-            const m = rng.next() < k ? scale : 0;
+            state = (state + 0x6d2b79f5) >>> 0;
+            let t = Math.imul(state ^ (state >>> 15), state | 1);
+            t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+            const m = ((t ^ (t >>> 14)) >>> 0) < threshold ? scale : 0;
             mask[i] = m;
             dropped[i] = raw[i] * m;
           }
@@ -173,10 +178,8 @@ export class FusedNetwork implements FusedModel {
       const op = this.ops[l];
       const dIn = ws.dIn[l];
       const gb = op.bias >= 0 ? ws.grads[op.bias] : null;
-      denseBackward(this.input(ws, l), this.params[op.kernel], ws.dz[l], ws.grads[op.kernel], gb, dIn, rows, op.inDim, op.outDim);
+      denseBackward(this.input(ws, l), this.params[op.kernel], ws.dz[l], ws.grads[op.kernel], gb, dIn, ws.mask[l], rows, op.inDim, op.outDim);
       if (dIn) {
-        const mask = ws.mask[l];
-        if (mask) for (let i = 0, n = rows * op.inDim; i < n; i++) dIn[i] *= mask[i];
         const prev = this.ops[l - 1];
         backprop(prev.act, ws.z[l - 1], ws.a[l - 1], dIn, ws.dz[l - 1], rows, prev.outDim);
       }
@@ -274,10 +277,13 @@ function denseForward(inp: Float32Array, w: Float32Array, b: Float32Array | null
   }
 }
 
-/** Kernel and bias gradients (overwritten) and, when dIn is given, the gradient w.r.t. the inputs. */
+/**
+ * Kernel and bias gradients (overwritten) and, when dIn is given, the gradient w.r.t. the
+ * layer's input before its dropout (times the dropout mask when there is one).
+ */
 function denseBackward(
   inp: Float32Array, w: Float32Array, dz: Float32Array, gw: Float64Array, gb: Float64Array | null,
-  dIn: Float32Array | null, rows: number, inDim: number, outDim: number,
+  dIn: Float32Array | null, mask: Float32Array | null, rows: number, inDim: number, outDim: number,
 ): void {
   gw.fill(0);
   if (gb) gb.fill(0);
@@ -287,7 +293,8 @@ function denseBackward(
       const io = r * inDim;
       if (gb) gb[0] += g;
       for (let i = 0; i < inDim; i++) gw[i] += inp[io + i] * g;
-      if (dIn) for (let i = 0; i < inDim; i++) dIn[io + i] = g * w[i];
+      if (dIn && mask) for (let i = 0; i < inDim; i++) dIn[io + i] = g * w[i] * mask[io + i];
+      else if (dIn) for (let i = 0; i < inDim; i++) dIn[io + i] = g * w[i];
     }
     return;
   }
@@ -313,7 +320,7 @@ function denseBackward(
         const wo = i * outDim;
         let s = 0;
         for (let o = 0; o < outDim; o++) s += dz[zo + o] * w[wo + o];
-        dIn[io + i] = s;
+        dIn[io + i] = mask ? s * mask[io + i] : s;
       }
     }
   }
