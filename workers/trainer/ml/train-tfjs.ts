@@ -36,6 +36,32 @@ export function setModelWeights(tf: Tf, model: tfjs.LayersModel, weights: Serial
   }
 }
 
+/**
+ * tfjs 4.x does not apply kernel constraints inside fit(); Keras applies them after
+ * every optimizer step. This re-applies max-norm (Keras formula) after each batch.
+ */
+function maxNormProjector(tf: Tf, model: tfjs.LayersModel, layers: EngineContext['layers']): (() => void) | undefined {
+  const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
+  const targets: Array<{ kernel: tfjs.LayerVariable; max: number }> = [];
+  let d = 0;
+  for (const l of layers) {
+    if (l.type !== 'dense') continue;
+    const layer = dense[d++] as unknown as { kernel?: tfjs.LayerVariable };
+    if (l.maxNorm !== undefined && layer?.kernel) targets.push({ kernel: layer.kernel, max: l.maxNorm });
+  }
+  if (targets.length === 0) return undefined;
+  return () => {
+    tf.tidy(() => {
+      for (const { kernel, max } of targets) {
+        const w = kernel.read();
+        const norms = tf.sqrt(tf.sum(tf.square(w), 0, true));
+        const desired = tf.clipByValue(norms, 0, max);
+        kernel.write(tf.mul(w, tf.div(desired, tf.add(norms, 1e-7))));
+      }
+    });
+  };
+}
+
 const toTensor = (tf: Tf, a: Float32Array, rows: number, width: number): tfjs.Tensor2D => tf.tensor2d(a, [rows, width], 'float32');
 
 /** tfjs log keys -> Keras names ('acc' -> 'accuracy', metric functions by position). */
@@ -80,6 +106,7 @@ export const tfjsEngine: EngineImpl = {
         start = ctx.checkpoint.epoch;
       }
       const batchesPerEpoch = Math.ceil(ctx.train.rows / t.batchSize);
+      const project = maxNormProjector(tf, model, ctx.layers);
       const checkpoint = async (epoch: number): Promise<Checkpoint> => ({
         epoch,
         history: history.slice(),
@@ -105,9 +132,10 @@ export const tfjsEngine: EngineImpl = {
           const h = await model.fit(xs, ys, {
             epochs: 1, batchSize: t.batchSize, shuffle: false, verbose: 0,
             ...(val ? { validationData: val } : {}),
-            ...(opt.decay > 0 ? {
+            ...(opt.decay > 0 || project ? {
               callbacks: {
-                onBatchBegin: async (batch: number) => setLearningRate(opt.optimizer, opt.learningRate / (1 + opt.decay * ((epoch - 1) * batchesPerEpoch + batch))),
+                ...(opt.decay > 0 ? { onBatchBegin: async (batch: number) => setLearningRate(opt.optimizer, opt.learningRate / (1 + opt.decay * ((epoch - 1) * batchesPerEpoch + batch))) } : {}),
+                ...(project ? { onBatchEnd: async () => project() } : {}),
               },
             } : {}),
           });
