@@ -48,7 +48,8 @@ export interface Ec2ProviderDeps {
 }
 
 export const DEFAULT_AMI_NAME_FILTER = 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*';
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+// terminated instances stay listed for a while: the provisioner retires its records from them
+const LISTED_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
 /** ClientToken: at most 64 ASCII characters, deterministic per launch option. */
 export function clientToken(launchId: string, market: Market, type: string, subnet: string | undefined): string {
@@ -233,7 +234,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       throw new LaunchError('capacity', `no ${what} for ${e.instanceTypes.join(', ')}: ${attempts.map((a) => `${a.type}/${a.market}${a.subnet ? `/${a.subnet}` : ''}: ${a.code}`).join('; ')}`, attempts);
     },
     async describe() {
-      return (await list([{ Name: 'instance-state-name', Values: LIVE_STATES }])).map(toView);
+      return (await list([{ Name: 'instance-state-name', Values: LISTED_STATES }])).map(toView);
     },
     async terminate(ids: string[]) {
       if (!ids.length) return;

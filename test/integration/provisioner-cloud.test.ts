@@ -1,0 +1,173 @@
+/**
+ * The whole loop on an emulated cloud: the real provisioner and EC2 provider against
+ * moto, the cloud simulator turning every running instance into a worker process
+ * (the fake worker: the real agent, a sleep instead of training) with its own
+ * metadata endpoint, real Redis and BullMQ. Latencies measured here are recorded in
+ * bench/results/provisioner-latency.md.
+ */
+import path from 'node:path';
+import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../services/core/config.ts';
+import { connectRedis } from '../../services/platform/redis.ts';
+import { createQueues } from '../../services/platform/queue.ts';
+import { createProvisioner } from '../../services/provisioner/provisioner.ts';
+import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
+import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
+import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
+import { addUnits, quietLogger, recordCalls, startCloudSim, waitFor } from '../support/cloud-sim.ts';
+import { startAwsEmulator, EMULATOR_CREDENTIALS, type AwsEmulator } from '../support/moto.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+
+const FAKE = path.join(REPO_ROOT, 'test/support/fake-worker.ts');
+const IDLE_S = 2;
+const PERIOD_MS = 300;
+let aws: AwsEmulator;
+let ec2: EC2Client;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  aws = await startAwsEmulator();
+  ec2 = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
+});
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups.length = 0;
+});
+afterAll(async () => {
+  ec2?.destroy();
+  await aws?.stop();
+});
+
+async function setup(o: { max: number; unitMs: number; bootTimeoutS?: number }) {
+  const prefix = uniquePrefix('cloud');
+  const config = loadConfig({
+    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge,g4dn.xlarge',
+    NIGHTSHIFT_MAX_INSTANCES: String(o.max), NIGHTSHIFT_IDLE_TIMEOUT_S: String(IDLE_S), NIGHTSHIFT_RECONCILE_MS: String(PERIOD_MS),
+    NIGHTSHIFT_BOOT_TIMEOUT_S: String(o.bootTimeoutS ?? 30),
+  });
+  const redis = connectRedis(config.redisUrl);
+  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
+  const queues = createQueues(bull, prefix);
+  const { provider, calls } = recordCalls(createEc2Provider(config, { ec2, amiNameFilter: '*Deep Learning*' }));
+  const sim = await startCloudSim({
+    ec2, cluster: config.ec2.cluster, config, entry: FAKE, pollMs: 100,
+    env: { NIGHTSHIFT_FAKE_UNIT_MS: String(o.unitMs), NIGHTSHIFT_FAKE_SPOT_POLL_MS: '200' },
+  });
+  const logs: Array<{ level: string; o: object; m?: string; at: number }> = [];
+  const provisioners: Array<ReturnType<typeof createProvisioner>> = [];
+  const mk = (id: string) => {
+    const p = createProvisioner({ config, redis, queues, provider, logger: quietLogger(logs), id });
+    provisioners.push(p);
+    return p;
+  };
+  const live = async () => {
+    const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [config.ec2.cluster] }] }));
+    return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []);
+  };
+  let maxLive = 0;
+  const sampler = setInterval(() => void live().then((l) => (maxLive = Math.max(maxLive, l.filter((i) => i.State?.Name === 'pending' || i.State?.Name === 'running').length))).catch(() => undefined), 100);
+  cleanups.push(async () => {
+    clearInterval(sampler);
+    for (const p of provisioners) await p.stop();
+    await sim.stop();
+    const ids = (await live()).map((i) => i.InstanceId!);
+    if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    await queues.close();
+    redis.disconnect();
+    bull.disconnect();
+    await cleanupPrefix(prefix);
+  });
+  const done = () => redis.llen(`${prefix}:test:done`);
+  const allGone = async () => (await live()).every((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
+  return { prefix, config, redis, queues, calls, sim, logs, mk, live, done, allGone, maxLive: () => maxLive };
+}
+
+describe('provisioner on the emulated cloud', () => {
+  it('20 units: instances launched (never above the cap), units done, every instance terminated within idle + 2 periods', async () => {
+    const c = await setup({ max: 3, unitMs: 150 });
+    const prov = c.mk('prov-1');
+    await prov.reconcileOnce(); // warm: a provisioner already idling, like in production
+    prov.start();
+    await new Promise((r) => setTimeout(r, PERIOD_MS));
+    const queuedAt = Date.now();
+    await addUnits(c.queues, 20, 'gpu');
+    await waitFor(async () => (await c.done()) === 20, 60_000, '20 units done');
+    const lastUnitEnd = Math.max(...(await c.queues.units.getJobs(['completed'])).map((j) => j.finishedOn ?? 0));
+    await waitFor(c.allGone, 15_000, 'every instance terminated');
+    const launches = c.calls.filter((x) => x.op === 'launch');
+    const terminates = c.calls.filter((x) => x.op === 'terminate');
+    const firstLaunchMs = launches[0].at - queuedAt;
+    if (process.env.NIGHTSHIFT_TEST_VERBOSE) console.log(c.logs.slice(0, 8).map((l) => `${l.at - queuedAt} ${l.m} ${JSON.stringify(l.o).slice(0, 150)}`).join("\n"));
+    const lastTerminateMs = Math.max(...terminates.map((x) => x.at)) - lastUnitEnd;
+    console.log(`cloud: first launch call ${firstLaunchMs} ms after queueing; last terminate call ${lastTerminateMs} ms after the last unit ended; max live ${c.maxLive()}`);
+
+    expect(c.maxLive()).toBeLessThanOrEqual(3);
+    expect(launches.flatMap((l) => l.ids).length).toBeLessThanOrEqual(3);
+    expect(firstLaunchMs).toBeLessThanOrEqual(PERIOD_MS + 500);
+    expect(lastTerminateMs).toBeLessThanOrEqual(IDLE_S * 1000 + 2 * PERIOD_MS + 250);
+    const views = await prov.instances();
+    expect(views.length).toBe(launches.flatMap((l) => l.ids).length);
+    expect(views.every((v) => v.terminatedAt !== null && v.costUsd > 0 && v.hourlyUsd === 3.06)).toBe(true);
+  });
+
+  it('provisioner killed and restarted mid-run: no duplicate launch, no orphan, everything drains', async () => {
+    const c = await setup({ max: 2, unitMs: 400 });
+    const a = c.mk('prov-a');
+    await addUnits(c.queues, 12, 'gpu');
+    a.start();
+    await waitFor(async () => (await c.done()) >= 2, 30_000, 'first units done');
+    await a.stop({ releaseLease: false }); // a crash: the lease stays until it expires
+    const b = c.mk('prov-b');
+    b.start();
+    await waitFor(async () => (await c.done()) === 12, 60_000, '12 units done');
+    await waitFor(c.allGone, 15_000, 'every instance terminated');
+    const all = await c.live();
+    expect(all).toHaveLength(2);
+    expect(c.maxLive()).toBeLessThanOrEqual(2);
+    const terminations = c.logs.filter((l) => l.m === 'instance terminated').map((l) => (l.o as { reason: string }).reason);
+    expect(terminations).not.toContain('orphan');
+    expect(terminations, JSON.stringify(c.logs.filter((l) => l.level !== 'info' || /terminat|launch/.test(l.m ?? '')))).toSatisfy((t: string[]) => t.every((r) => r === 'idle'));
+  });
+
+  it('an instance that never heartbeats is replaced after the boot timeout', async () => {
+    const c = await setup({ max: 1, unitMs: 100, bootTimeoutS: 2 });
+    c.sim.neverBootNext(1);
+    const prov = c.mk('prov-1');
+    await addUnits(c.queues, 3, 'gpu');
+    prov.start();
+    await waitFor(async () => (await c.done()) === 3, 30_000, '3 units done');
+    const views = await prov.instances();
+    expect(views.find((v) => v.terminateReason === 'boot-timeout')).toBeTruthy();
+    expect(views.length).toBe(2);
+    await waitFor(c.allGone, 15_000, 'every instance terminated');
+  });
+
+  it('spot notice: the agent fires onInterruption, the unit goes back without spending an attempt and finishes elsewhere', async () => {
+    const c = await setup({ max: 1, unitMs: 1_500 });
+    const prov = c.mk('prov-1');
+    await addUnits(c.queues, 3, 'gpu');
+    prov.start();
+    let victim = '';
+    await waitFor(async () => {
+      for (const i of c.sim.instances()) {
+        if (Number(await c.redis.hget(`${c.prefix}:fleet:worker:${i.id}`, 'activeUnits')) > 0) victim = i.id;
+      }
+      return victim !== '';
+    }, 30_000, 'a worker holding a unit');
+    c.sim.setSpotNotice(victim, { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() });
+    await waitFor(async () => (await c.redis.lrange(`${c.prefix}:test:interrupted`, 0, -1)).includes(`${victim} terminate`), 10_000, 'interruption seen');
+    await waitFor(async () => (await c.redis.llen(`${c.prefix}:test:handedback`)) === 1, 10_000, 'unit handed back');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [victim] })); // the spot reclaim itself
+    await waitFor(async () => (await c.done()) === 3, 40_000, '3 units done');
+    const jobs = await c.queues.units.getJobs(['completed']);
+    expect(jobs).toHaveLength(3);
+    expect(jobs.every((j) => j.attemptsMade === 0 || j.attemptsMade === 1)).toBe(true);
+    const handed = (await c.redis.lrange(`${c.prefix}:test:handedback`, 0, -1))[0].split(' ')[1];
+    const finishedBy = (await c.redis.lrange(`${c.prefix}:test:done`, 0, -1)).find((l) => l.endsWith(` ${handed}`))!.split(' ')[0];
+    expect(finishedBy).not.toBe(victim);
+    const handedJob = jobs.find((j) => j.id === handed)!;
+    expect(handedJob.attemptsMade).toBe(jobs.find((j) => j.id !== handed)!.attemptsMade);
+  });
+});
