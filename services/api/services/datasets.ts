@@ -85,6 +85,14 @@ export function createDatasetService({ store, artifacts, now = () => new Date() 
      * Summary of the data a spec names, for the checks that need it. Unknown
      * uploaded data sets and malformed builtin URIs are the caller's error.
      */
+    /** dataset:<name> -> dataset:<id>, so every unit of a job trains on the upload it was submitted with. */
+    async pinUri(tenant: string, uri: string): Promise<string> {
+      if (!uri.startsWith('dataset:')) return uri;
+      const m = DATASET_URI.exec(uri);
+      const rec = m ? await store.getDataset(tenant, m[1]) : undefined;
+      return rec ? `dataset:${rec.id}` : uri;
+    },
+
     async summaryFor(tenant: string, uri: string): Promise<DatasetSummary | undefined> {
       if (uri.startsWith('dataset:')) {
         const m = DATASET_URI.exec(uri);

@@ -58,8 +58,9 @@ export function createJobService({ store, queues, artifacts, datasets, now = () 
       return { valid: true, unitsTotal: planUnits(resolved).length, resolved };
     },
 
-    async submit(p: Principal, spec: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
-      const resolved = await check(p.tenant, spec);
+    async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
+      const resolved = await check(p.tenant, submitted);
+      const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: await datasets.pinUri(p.tenant, submitted.dataset.uri) } };
       const units = planUnits(resolved);
       const id = newId('job');
       const record: JobRecord = {
