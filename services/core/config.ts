@@ -45,6 +45,8 @@ export interface Config {
     cluster: string;
     /** SSM parameter that holds the worker's Redis URL on the instance */
     redisUrlParameter?: string;
+    /** market policy of launches: on-demand only, spot first, spot only */
+    spot?: 'no' | 'prefer' | 'require';
   };
   imdsEndpoint: string;
   shutdownCommand: string;
@@ -90,6 +92,12 @@ function parseKeys(env: Env, name: string): Map<string, string> {
     out.set(key, tenant);
   }
   return out;
+}
+
+function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
+  const v = env.NIGHTSHIFT_EC2_SPOT || 'no';
+  if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError('NIGHTSHIFT_EC2_SPOT', `expected no, prefer or require, got "${v}"`);
+  return v;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -148,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
       keyName: env.NIGHTSHIFT_EC2_KEY_NAME || undefined,
       cluster: env.NIGHTSHIFT_CLUSTER || prefix,
       redisUrlParameter: env.NIGHTSHIFT_REDIS_URL_PARAMETER || undefined,
+      spot: spotPolicy(env),
     },
     imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
     shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',

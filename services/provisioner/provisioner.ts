@@ -29,7 +29,7 @@ export interface ProvisionerDeps {
   provider: ComputeProvider;
   logger: Logger;
   metricsRegistry?: Registry;
-  /** market policy for launches (default "no": on-demand) */
+  /** market policy for launches (default: config.ec2.spot, else "no": on-demand) */
   spot?: SpotPolicy;
   /** a worker silent this long is lost (default max(30 s, 2 x idle timeout)) */
   staleAfterMs?: number;
@@ -83,7 +83,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   const leaseMs = 3 * intervalMs + 1_000;
   const idleMs = config.idleTimeoutS * 1000;
   const staleAfterMs = d.staleAfterMs ?? Math.max(30_000, 2 * idleMs);
-  const spot = d.spot ?? 'no';
+  const spot = d.spot ?? config.ec2.spot ?? 'no';
   const lastState = new Map<string, InstanceState>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
