@@ -1,0 +1,164 @@
+/**
+ * The whole product through HTTP, as a user meets it: the local stack with real
+ * Redis, the embedded S3 server, the provisioner's local provider and worker
+ * processes that run the real trainer.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDone, startE2EStack, type E2EStack } from '../support/stack.ts';
+
+const TUTORIAL_ROW = [-0.99859353, 2.19284309, -0.42632938, -0.21043258, -0.76409478, 0.38773181, -0.99874473, -1.1567218, 0.3437602, -0.17309765];
+
+let s: E2EStack;
+beforeAll(async () => {
+  s = await startE2EStack('e2e');
+}, 60_000);
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('the tutorial multi-output regression over HTTP', () => {
+  it('trains with a holdout and a final fit: 100 epochs of history, a TF.js model, predict answers three numbers', async () => {
+    const spec = JSON.parse(readFileSync('examples/regression-holdout.json', 'utf8'));
+    const sub = await s.call('POST', '/v1/jobs', spec);
+    expect(sub.status).toBe(202);
+    const job = await s.waitFor(sub.body.id, isDone, 180_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.progress).toMatchObject({ unitsDone: 2, unitsTotal: 2 });
+    expect(job.result.metric).toBe('mae');
+    expect(job.result.scores).toHaveLength(1);
+    expect(job.result.mean).toBeGreaterThan(0);
+    expect(job.result.mean).toBeLessThan(60); // an untrained model is ~100 off on these targets
+
+    const h = await s.call('GET', `/v1/jobs/${job.id}/history`);
+    expect(h.status).toBe(200);
+    expect(h.body.units).toHaveLength(1);
+    expect(h.body.units[0].epochs).toHaveLength(100);
+    expect(h.body.final.epochs).toHaveLength(100);
+    const first = h.body.final.epochs[0];
+    const last = h.body.final.epochs[99];
+    expect(last.epoch).toBe(100);
+    expect(last.loss).toBeLessThan(first.loss);
+
+    const model = await s.call('GET', `/v1/jobs/${job.id}/artifacts/model.json`);
+    expect(model.status).toBe(200);
+    expect(model.body.format).toBe('layers-model');
+    expect(model.body.modelTopology).toBeTruthy();
+    const specs = model.body.weightsManifest[0].weights as Array<{ shape: number[] }>;
+    const floats = specs.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    expect(floats).toBe(10 * 20 + 20 + 20 * 3 + 3);
+    const weights = await fetch(`${s.url}/v1/jobs/${job.id}/artifacts/weights.bin`, { headers: { authorization: `Bearer ${s.key}` } });
+    expect((await weights.arrayBuffer()).byteLength).toBe(floats * 4);
+
+    const p = await s.call('POST', `/v1/jobs/${job.id}/predict`, { rows: [TUTORIAL_ROW] });
+    expect(p.status).toBe(200);
+    expect(p.body.predictions).toHaveLength(1);
+    expect(p.body.predictions[0]).toHaveLength(3);
+    for (const v of p.body.predictions[0]) expect(Number.isFinite(v)).toBe(true);
+    expect(p.body.labels).toBeUndefined();
+
+    const wrong = await s.call('POST', `/v1/jobs/${job.id}/predict`, { rows: [[1, 2, 3]] });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.message).toContain('rows.0');
+  });
+});
+
+describe('classification with string labels', () => {
+  it('stratified k-fold units fan out over both workers; predict answers the original labels', async () => {
+    const csv = readFileSync('examples/data/mammography.csv');
+    const up = await s.call('POST', '/v1/datasets?name=mammo&header=false', csv, 'text/csv');
+    expect(up.status).toBe(201);
+    expect(up.body).toMatchObject({ rows: 11183, columns: 7 });
+    const spec = {
+      name: 'mammo-5fold',
+      dataset: { uri: 'dataset:mammo' },
+      model: { layers: [{ type: 'dense', units: 50, activation: 'relu', kernelInitializer: 'he_normal' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      training: { loss: 'binaryCrossentropy', metrics: ['accuracy'], epochs: 80, batchSize: 32 },
+      evaluation: { method: 'kfold', folds: 6, stratify: true, seed: 1 },
+      final: { fit: true },
+    };
+    const sub = await s.call('POST', '/v1/jobs', spec);
+    expect(sub.status).toBe(202);
+    const job = await s.waitFor(sub.body.id, isDone, 240_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.result.metric).toBe('accuracy');
+    expect(job.result.scores).toHaveLength(6);
+    expect(job.result.mean).toBeGreaterThan(0.975);
+    expect(job.result.ci95[0]).toBeLessThanOrEqual(job.result.mean);
+    expect(job.result.ci95[1]).toBeGreaterThanOrEqual(job.result.mean);
+
+    const summary = (await s.call('GET', `/v1/jobs/${job.id}/artifacts/summary.json`)).body;
+    expect(summary.units.filter((u: any) => u.kind === 'eval')).toHaveLength(6);
+    // every fold kept the class ratio: 260 positives over 6 folds -> 43 or 44 in each test fold
+    for (const u of summary.units.filter((x: any) => x.kind === 'eval')) expect([1863, 1864]).toContain(u.testRows);
+    expect(new Set(summary.units.map((u: any) => u.instanceId)).size).toBeGreaterThan(1);
+
+    const p = await s.call('POST', `/v1/jobs/${job.id}/predict`, { rows: [[0.23001961, 5.0725783, -0.27606055, 0.83244412, -0.37786573, 0.4803223]] });
+    expect(p.status).toBe(200);
+    expect(p.body.labels).toEqual(['-1']);
+    expect(p.body.predictions[0][0]).toBeLessThan(0.5);
+  });
+});
+
+describe('work that cannot train fails once, with a clear error', () => {
+  it('a non-numeric feature fails the job with non_numeric_feature and is not retried', async () => {
+    const csv = 'a,1.0,x\nb,2.0,y\n0.5,3.0,x\n1.5,4.0,y\n';
+    const up = await s.call('POST', '/v1/datasets?name=bad-features', csv, 'text/csv');
+    expect(up.status).toBe(201);
+    const sub = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: up.body.uri },
+      model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+      training: { loss: 'sparseCategoricalCrossentropy', epochs: 2 },
+      maxAttempts: 3,
+    });
+    expect(sub.status).toBe(202);
+    const job = await s.waitFor(sub.body.id, isDone, 60_000);
+    expect(job.status).toBe('failed');
+    expect(job.error.code).toBe('non_numeric_feature');
+    expect(job.error.message).toMatch(/row 1/);
+    expect(job.progress.unitsFailed).toBe(1);
+  });
+
+  it('a loss that becomes NaN fails with training_diverged', async () => {
+    const sub = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: 'builtin:make_regression?n_samples=200&n_features=5&n_informative=3&random_state=1', target: [-1] },
+      model: { layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 1 }] },
+      training: { loss: 'mse', epochs: 50, optimizer: { name: 'sgd', learningRate: 10 } },
+    });
+    const job = await s.waitFor(sub.body.id, isDone, 60_000);
+    expect(job.status).toBe('failed');
+    expect(job.error.code).toBe('training_diverged');
+  });
+});
+
+describe('cancellation', () => {
+  it('DELETE stops a running job: no unit finishes after it, the status stays cancelled', async () => {
+    const sub = await s.call('POST', '/v1/jobs', {
+      name: 'long',
+      dataset: { uri: 'builtin:make_classification?n_samples=20000&n_features=20&n_informative=10&random_state=3' },
+      model: { layers: [{ type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      training: { loss: 'binaryCrossentropy', epochs: 5000, engine: 'fused' },
+      evaluation: { method: 'kfold', folds: 4 },
+    });
+    const running = await s.waitFor(sub.body.id, (j) => j.status === 'running' && (j.progress.epoch ?? 0) >= 2, 60_000);
+    expect(running.progress.unitsDone).toBe(0);
+    const del = await s.call('DELETE', `/v1/jobs/${sub.body.id}`);
+    expect(del.status).toBe(200);
+    expect(del.body.status).toBe('cancelled');
+    const again = await s.call('DELETE', `/v1/jobs/${sub.body.id}`);
+    expect(again.status).toBe(409);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = (await s.call('GET', `/v1/jobs/${sub.body.id}`)).body;
+    expect(after.status).toBe('cancelled');
+    expect(after.progress.unitsDone).toBe(0);
+    // the workers were freed: a small job runs to completion right after
+    const next = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&n_informative=2&random_state=1' },
+      model: { layers: [{ type: 'dense', units: 1 }] },
+      training: { loss: 'mse', epochs: 5 },
+      evaluation: { method: 'kfold', folds: 2 },
+    });
+    const done = await s.waitFor(next.body.id, isDone, 30_000);
+    expect(done.status).toBe('completed');
+  });
+});
