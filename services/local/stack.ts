@@ -98,6 +98,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const store = createStore(redis, config.prefix);
 
     const provider = createComputeProvider(config, { env, logger });
+    // stopped after the provisioner: local workers get SIGTERM, checkpoint and hand their units back
+    closers.push(async () => provider.close?.());
     const provisioner = createProvisioner({ config, redis, queues, provider, logger });
     await provisioner.start();
     closers.push(() => provisioner.stop());
