@@ -90,4 +90,6 @@ export interface UnitResult {
   engine: string;
   worker: string;
   instanceId?: string;
+  /** the unit continued from a checkpoint written at this epoch (after an interruption or a crash) */
+  resumedFromEpoch?: number;
 }

@@ -54,6 +54,7 @@ export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], final
       key: r.key, kind: r.kind, run: r.run, repeat: r.repeat, fold: r.fold, score: r.score, heldOut: r.heldOut,
       epochs: r.epochs, trainRows: r.trainRows, testRows: r.testRows, durationMs: r.durationMs, worker: r.worker,
       ...(r.instanceId ? { instanceId: r.instanceId } : {}),
+      ...(r.resumedFromEpoch ? { resumedFromEpoch: r.resumedFromEpoch } : {}),
     })),
     ...(finalLast ? { final: finalLast } : {}),
     backend: results[0]?.backend,

@@ -102,6 +102,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
       engine: out.engine,
       worker: msg.worker,
       ...(msg.instanceId ? { instanceId: msg.instanceId } : {}),
+      ...(checkpoint ? { resumedFromEpoch: checkpoint.epoch } : {}),
     };
     await artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null });
     await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));
