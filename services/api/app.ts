@@ -19,6 +19,7 @@ import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobFileRoutes } from './routes/job-files.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { instanceRoutes } from './routes/instances.ts';
 import { createDatasetService, type DatasetService } from './services/datasets.ts';
 import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
@@ -121,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(jobRoutes, { services });
     await v1.register(jobFileRoutes, { services, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
     await v1.register(datasetRoutes, { services });
+    await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });
   });
   return app;
 }

@@ -162,3 +162,20 @@ describe('cancellation', () => {
     expect(done.status).toBe('completed');
   });
 });
+
+describe('the fleet', () => {
+  it('GET /v1/instances shows the local instances to admin keys only', async () => {
+    const tenant = await s.call('GET', '/v1/instances');
+    expect(tenant.status).toBe(403);
+    const r = await fetch(`${s.url}/v1/instances`, { headers: { authorization: `Bearer ${s.key}-admin` } });
+    expect(r.status).toBe(200);
+    const list = (await r.json()) as any[];
+    expect(list.length).toBeGreaterThanOrEqual(2);
+    expect(list.filter((i) => i.state !== 'terminated').length).toBeLessThanOrEqual(2);
+    for (const i of list) {
+      expect(i).toMatchObject({ provider: 'local', type: 'local', market: 'on-demand' });
+      expect(Date.parse(i.launchedAt)).toBeGreaterThan(0);
+      expect(i.costUsd).toBeGreaterThanOrEqual(0);
+    }
+  });
+});

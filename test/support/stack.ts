@@ -28,6 +28,7 @@ export async function startE2EStack(label: string, env: Record<string, string> =
       NIGHTSHIFT_PREFIX: prefix,
       NIGHTSHIFT_DATA_DIR: dataDir,
       NIGHTSHIFT_API_KEYS: `e2e:${key}`,
+      NIGHTSHIFT_ADMIN_KEYS: `${key}-admin`,
       NIGHTSHIFT_MAX_INSTANCES: '2',
       NIGHTSHIFT_IDLE_TIMEOUT_S: '20',
       NIGHTSHIFT_RECONCILE_MS: '500',
