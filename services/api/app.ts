@@ -15,6 +15,7 @@ import type { Store } from '../platform/store.ts';
 import { authHook, type Principal } from './auth.ts';
 import { ErrorSchema, registerErrorHandling } from './errors.ts';
 import { createMetrics, registerMetrics, type Metrics } from './metrics.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobFileRoutes } from './routes/job-files.ts';
@@ -117,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
 
   await app.register(healthRoutes, { services });
+  await app.register(dashboardRoutes);
   await app.register(async (v1) => {
     v1.addHook('onRequest', authHook(config));
     await v1.register(jobRoutes, { services });
