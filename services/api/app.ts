@@ -26,6 +26,7 @@ import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
 import { createPredictService, type PredictService, type PredictorFactory } from './services/predict.ts';
 import { validatorCompiler } from './validation.ts';
+import type { Registry } from 'prom-client';
 
 export type { PredictorFactory, Principal };
 
@@ -41,8 +42,10 @@ export interface AppDeps {
   now?: () => Date;
   /** SSE heartbeat interval (default 15 s) */
   sseHeartbeatMs?: number;
-  /** the provisioner, for the instances and costs routes (served elsewhere; accepted here so one deps object fits all) */
+  /** the provisioner, when it runs in this process (accepted so one deps object fits all; the fleet is read from Redis) */
   provisioner?: unknown;
+  /** metric registries of other parts in this process (the provisioner's), served on /metrics too */
+  extraMetrics?: Registry[];
 }
 
 export interface Services {
@@ -104,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const metrics = createMetrics();
-  registerMetrics(app, metrics);
+  registerMetrics(app, metrics, deps.extraMetrics ?? []);
 
   const datasets = createDatasetService({ store, artifacts, ...(now ? { now } : {}) });
   const services: Services = {

@@ -32,14 +32,16 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function registerMetrics(app: FastifyInstance, m: Metrics): void {
+/** `extra`: registries of other parts running in this process (the provisioner), served on the same /metrics. */
+export function registerMetrics(app: FastifyInstance, m: Metrics, extra: Registry[] = []): void {
+  const all = extra.length ? Registry.merge([m.registry, ...extra]) : m.registry;
   app.addHook('onResponse', async (req, reply) => {
     const labels = { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     m.requests.inc(labels);
     m.duration.observe(labels, reply.elapsedTime / 1000);
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    reply.type(m.registry.contentType);
-    return m.registry.metrics();
+    reply.type(all.contentType);
+    return all.metrics();
   });
 }

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { loadConfig, type Config } from '../core/config.ts';
 import { connectRedis, type Redis } from '../platform/redis.ts';
 import { createStore } from '../platform/store.ts';
@@ -100,11 +101,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const provider = createComputeProvider(config, { env, logger });
     // stopped after the provisioner: local workers get SIGTERM, checkpoint and hand their units back
     closers.push(async () => provider.close?.());
-    const provisioner = createProvisioner({ config, redis, queues, provider, logger });
+    const provisionerMetrics = new Registry();
+    const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics });
     await provisioner.start();
     closers.push(() => provisioner.stop());
 
-    const app = await buildApp({ config, store, queues, artifacts, provisioner, logger });
+    const app = await buildApp({ config, store, queues, artifacts, provisioner, logger, extraMetrics: [provisionerMetrics] });
     await app.listen({ host: config.host, port: config.port });
     closers.push(() => app.close());
     const addr = app.server.address();

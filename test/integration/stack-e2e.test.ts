@@ -100,6 +100,43 @@ describe('classification with string labels', () => {
   });
 });
 
+describe('other UCI-style data sets work unchanged', () => {
+  /** Iris-shaped: a header, four measurements, three string classes in the last column. */
+  function irisLike(): string {
+    const centers: Record<string, number[]> = { 'Iris-setosa': [5.0, 3.4, 1.5, 0.2], 'Iris-versicolor': [5.9, 2.8, 4.3, 1.3], 'Iris-virginica': [6.6, 3.0, 5.6, 2.0] };
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.6;
+    const lines = ['sepal_length,sepal_width,petal_length,petal_width,class'];
+    for (let i = 0; i < 50; i++) for (const [label, c] of Object.entries(centers)) lines.push([...c.map((v) => (v + rnd()).toFixed(1)), label].join(','));
+    return lines.join('\n') + '\n';
+  }
+
+  it.each([
+    ['categoricalCrossentropy', 'one-hot targets'],
+    ['sparseCategoricalCrossentropy', 'class-index targets'],
+  ])('three string classes with %s (%s): stratified k-fold, final model answers the class names', async (loss) => {
+    const up = await s.call('POST', '/v1/datasets?name=iris-like&header=true', irisLike(), 'text/csv');
+    expect(up.status).toBe(201);
+    expect(up.body).toMatchObject({ rows: 150, columns: 5 });
+    const sub = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: up.body.uri, header: true },
+      preprocess: { standardize: true },
+      model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+      training: { loss, metrics: ['accuracy'], epochs: 60, batchSize: 8 },
+      evaluation: { method: 'kfold', folds: 5, stratify: true, seed: 2 },
+      final: { fit: true },
+    });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(202);
+    const job = await s.waitFor(sub.body.id, isDone, 120_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.result.mean).toBeGreaterThan(0.9);
+    const p = await s.call('POST', `/v1/jobs/${job.id}/predict`, { rows: [[5.0, 3.4, 1.5, 0.2], [6.6, 3.0, 5.6, 2.0]] });
+    expect(p.status).toBe(200);
+    expect(p.body.labels).toEqual(['Iris-setosa', 'Iris-virginica']);
+    expect(p.body.predictions[0]).toHaveLength(3);
+  });
+});
+
 describe('work that cannot train fails once, with a clear error', () => {
   it('a non-numeric feature fails the job with non_numeric_feature and is not retried', async () => {
     const csv = 'a,1.0,x\nb,2.0,y\n0.5,3.0,x\n1.5,4.0,y\n';
@@ -177,5 +214,12 @@ describe('the fleet', () => {
       expect(Date.parse(i.launchedAt)).toBeGreaterThan(0);
       expect(i.costUsd).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it('/metrics carries the provisioner\'s decisions next to the API\'s requests', async () => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/nightshift_provisioner_reconciles_total\{result="ok"\} [1-9]/);
+    expect(text).toMatch(/nightshift_provisioner_instances_launched_total\{[^}]*\} [1-9]/);
+    expect(text).toContain('nightshift_http_requests_total');
   });
 });
