@@ -80,6 +80,8 @@ export async function followJob(client: Client, id: string, o: FollowOptions): P
   const every = o.progressEveryMs ?? 1_000;
   let lastProgress = -Infinity;
   let terminal = false;
+  let lastStatus: string | undefined;
+  let unitsTotal: number | undefined;
 
   try {
     for await (const ev of client.events(id)) {
@@ -89,12 +91,21 @@ export async function followJob(client: Client, id: string, o: FollowOptions): P
       if (o.json) {
         o.print(JSON.stringify({ event: ev.event, data: ev.data }));
       } else {
+        if (ev.event === 'job') {
+          lastStatus = String(data.status);
+          unitsTotal = (data.progress as { unitsTotal?: number } | undefined)?.unitsTotal;
+        }
+        if (ev.event === 'status') {
+          // a status event is published per unit start; print changes only
+          if (String(data.status) === lastStatus && !data.error) continue;
+          lastStatus = String(data.status);
+        }
         if (ev.event === 'progress') {
           const last = data.epoch !== undefined && data.epoch === data.epochs;
           if (!last && now() - lastProgress < every) continue;
           lastProgress = now();
         }
-        const line = eventLine(ev.event, data);
+        const line = eventLine(ev.event, ev.event === 'unit' && unitsTotal !== undefined ? { ...data, unitsTotal } : data);
         if (line !== undefined) o.print(line);
       }
       if (terminal) break;

@@ -210,7 +210,9 @@ export function historyCsv(h: History, unitKey?: string): string {
 // ---- results, predictions, instances ---------------------------------------------
 
 export function summaryReport(s: Summary): string {
-  const rows = s.units.map((u) => [
+  // evaluation units first, the final fit last
+  const units = [...s.units.filter((u) => u.kind !== 'final'), ...s.units.filter((u) => u.kind === 'final')];
+  const rows = units.map((u) => [
     u.key,
     u.kind,
     u.kind === 'final' ? '-' : num(u.score),
@@ -273,7 +275,7 @@ export function eventLine(event: string, data: Record<string, unknown>): string 
       return `unit ${String(data.unit)}  epoch ${String(data.epoch)}/${String(data.epochs)}${values ? `  ${values}` : ''}`;
     }
     case 'unit':
-      return `unit ${String(data.unit)} done  (${String(data.unitsDone)} done)${typeof data.score === 'number' ? `  score ${num(data.score)}` : ''}${data.worker ? `  on ${String(data.worker)}` : ''}`;
+      return `unit ${String(data.unit)} done  (${String(data.unitsDone)}${typeof data.unitsTotal === 'number' ? `/${data.unitsTotal}` : ''} done)${typeof data.score === 'number' ? `  score ${num(data.score)}` : ''}${data.worker ? `  on ${String(data.worker)}` : ''}`;
     case 'error':
       return `stream error ${String(data.code)}: ${String(data.message)}`;
     default:

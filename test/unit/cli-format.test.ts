@@ -147,6 +147,7 @@ describe('event lines', () => {
     ['status', { status: 'failed', error: { code: 'unit_failed', message: 'nan loss' } }, 'status failed  unit_failed: nan loss'],
     ['progress', { unit: 'r0-k0-f0', epoch: 3, epochs: 10, logs: { loss: 0.5, val_loss: 0.6 } }, 'unit r0-k0-f0  epoch 3/10  loss 0.5000  val_loss 0.6000'],
     ['unit', { unit: 'r0-k0-f0', unitsDone: 4, score: 0.98, worker: 'w1' }, 'unit r0-k0-f0 done  (4 done)  score 0.9800  on w1'],
+    ['unit', { unit: 'final', unitsDone: 4, unitsTotal: 4, score: null }, 'unit final done  (4/4 done)'],
     ['job', job({ status: 'running', progress: { unitsDone: 1, unitsTotal: 3 } }), 'job_1  running  1/3 units'],
     ['ping', {}, undefined],
   ])('%s %o', (event, data, line) => expect(eventLine(event, data as Record<string, unknown>)).toBe(line));
