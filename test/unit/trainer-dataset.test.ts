@@ -87,3 +87,12 @@ describe('loadTable', () => {
     await expect(loadTable('http://x/y.csv', false, fetch)).rejects.toMatchObject({ code: 'dataset_invalid' });
   });
 });
+
+describe('regression targets with missing cells', () => {
+  it('a numeric target holding "?" fails naming the row instead of being label-encoded', () => {
+    const spec = resolveJobSpec({ dataset: { uri: 'x' }, model: { layers: [{ type: 'dense', units: 1 }] }, training: { loss: 'mse', epochs: 1 } } as never);
+    expect(() => prepareDataset(parseCsv('1,2,3\n3,4,?\n5,6,1\n'), spec)).toThrow(/holds "\?" at row 2/);
+    // all-string labels with a regression loss stay label-encoded (ordinal targets)
+    expect(prepareDataset(parseCsv('1,2,a\n3,4,b\n'), spec).meta.encoding).toBe('label');
+  });
+});

@@ -110,6 +110,18 @@ export function prepareDataset(table: Table, spec: Pick<ResolvedJobSpec, 'datase
     });
     return { rows, features, targets, targetWidth: k, meta: { ...base, outputs: k, task: 'regression', encoding: 'none' } };
   }
+  if (!classification) {
+    // a regression target that is numbers with a few other cells ("?", "NA") is missing data, not labels
+    for (const c of targetColumns) {
+      const col = table.data[c];
+      if (col.kind !== 'string') continue;
+      const bad = col.values.findIndex((v) => !NUMERIC.test(v));
+      const numeric = col.values.length - col.values.filter((v) => !NUMERIC.test(v)).length;
+      if (numeric > 0 && bad >= 0) {
+        throw new NightshiftError('dataset_invalid', `dataset.target: target ${columnName(table, c)} (0-based) is numeric but holds ${JSON.stringify(col.values[bad])} at row ${bad + 1} (1-based, header excluded); ${loss} needs a number in every row`, { field: 'dataset.target' });
+      }
+    }
+  }
   if (targetColumns.length !== 1) {
     if (loss === 'binaryCrossentropy' && !anyString) return multiLabel(table, rows, features, targetColumns, base);
     throw new NightshiftError('spec_invalid', `dataset.target: ${classification ? loss : 'label-encoded targets'} needs a single target column, got ${targetColumns.length}`, { field: 'dataset.target' });

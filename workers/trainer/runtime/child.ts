@@ -58,7 +58,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
   const spec = resolveJobSpec(msg.spec);
   const ckKey = `${keys.checkpoint(jobId, unit.key)}checkpoint.json`;
   try {
-    const data = await table(msg, spec.dataset.uri, spec.dataset.header);
+    const data = await table(msg, spec.dataset.uri, msg.spec.dataset.header ?? msg.datasetHeader ?? false);
     const checkpoint = await artifacts.getJson<Checkpoint>(ckKey);
     if (checkpoint) send({ type: 'resumed', unit: unit.key, epoch: checkpoint.epoch });
     const out = await runUnit({

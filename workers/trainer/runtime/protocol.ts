@@ -14,6 +14,8 @@ export interface RunUnitMessage {
   spec: JobSpec;
   /** S3 key of an uploaded data set (dataset:<id> URIs are resolved by the worker) */
   datasetKey?: string;
+  /** whether the uploaded CSV has a header row (as given at upload); the spec's own dataset.header wins */
+  datasetHeader?: boolean;
   attempt: number;
   worker: string;
   instanceId?: string;

@@ -41,6 +41,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     }
 
     let datasetKey: string | undefined;
+    let datasetHeader: boolean | undefined;
     if (rec.spec.dataset.uri.startsWith('dataset:')) {
       const ds = await d.store.getDataset(rec.tenant, rec.spec.dataset.uri.slice('dataset:'.length));
       if (!ds) {
@@ -49,6 +50,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         throw new UnrecoverableError(error.message);
       }
       datasetKey = ds.key;
+      datasetHeader = ds.header;
     }
 
     await d.store.setStatus(p.jobId, 'running');
@@ -66,7 +68,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     let outcome: UnitOutcome;
     try {
       outcome = await d.child.run(
-        { type: 'run', payload: p, spec: rec.spec, datasetKey, attempt: job.attemptsMade + 1, worker: d.workerId, instanceId: d.instanceId },
+        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetHeader, attempt: job.attemptsMade + 1, worker: d.workerId, instanceId: d.instanceId },
         {
           onEpoch: (m) => {
             void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
