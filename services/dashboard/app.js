@@ -3,93 +3,14 @@
 // Strings from the API only ever reach the page as text nodes or attribute values
 // (see h() below); nothing is parsed as HTML.
 
-import { curve, fmtNum, lineChart, meanCurve, scoreStrip } from './charts.js';
+
+import { scoreStrip } from './charts.js';
+import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTime, fmtUsd, fmtCi, fmtMeanStd, jobDurationMs, statusBadge, progressCell, engineOf } from './format.js';
+import { metricField, linesFor, chartFigure, summaryList, unitsTable } from './detail.js';
 
 const KEY_STORE = 'nightshift.apiKey';
 const TICK_MS = 2000;
 const SLOW_EVERY = 5; // leaderboard and instances every 5th tick (10 s)
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed']);
-/** Metrics where a larger score is better; every other metric is a loss or an error. */
-const HIGHER_IS_BETTER = new Set([
-  'accuracy', 'acc', 'binaryAccuracy', 'binary_accuracy', 'categoricalAccuracy', 'categorical_accuracy',
-  'sparseCategoricalAccuracy', 'sparse_categorical_accuracy', 'precision', 'recall',
-]);
-const COLORS = { loss: '#0072b2', val_loss: '#d55e00', metric: '#009e73', val_metric: '#cc79a7', final: '#6a3d9a' };
-
-// ---------------------------------------------------------------- DOM helpers
-
-/** An element with attributes and children; strings become text nodes. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = String(v);
-    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
-
-const $ = (id) => document.getElementById(id);
-
-// ---------------------------------------------------------------- formatting
-
-function fmtDuration(ms) {
-  if (!Number.isFinite(ms) || ms < 0) return '—';
-  const s = ms / 1000;
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.round(s % 60)).padStart(2, '0')} s`;
-  const hr = Math.floor(m / 60);
-  return `${hr} h ${String(m % 60).padStart(2, '0')} min`;
-}
-
-function fmtTime(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
-}
-
-const fmtUsd = (v) => (!Number.isFinite(v) ? '—' : v === 0 || v >= 1 ? `$${v.toFixed(2)}` : `$${Number(v.toFixed(4))}`);
-const fmtCi = (ci) => (Array.isArray(ci) && ci.length === 2 ? `${fmtNum(ci[0])} – ${fmtNum(ci[1])}` : '—');
-const fmtMeanStd = (r) => (r ? `${fmtNum(r.mean)} ± ${fmtNum(r.std)}` : '—');
-
-function jobDurationMs(job, now = Date.now()) {
-  if (!job.startedAt) return NaN;
-  const end = job.finishedAt ? Date.parse(job.finishedAt) : TERMINAL.has(job.status) ? NaN : now;
-  return end - Date.parse(job.startedAt);
-}
-
-function statusBadge(status) {
-  return h('span', { class: `badge badge-${String(status).replace(/[^a-z_]/g, '')}` }, String(status).replace(/_/g, ' '));
-}
-
-function progressCell(p) {
-  if (!p) return '—';
-  const parts = [`${p.unitsDone}/${p.unitsTotal} units`];
-  if (p.unitsFailed) parts.push(`${p.unitsFailed} failed`);
-  if (p.epoch !== undefined) parts.push(`epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}`);
-  const text = parts.join(' · ');
-  return h('span', { class: 'progress-cell' },
-    h('progress', { max: Math.max(1, p.unitsTotal), value: p.unitsDone, 'aria-label': text }),
-    h('span', {}, text));
-}
-
-const engineOf = (job) => [job.engine, job.backend].filter(Boolean).join(' / ') || '—';
-
-// ---------------------------------------------------------------- API
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 const state = {
   key: '',
@@ -255,116 +176,6 @@ function renderInstances(result) {
       h('td', { class: 'num' }, fmtUsd(i.hourlyUsd)),
       h('td', { class: 'num' }, fmtUsd(i.costUsd))))),
     h('tfoot', {}, h('tr', {}, h('th', { scope: 'row', colspan: 7 }, 'Total'), h('td', { class: 'num' }, fmtUsd(total)))))));
-}
-
-// ---------------------------------------------------------------- job detail
-
-function metricField(history, job) {
-  const seen = new Set();
-  for (const u of [...(history.units ?? []), ...(history.final ? [history.final] : [])]) {
-    for (const e of u.epochs ?? []) for (const k of Object.keys(e)) if (k !== 'epoch' && k !== 'loss' && !k.startsWith('val_')) seen.add(k);
-  }
-  const primary = job?.result?.metric;
-  if (primary && seen.has(primary)) return primary;
-  return [...seen][0];
-}
-
-const unitLabel = (u) => (u.kind === 'final' || u.key === 'final' ? 'final fit' : `run ${u.run} repeat ${u.repeat} fold ${u.fold}`);
-
-/** Lines for one quantity (train field and its val_ twin): every unit, the mean across units, the final fit. */
-function linesFor(history, field, colors) {
-  const lines = [];
-  const units = history.units ?? [];
-  for (const [f, color, dashed] of [[field, colors[0], false], [`val_${field}`, colors[1], true]]) {
-    const per = units.map((u) => ({ u, points: curve(u, f) })).filter((x) => x.points.length > 0);
-    if (per.length === 0 && !(history.final && curve(history.final, f).length)) continue;
-    for (const { u, points } of per) lines.push({ points, series: f, kind: 'unit', color, dashed, label: `${f}, ${unitLabel(u)} (${u.key})` });
-    if (per.length > 0) lines.push({ points: meanCurve(per.map((x) => x.u), f), series: f, kind: 'mean', color, dashed, label: `${f}, mean over ${per.length} units` });
-    if (history.final) {
-      const pts = curve(history.final, f);
-      if (pts.length) lines.push({ points: pts, series: f, kind: 'final', color: COLORS.final, dashed, label: `${f}, final fit on all rows` });
-    }
-  }
-  return lines;
-}
-
-function legend(lines) {
-  const items = [];
-  const seen = new Set();
-  for (const l of lines) {
-    const id = `${l.series}:${l.kind === 'final' ? 'final' : 'x'}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const name = l.kind === 'final' ? `${l.series} (final fit)` : l.series;
-    items.push(h('li', {}, h('span', { class: `swatch${l.kind === 'final' ? ' final' : ''}${l.dashed ? ' dashed' : ''}`, 'data-color': l.color }), name));
-  }
-  items.push(h('li', { class: 'hint' }, 'thin: each unit · bold: mean across units'));
-  const ul = h('ul', { class: 'legend' }, items);
-  // colors set through CSSOM (the page's CSP allows no inline style attributes)
-  ul.querySelectorAll('.swatch').forEach((s) => { s.style.borderTopColor = s.getAttribute('data-color'); });
-  return ul;
-}
-
-function chartFigure(kind, title, yLabel, lines) {
-  const n = lines.filter((l) => l.kind === 'unit').length;
-  const desc = `${n} unit curves, their mean per epoch${lines.some((l) => l.kind === 'final') ? ' and the final fit' : ''}.`;
-  return h('figure', { class: 'chart-fig', 'data-chart': kind },
-    h('figcaption', {}, title),
-    lineChart({ title, description: desc, yLabel, lines }),
-    legend(lines));
-}
-
-function summaryList(job, summary) {
-  const r = job.result;
-  const items = [
-    ['Status', statusBadge(job.status)],
-    ['Job id', h('span', { class: 'mono' }, job.id)],
-    ['Tenant', job.tenant],
-    ...(job.batchId ? [['Batch', h('span', { class: 'mono' }, job.batchId)]] : []),
-    ['Units', `${job.progress.unitsDone}/${job.progress.unitsTotal}${job.progress.unitsFailed ? ` (${job.progress.unitsFailed} failed)` : ''}`],
-    ...(job.progress.epoch !== undefined ? [['Epoch', `${job.progress.epoch}${job.progress.epochs ? `/${job.progress.epochs}` : ''}`]] : []),
-    ...(r ? [
-      ['Metric', r.metric],
-      ['Mean', fmtNum(r.mean)],
-      ['Std', fmtNum(r.std)],
-      ['Std error', fmtNum(r.stderr)],
-      ['95% CI', fmtCi(r.ci95)],
-      ['Scores', `${r.scores.length} (min ${fmtNum(Math.min(...r.scores))}, max ${fmtNum(Math.max(...r.scores))})`],
-    ] : []),
-    ...(r?.final ? [['Final fit', Object.entries(r.final).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')]] : []),
-    ['Engine / backend', engineOf(job)],
-    ['Created', fmtTime(job.createdAt)],
-    ['Started', fmtTime(job.startedAt)],
-    ['Finished', fmtTime(job.finishedAt)],
-    ['Duration', fmtDuration(jobDurationMs(job))],
-    ...(summary && Number.isFinite(summary.unitSeconds) ? [['Unit time', fmtDuration(summary.unitSeconds * 1000)]] : []),
-    ...(job.cost ? [['Cost', `${fmtUsd(job.cost.usd)} (${fmtDuration(job.cost.instanceSeconds * 1000)} of instance time)`]] : []),
-  ];
-  return items.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)));
-}
-
-function unitsTable(summary) {
-  // evaluation units in run/repeat/fold order, then the final fit
-  const units = (Array.isArray(summary?.units) ? summary.units : []).slice().sort((a, b) => (a.kind === 'final') - (b.kind === 'final'));
-  const heldKeys = [...new Set(units.flatMap((u) => Object.keys(u.heldOut ?? {})))].filter((k) => k !== summary.metric);
-  const head = ['Unit', 'Kind', 'Run', 'Repeat', 'Fold', `Score (${summary.metric})`, ...heldKeys, 'Epochs', 'Train rows', 'Test rows', 'Duration', 'Worker'];
-  const numeric = new Set(['Run', 'Repeat', 'Fold', `Score (${summary.metric})`, ...heldKeys, 'Epochs', 'Train rows', 'Test rows', 'Duration']);
-  return [
-    h('thead', {}, h('tr', {}, head.map((t) => h('th', { scope: 'col', class: numeric.has(t) ? 'num' : undefined }, t)))),
-    h('tbody', {}, units.map((u) => h('tr', { 'data-unit': u.key },
-      h('th', { scope: 'row', class: 'mono' }, u.key),
-      h('td', {}, u.kind === 'final' ? 'final fit' : u.kind),
-      h('td', { class: 'num' }, String(u.run)),
-      h('td', { class: 'num' }, String(u.repeat)),
-      h('td', { class: 'num' }, String(u.fold)),
-      h('td', { class: 'num' }, fmtNum(u.score)),
-      heldKeys.map((k) => h('td', { class: 'num' }, fmtNum(u.heldOut?.[k]))),
-      h('td', { class: 'num' }, u.resumedFromEpoch ? `${u.epochs} (resumed at ${u.resumedFromEpoch})` : String(u.epochs ?? '—')),
-      h('td', { class: 'num' }, String(u.trainRows ?? '—')),
-      h('td', { class: 'num' }, String(u.testRows ?? '—')),
-      h('td', { class: 'num' }, fmtDuration(u.durationMs)),
-      h('td', { class: 'mono' }, u.instanceId ? `${u.worker} (${u.instanceId})` : String(u.worker ?? '—'))))),
-  ];
 }
 
 function renderDetail() {
