@@ -4,18 +4,9 @@
  * reached becomes ConnectionError (with the system error code, e.g. ECONNREFUSED).
  */
 import type { Job, JobStatus } from '../core/job.ts';
+import type { DatasetView, EpochLog, InstanceView, JobHistory, JobSummary, UnitHistory } from '../core/views.ts';
 
-export interface Dataset {
-  id: string;
-  uri: string;
-  name?: string;
-  rows: number;
-  columns: number;
-  bytes: number;
-  sha256: string;
-  header?: boolean;
-  createdAt?: string;
-}
+export type Dataset = DatasetView;
 
 export interface JobList {
   items: Job[];
@@ -33,80 +24,17 @@ export interface Accepted {
   status: string;
 }
 
-export interface EpochLog {
-  epoch: number;
-  [metric: string]: number;
-}
-
-export interface UnitHistory {
-  key: string;
-  kind?: string;
-  run: number;
-  repeat: number;
-  fold: number;
-  epochs: EpochLog[];
-}
-
-export interface History {
-  units: UnitHistory[];
-  final?: UnitHistory;
-}
+export type { EpochLog, UnitHistory };
+export type History = JobHistory;
 
 export interface Prediction {
   predictions: number[][];
   labels?: string[];
 }
 
-export interface Instance {
-  id: string;
-  provider: string;
-  type: string;
-  market: string;
-  resourceClass?: string;
-  state: string;
-  launchedAt: string;
-  terminatedAt: string | null;
-  terminateReason?: string;
-  hourlyUsd: number;
-  costUsd: number;
-  activeUnits: number;
-}
+export type Instance = InstanceView;
 
-/** summary.json as the aggregator writes it. */
-export interface Summary {
-  jobId?: string;
-  name?: string;
-  metric: string;
-  method?: string;
-  n: number;
-  scores: number[];
-  mean?: number;
-  std?: number;
-  stderr?: number;
-  ci95?: [number, number];
-  min?: number;
-  max?: number;
-  runMeans?: number[];
-  units: Array<{
-    key: string;
-    kind: string;
-    run: number;
-    repeat: number;
-    fold: number;
-    score?: number;
-    heldOut?: Record<string, number>;
-    epochs: number;
-    trainRows: number;
-    testRows: number;
-    durationMs: number;
-    worker?: string;
-    resumedFromEpoch?: number;
-  }>;
-  final?: Record<string, number>;
-  backend?: string;
-  engine?: string;
-  unitSeconds?: number;
-}
+export type Summary = JobSummary;
 
 export interface SseEvent {
   event: string;

@@ -5,6 +5,7 @@
  * A restarted provisioner adopts what it finds: instances carry their launch id as a
  * tag and launch intents are written before the cloud call.
  */
+import type { InstanceView } from '../core/views.ts';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -48,20 +49,7 @@ export interface PlanResult {
   errors: string[];
 }
 
-export interface InstanceView {
-  id: string;
-  provider: string;
-  type: string;
-  market: string;
-  resourceClass: string;
-  state: string;
-  launchedAt: string;
-  terminatedAt: string | null;
-  terminateReason?: string;
-  hourlyUsd: number;
-  costUsd: number;
-  activeUnits: number;
-}
+export type { InstanceView } from '../core/views.ts';
 
 export interface Provisioner {
   readonly id: string;

@@ -5,6 +5,7 @@
  * submission: uploaded sets from their summary, builtin generators from their
  * parameters; s3:// files are only read by the worker.
  */
+import type { DatasetView } from '../../core/views.ts';
 import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError } from '../../core/errors.ts';
@@ -21,17 +22,7 @@ export interface DatasetServiceDeps {
   now?: () => Date;
 }
 
-export interface DatasetView {
-  id: string;
-  uri: string;
-  name?: string;
-  rows: number;
-  columns: number;
-  bytes: number;
-  sha256: string;
-  header: boolean;
-  createdAt: string;
-}
+export type { DatasetView } from '../../core/views.ts';
 
 export const datasetView = (d: DatasetRecord): DatasetView => ({
   id: d.id,

@@ -2,31 +2,15 @@
  * A job's files: the training history (assembled from the per-unit files while the
  * job runs, from history.json once it is written) and the artifacts by name.
  */
+import { unitOrder, type JobHistory, type UnitHistory } from '../../core/views.ts';
 import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError } from '../../core/errors.ts';
 import { artifactKey, keys } from '../../core/keys.ts';
 
 /** {epoch, loss, val_loss?, <metric>...} */
-export interface EpochLog {
-  epoch: number;
-  [metric: string]: number;
-}
+export type { EpochLog, UnitHistory, JobHistory } from '../../core/views.ts';
 
-export interface UnitHistory {
-  key: string;
-  kind: 'eval' | 'final';
-  run: number;
-  repeat: number;
-  fold: number;
-  epochs: EpochLog[];
-}
-
-export interface JobHistory {
-  units: UnitHistory[];
-  final?: UnitHistory;
-}
-
-const order = (a: UnitHistory, b: UnitHistory): number => a.run - b.run || a.repeat - b.repeat || a.fold - b.fold;
+const order = unitOrder;
 
 function assemble(all: UnitHistory[]): JobHistory {
   const units = all.filter((u) => u.kind !== 'final' && u.key !== 'final').sort(order);

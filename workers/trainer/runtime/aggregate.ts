@@ -11,17 +11,9 @@ import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../se
 import { runMeans, summarize } from '../../../services/core/stats.ts';
 import type { ArtifactStore } from '../../../services/core/artifacts.ts';
 import type { Store } from '../../../services/platform/store.ts';
+import { unitOrder, type JobSummary, type UnitHistory } from '../../../services/core/views.ts';
 
-export interface UnitHistory {
-  key: string;
-  kind: 'eval' | 'final';
-  run: number;
-  repeat: number;
-  fold: number;
-  epochs: Array<Record<string, number>>;
-}
-
-const order = (a: UnitResult | UnitHistory, b: UnitResult | UnitHistory) => a.run - b.run || a.repeat - b.repeat || a.fold - b.fold;
+const order = unitOrder;
 
 /** Pure: the job's result and summary.json from its unit results. */
 export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], finalLast?: Record<string, number>) {
@@ -43,7 +35,7 @@ export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], final
     };
   }
   const durations = results.map((r) => r.durationMs);
-  const summary = {
+  const summary: JobSummary = {
     metric,
     method: spec.evaluation.method,
     n: scores.length,

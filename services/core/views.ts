@@ -1,0 +1,97 @@
+/**
+ * Shapes of what the API answers and the workers write, shared by the API, the
+ * trainer, the provisioner and the CLI (type-only: importing them loads nothing).
+ */
+
+/** One epoch of a unit's history, Keras names: {epoch, loss, val_loss?, accuracy?, ...}. */
+export interface EpochLog {
+  epoch: number;
+  [metric: string]: number;
+}
+
+/** jobs/<id>/units/<key>/history.json */
+export interface UnitHistory {
+  key: string;
+  kind: 'eval' | 'final';
+  run: number;
+  repeat: number;
+  fold: number;
+  epochs: EpochLog[];
+}
+
+/** GET /v1/jobs/:id/history and jobs/<id>/history.json */
+export interface JobHistory {
+  units: UnitHistory[];
+  final?: UnitHistory;
+}
+
+/** POST /v1/datasets and GET /v1/datasets/:id */
+export interface DatasetView {
+  id: string;
+  uri: string;
+  name?: string;
+  rows: number;
+  columns: number;
+  bytes: number;
+  sha256: string;
+  header: boolean;
+  createdAt: string;
+}
+
+/** GET /v1/instances */
+export interface InstanceView {
+  id: string;
+  provider: string;
+  type: string;
+  market: string;
+  resourceClass: string;
+  state: string;
+  launchedAt: string;
+  terminatedAt: string | null;
+  terminateReason?: string;
+  hourlyUsd: number;
+  costUsd: number;
+  activeUnits: number;
+}
+
+/** Run order of units: run, then repeat, then fold. */
+export const unitOrder = (a: { run: number; repeat: number; fold: number }, b: { run: number; repeat: number; fold: number }): number =>
+  a.run - b.run || a.repeat - b.repeat || a.fold - b.fold;
+
+/** summary.json as the aggregator writes it. */
+export interface JobSummary {
+  jobId?: string;
+  name?: string;
+  metric: string;
+  method?: string;
+  n: number;
+  scores: number[];
+  mean?: number;
+  std?: number;
+  stderr?: number;
+  ci95?: [number, number];
+  min?: number;
+  max?: number;
+  runMeans?: number[];
+  units: Array<{
+    key: string;
+    kind: string;
+    run: number;
+    repeat: number;
+    fold: number;
+    score?: number;
+    heldOut?: Record<string, number>;
+    epochs: number;
+    trainRows: number;
+    testRows: number;
+    durationMs: number;
+    worker?: string;
+    instanceId?: string;
+    resumedFromEpoch?: number;
+  }>;
+  workers?: string[];
+  final?: Record<string, number>;
+  backend?: string;
+  engine?: string;
+  unitSeconds?: number;
+}
