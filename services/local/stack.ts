@@ -120,6 +120,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       const lines = [
         '',
         `  nightshift is running at ${url}`,
+        `  dashboard:  ${url}/`,
         `  API docs:   ${url}/docs`,
         `  health:     ${url}/healthz`,
         `  compute:    ${config.compute} (max ${config.maxInstances} instances, idle timeout ${config.idleTimeoutS}s)`,

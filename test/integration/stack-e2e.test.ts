@@ -169,6 +169,43 @@ describe('work that cannot train fails once, with a clear error', () => {
   });
 });
 
+describe('a unit that fails is retried on its own', () => {
+  it('killing a trainer process mid-unit: that unit is retried (resuming its checkpoint), the others are not redone', async () => {
+    const sub = await s.call('POST', '/v1/jobs', {
+      name: 'retry-one',
+      dataset: { uri: 'builtin:make_classification?n_samples=6000&n_features=20&n_informative=10&random_state=4' },
+      model: { layers: [{ type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      training: { loss: 'binaryCrossentropy', metrics: ['accuracy'], epochs: 150, checkpointEvery: 5, engine: 'fused' },
+      evaluation: { method: 'kfold', folds: 3, seed: 1 },
+      maxAttempts: 3,
+    });
+    expect(sub.status).toBe(202);
+    await s.waitFor(sub.body.id, (j) => (j.progress.epoch ?? 0) >= 20, 60_000);
+    // the trainer child processes of the local workers; kill one of them hard
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync: read } = await import('node:fs');
+    const ours = (pid: number) => {
+      try {
+        return read(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NIGHTSHIFT_PREFIX=${s.prefix}`);
+      } catch {
+        return false;
+      }
+    };
+    // only this stack's trainers (other test files may run workers at the same time)
+    const pids = execFileSync('pgrep', ['-f', 'workers/trainer/runtime/child.ts'], { encoding: 'utf8' }).trim().split('\n').map(Number).filter((p) => p && ours(p));
+    expect(pids.length).toBeGreaterThan(0);
+    process.kill(pids[0], 'SIGKILL');
+    const job = await s.waitFor(sub.body.id, isDone, 120_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.progress).toMatchObject({ unitsDone: 3, unitsTotal: 3 });
+    const summary = (await s.call('GET', `/v1/jobs/${job.id}/artifacts/summary.json`)).body;
+    expect(summary.units).toHaveLength(3);
+    // exactly one unit came back from a checkpoint; the others ran once, start to finish
+    expect(summary.units.filter((u: any) => u.resumedFromEpoch > 0)).toHaveLength(1);
+    for (const u of summary.units) expect(u.epochs).toBe(150);
+  });
+});
+
 describe('cancellation', () => {
   it('DELETE stops a running job: no unit finishes after it, the status stays cancelled', async () => {
     const sub = await s.call('POST', '/v1/jobs', {
