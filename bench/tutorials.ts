@@ -19,6 +19,7 @@ interface Case {
 
 const CASES: Case[] = [
   { file: 'regression-holdout.json', tutorial: '- (holdout of the same model)' },
+  { file: 'regression-holdout.json', label: 'regression-holdout (engine tfjs)', tutorial: '- (holdout of the same model)', patch: (s) => (s.training.engine = 'tfjs', s.name += '-tfjs') },
   { file: 'regression-kfold.json', tutorial: 'MAE 8.184 (1.032)' },
   { file: 'regression-kfold.json', label: 'regression-kfold (engine tfjs)', tutorial: 'MAE 8.184 (1.032)', patch: (s) => (s.training.engine = 'tfjs', s.name += '-tfjs') },
   { file: 'mammography-kfold.json', tutorial: 'accuracy 0.987 (0.002)' },
