@@ -64,7 +64,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const baseEnv = { ...(o.env ?? process.env) };
   let config = loadConfig(baseEnv);
   mkdirSync(config.dataDir, { recursive: true });
-  const logger = o.logger ?? pino({ level: config.logLevel, base: { svc: 'local' } });
+  // pretty on a terminal, JSON lines otherwise (DESIGN: logs)
+  const logger = o.logger ?? pino({
+    level: config.logLevel,
+    base: { svc: 'local' },
+    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname,svc', singleLine: true } } } : {}),
+  });
   const say = (m: string) => logger.info(m);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
