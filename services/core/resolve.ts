@@ -6,6 +6,7 @@
  */
 import { LIMITS, type JobSpec, type LayerSpecT } from './spec.ts';
 import { validationError } from './errors.ts';
+import { onDemandUsd } from './prices.ts';
 
 export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
 
@@ -149,8 +150,14 @@ export function unitCount(spec: ResolvedJobSpec): number {
   return evalUnits + (spec.final.fit || e.method === 'none' ? 1 : 0);
 }
 
+/** The fleet a job would run on, for rules about prices (EC2 only). */
+export interface FleetDefaults {
+  instanceTypes: string[];
+  spot: 'no' | 'prefer' | 'require';
+}
+
 /** Cross-field rules. Throws a validation error naming the field. */
-export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary): ResolvedJobSpec {
+export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary, fleet?: FleetDefaults): ResolvedJobSpec {
   const r = resolveJobSpec(spec);
   const hasLayers = !!spec.model.layers;
   const hasKeras = !!spec.model.keras;
@@ -185,6 +192,14 @@ export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary): ResolvedJ
     throw validationError('runs', `runs x folds x repeats = ${units} training units, over the limit of ${LIMITS.trainingUnits}`);
   }
   if (dataset) checkAgainstDataset(r, dataset);
+  const max = spec.resources?.maxHourlyUsd;
+  if (fleet && max !== undefined && (spec.resources?.spot ?? fleet.spot) === 'no') {
+    const types = spec.resources?.instanceTypes ?? fleet.instanceTypes;
+    const cheapest = Math.min(...types.map(onDemandUsd));
+    if (cheapest > max) {
+      throw validationError('resources.maxHourlyUsd', `${max} USD/h is below the on-demand price of every instance type (${types.map((t) => `${t} ${onDemandUsd(t)}`).join(', ')}); raise it, allow spot ("prefer") or pick cheaper resources.instanceTypes`);
+    }
+  }
   return r;
 }
 
@@ -217,7 +232,40 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
   }
 }
 
-/** Resource class a job's units need; the provisioner groups pending units by it. */
-export function resourceClassOf(spec: Pick<ResolvedJobSpec, 'resources'>): string {
-  return spec.resources.accelerator;
+/** What a job's units need from an instance: the provisioner launches per resource class. */
+export interface ResourceNeeds {
+  accelerator: 'gpu' | 'cpu' | 'any';
+  /** absent: the provisioner's default (NIGHTSHIFT_EC2_SPOT) */
+  spot?: 'no' | 'prefer' | 'require';
+  /** absent: NIGHTSHIFT_EC2_INSTANCE_TYPES */
+  instanceTypes?: string[];
+  maxHourlyUsd?: number;
+}
+
+/**
+ * Resource class of a job: its accelerator, plus the spot policy, instance types and
+ * price cap when the spec sets them, e.g. "gpu" or "gpu/spot=prefer/types=p3.2xlarge+p3.8xlarge/max=3.5".
+ * Units with the same class can run on the same instances; the string is safe as an
+ * EC2 tag value (at most 8 types of at most 24 characters keep it under 256).
+ */
+export function resourceClassOf(spec: Pick<ResolvedJobSpec, 'resources'>, explicitSpot?: 'no' | 'prefer' | 'require'): string {
+  const r = spec.resources;
+  const parts: string[] = [r.accelerator];
+  if (explicitSpot) parts.push(`spot=${explicitSpot}`);
+  if (r.instanceTypes?.length) parts.push(`types=${r.instanceTypes.join('+')}`);
+  if (r.maxHourlyUsd !== undefined) parts.push(`max=${r.maxHourlyUsd}`);
+  return parts.join('/');
+}
+
+/** Inverse of resourceClassOf; unknown parts are ignored (classes written by older versions). */
+export function parseResourceClass(cls: string): ResourceNeeds {
+  const [acc, ...rest] = cls.split('/');
+  const needs: ResourceNeeds = { accelerator: acc === 'gpu' || acc === 'cpu' ? acc : 'any' };
+  for (const p of rest) {
+    const [k, v] = [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)];
+    if (k === 'spot' && (v === 'no' || v === 'prefer' || v === 'require')) needs.spot = v;
+    else if (k === 'types' && v) needs.instanceTypes = v.split('+');
+    else if (k === 'max' && Number.isFinite(Number(v)) && Number(v) > 0) needs.maxHourlyUsd = Number(v);
+  }
+  return needs;
 }

@@ -18,7 +18,7 @@ export const LIMITS = {
   trainingUnits: 1_000,
   metrics: 8,
   nameLength: 128,
-  instanceTypes: 16,
+  instanceTypes: 8,
   timeoutMinutes: 7 * 24 * 60,
   maxAttempts: 10,
   gridJobs: 500,
@@ -132,7 +132,7 @@ export const JobSpecSchema = Type.Object({
   final: Type.Optional(Type.Object({ fit: Type.Boolean() }, Strict)),
   resources: Type.Optional(Type.Object({
     accelerator: Type.Optional(lit(['gpu', 'cpu', 'any'] as const)),
-    instanceTypes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9-]+\\.[a-z0-9-]+$', maxLength: 32 }), { minItems: 1, maxItems: LIMITS.instanceTypes })),
+    instanceTypes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9-]+\\.[a-z0-9-]+$', maxLength: 24 }), { minItems: 1, maxItems: LIMITS.instanceTypes })),
     spot: Type.Optional(lit(['no', 'prefer', 'require'] as const)),
     maxHourlyUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
   }, Strict)),

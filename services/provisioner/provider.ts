@@ -25,6 +25,10 @@ export interface LaunchRequest {
   resourceClass: string;
   count: number;
   spot: SpotPolicy;
+  /** the job's own instance types, in preference order (else the provider's configured list) */
+  instanceTypes?: string[];
+  /** the job's price cap per instance-hour: dearer types are skipped, spot bids no more */
+  maxHourlyUsd?: number;
 }
 
 export interface LaunchResult {

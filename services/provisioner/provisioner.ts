@@ -5,6 +5,7 @@
  * A restarted provisioner adopts what it finds: instances carry their launch id as a
  * tag and launch intents are written before the cloud call.
  */
+import { parseResourceClass } from '../core/resolve.ts';
 import type { InstanceView } from '../core/views.ts';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -72,6 +73,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   const idleMs = config.idleTimeoutS * 1000;
   const staleAfterMs = d.staleAfterMs ?? Math.max(30_000, 2 * idleMs);
   const spot = d.spot ?? config.ec2.spot ?? 'no';
+  /** a job's own resources.spot wins over the provisioner's default */
+  const spotOf = (cls: string): SpotPolicy => parseResourceClass(cls).spot ?? spot;
   const lastState = new Map<string, InstanceState>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
@@ -138,7 +141,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     // plan
     const classes = new Set(Object.keys(demand));
     const hourlyUsd: Record<string, number> = {};
-    for (const c of classes) hourlyUsd[c] = await provider.hourlyUsd(c, spot);
+    for (const c of classes) hourlyUsd[c] = await provider.hourlyUsd(c, spotOf(c));
     const spent = await store.spentUsd();
     const running = [...(await store.instances()).values()].reduce((s, r) => s + costOf(r, t), 0);
     m.spentUsd.set(spent + running);
@@ -213,9 +216,15 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     const unfinished = [...launches.values()].find((l) => l.status === 'requested' && l.resourceClass === cls && t - l.createdAt < RECENT_INTENT_MS);
     const launchId = unfinished?.launchId ?? `${config.ec2.cluster}-${await store.nextLaunchSeq()}`;
     await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: unfinished?.createdAt ?? t, status: 'requested' });
-    log.info({ launchId, resourceClass: cls, count, reason, spot, decision: 'launch' }, 'launching');
+    const needs = parseResourceClass(cls);
+    const classSpot = spotOf(cls);
+    log.info({ launchId, resourceClass: cls, count, reason, spot: classSpot, decision: 'launch' }, 'launching');
     try {
-      const out = await provider.launch({ launchId, resourceClass: cls, count, spot });
+      const out = await provider.launch({
+        launchId, resourceClass: cls, count, spot: classSpot,
+        ...(needs.instanceTypes ? { instanceTypes: needs.instanceTypes } : {}),
+        ...(needs.maxHourlyUsd !== undefined ? { maxHourlyUsd: needs.maxHourlyUsd } : {}),
+      });
       for (const i of out.instances) {
         await store.putInstance({ id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt });
         m.launched.inc({ class: cls, type: i.type, market: i.market });

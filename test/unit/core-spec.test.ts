@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import { JobSpecSchema, type JobSpec } from '../../services/core/spec.ts';
-import { checkJobSpec, resolveJobSpec, unitCount, primaryMetric } from '../../services/core/resolve.ts';
+import { checkJobSpec, parseResourceClass, resolveJobSpec, resourceClassOf, unitCount, primaryMetric } from '../../services/core/resolve.ts';
 import { planUnits, splitSeed, modelSeed } from '../../services/core/units.ts';
 import { artifactKey, keys } from '../../services/core/keys.ts';
 import { NightshiftError } from '../../services/core/errors.ts';
@@ -138,5 +138,32 @@ describe('resolution and fan-out', () => {
     expect(artifactKey('job_1', 'units/r0-p0-f3/history.json')).toBe('jobs/job_1/units/r0-p0-f3/history.json');
     expect(artifactKey('job_1', '../job_2/summary.json')).toBeUndefined();
     expect(artifactKey('job_1', 'units/../../x/history.json')).toBeUndefined();
+  });
+});
+
+describe('resource classes', () => {
+  const spec = (resources?: object) => resolveJobSpec({ ...base(), ...(resources ? { resources } : {}) } as JobSpec);
+  it.each<[object | undefined, 'no' | 'prefer' | 'require' | undefined, string]>([
+    [undefined, undefined, 'any'],
+    [{ accelerator: 'gpu' }, undefined, 'gpu'],
+    [{ accelerator: 'gpu', spot: 'prefer' }, 'prefer', 'gpu/spot=prefer'],
+    [{ accelerator: 'cpu', instanceTypes: ['c5.xlarge', 'm5.xlarge'], maxHourlyUsd: 0.5 }, undefined, 'cpu/types=c5.xlarge+m5.xlarge/max=0.5'],
+  ])('%j (spot %s) -> %s, and back', (resources, spot, cls) => {
+    const r = spec(resources);
+    expect(resourceClassOf(r, spot)).toBe(cls);
+    const back = parseResourceClass(cls);
+    expect(back.accelerator).toBe(r.resources.accelerator);
+    expect(back.spot).toBe(spot);
+    expect(back.instanceTypes).toEqual(r.resources.instanceTypes);
+    expect(back.maxHourlyUsd).toBe(r.resources.maxHourlyUsd);
+  });
+
+  it('a price cap below every on-demand type is refused when the job cannot use spot', () => {
+    const s = { ...base(), resources: { instanceTypes: ['p3.2xlarge'], maxHourlyUsd: 1 } } as JobSpec;
+    expect(fieldOf(() => checkJobSpec(s, undefined, { instanceTypes: ['p3.2xlarge'], spot: 'no' }))).toBe('resources.maxHourlyUsd');
+    expect(() => checkJobSpec({ ...s, resources: { ...s.resources, spot: 'prefer' } } as JobSpec, undefined, { instanceTypes: ['p3.2xlarge'], spot: 'no' })).not.toThrow();
+    expect(() => checkJobSpec({ ...s, resources: { instanceTypes: ['g4dn.xlarge'], maxHourlyUsd: 1 } } as JobSpec, undefined, { instanceTypes: ['p3.2xlarge'], spot: 'no' })).not.toThrow();
+    // local compute: no fleet prices to check against
+    expect(() => checkJobSpec(s)).not.toThrow();
   });
 });

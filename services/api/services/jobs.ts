@@ -29,7 +29,7 @@ export interface JobServiceDeps {
 
 export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec };
 
-export function createJobService({ store, queues, artifacts, datasets, now = () => new Date(), log }: JobServiceDeps) {
+export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
   /** The job, if the caller may see it; otherwise not_found. */
   async function visibleJob(p: Principal, id: string): Promise<Job> {
     const job = await store.getJob(id);
@@ -46,7 +46,8 @@ export function createJobService({ store, queues, artifacts, datasets, now = () 
   /** Schema-valid spec -> resolved spec, with every cross-field and data set rule checked. */
   async function check(tenant: string, spec: JobSpec): Promise<ResolvedJobSpec> {
     const summary = await datasets.summaryFor(tenant, spec.dataset.uri);
-    return checkJobSpec(spec, summary);
+    const fleet = config.compute === 'ec2' ? { instanceTypes: config.ec2.instanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
+    return checkJobSpec(spec, summary, fleet);
   }
 
   return {
@@ -71,7 +72,7 @@ export function createJobService({ store, queues, artifacts, datasets, now = () 
         createdAt: now().toISOString(),
         spec,
         unitsTotal: units.length,
-        resourceClass: resourceClassOf(resolved),
+        resourceClass: resourceClassOf(resolved, submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined),
       };
       await store.createJob(record);
       try {

@@ -10,6 +10,7 @@
  * errors move on to the next option; throttling and 5xx back off and retry the same
  * option; anything else surfaces at once (classifyLaunchError).
  */
+import { parseResourceClass } from '../../core/resolve.ts';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -146,7 +147,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
 
   function runInput(req: LaunchRequest, count: number, image: string, market: Market, type: string, subnet: string | undefined): RunInstancesCommandInput {
     const tags = [
-      { Key: 'Name', Value: `nightshift-${e.cluster}-${req.resourceClass}` },
+      { Key: 'Name', Value: `nightshift-${e.cluster}-${req.resourceClass}`.slice(0, 255) },
       { Key: TAG.cluster, Value: e.cluster },
       { Key: TAG.resourceClass, Value: req.resourceClass },
       { Key: TAG.launch, Value: req.launchId },
@@ -169,7 +170,9 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       ...(e.instanceProfile ? { IamInstanceProfile: e.instanceProfile.startsWith('arn:') ? { Arn: e.instanceProfile } : { Name: e.instanceProfile } } : {}),
       ...(e.keyName ? { KeyName: e.keyName } : {}),
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
-      ...(market === 'spot' ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } } } : {}),
+      ...(market === 'spot'
+        ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate', ...(req.maxHourlyUsd !== undefined ? { MaxPrice: String(req.maxHourlyUsd) } : {}) } } }
+        : {}),
     };
   }
 
@@ -199,8 +202,13 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       const image = await amiId();
       const attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [];
       const subnets: Array<string | undefined> = e.subnetIds.length ? e.subnetIds : [undefined];
+      const types = req.instanceTypes ?? e.instanceTypes;
       for (const market of marketsFor(req.spot)) {
-        for (const type of e.instanceTypes) {
+        for (const type of types) {
+          if (req.maxHourlyUsd !== undefined && (await priceOf(type, market)) > req.maxHourlyUsd) {
+            attempts.push({ type, market, code: `over maxHourlyUsd ${req.maxHourlyUsd}` });
+            continue;
+          }
           for (const subnet of subnets) {
             for (let attempt = 0; ; attempt++) {
               const already = attempt === 0 ? have : await byLaunch(req.launchId);
@@ -231,7 +239,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         }
       }
       const what = req.spot === 'require' ? 'spot capacity (spot "require": waiting for the next pass)' : 'capacity';
-      throw new LaunchError('capacity', `no ${what} for ${e.instanceTypes.join(', ')}: ${attempts.map((a) => `${a.type}/${a.market}${a.subnet ? `/${a.subnet}` : ''}: ${a.code}`).join('; ')}`, attempts);
+      throw new LaunchError('capacity', `no ${what} for ${types.join(', ')}: ${attempts.map((a) => `${a.type}/${a.market}${a.subnet ? `/${a.subnet}` : ''}: ${a.code}`).join('; ')}`, attempts);
     },
     async describe() {
       return (await list([{ Name: 'instance-state-name', Values: LISTED_STATES }])).map(toView);
@@ -251,8 +259,8 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         });
       }
     },
-    async hourlyUsd(_cls: string, spot: SpotPolicy) {
-      const type = e.instanceTypes[0] ?? 'p3.2xlarge';
+    async hourlyUsd(cls: string, spot: SpotPolicy) {
+      const type = parseResourceClass(cls).instanceTypes?.[0] ?? e.instanceTypes[0] ?? 'p3.2xlarge';
       // "prefer" may end on-demand: budget with the dearer price
       return priceOf(type, spot === 'require' ? 'spot' : 'on-demand');
     },
