@@ -30,7 +30,10 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   apt-get install -y nodejs
 fi
 npm ci --omit=dev --no-audit --no-fund
-npm install --no-save @tensorflow/tfjs-node-gpu || echo "tfjs-node-gpu unavailable: the worker falls back to another backend"
+# the GPU binding matching the release's @tensorflow/tfjs; the worker picks the best backend
+# that loads (tfjs-node-gpu, tfjs-node, wasm, cpu) and logs it, so a failed GPU install still trains
+TFJS_VERSION="$(node -p 'require("./node_modules/@tensorflow/tfjs/package.json").version')"
+npm install --no-save "@tensorflow/tfjs-node-gpu@$TFJS_VERSION" || echo "tfjs-node-gpu unavailable: the worker falls back to another backend"
 
 # tfjs-node-gpu links against CUDA 11.x / cuDNN 8: prefer that toolkit when the image has several.
 CUDA_LD=""
@@ -45,7 +48,6 @@ NIGHTSHIFT_IDLE_TIMEOUT_S=$NIGHTSHIFT_IDLE_TIMEOUT_S
 NIGHTSHIFT_S3_BUCKET=$NIGHTSHIFT_S3_BUCKET
 AWS_REGION=$AWS_REGION
 NIGHTSHIFT_COMPUTE=ec2
-NIGHTSHIFT_TF_BACKEND=tensorflow-gpu
 NIGHTSHIFT_SHUTDOWN_COMMAND=sudo shutdown -h now
 LD_LIBRARY_PATH=$CUDA_LD
 ENV
