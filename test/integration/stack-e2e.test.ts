@@ -138,6 +138,36 @@ describe('other UCI-style data sets work unchanged', () => {
   });
 });
 
+describe('data sets already in S3', () => {
+  it('s3://bucket/key.csv trains like an upload; a missing object fails the job with dataset_not_found', async () => {
+    const { s3ArtifactStore } = await import('../../services/platform/artifacts.ts');
+    const bucket = s3ArtifactStore(s.config.s3);
+    const rows = Array.from({ length: 120 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 2 === 0 ? 'yes' : 'no'}`);
+    await bucket.put('inbox/parity.csv', `a,b,label\n${rows.join('\n')}\n`, 'text/csv');
+    const ok = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: `s3://${s.config.s3.bucket}/inbox/parity.csv`, header: true },
+      model: { layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      training: { loss: 'binaryCrossentropy', metrics: ['accuracy'], epochs: 5 },
+      evaluation: { method: 'holdout', testSize: 0.25, stratify: true },
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(202);
+    const done = await s.waitFor(ok.body.id, isDone, 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(done.result.scores).toHaveLength(1);
+
+    const missing = await s.call('POST', '/v1/jobs', {
+      dataset: { uri: `s3://${s.config.s3.bucket}/inbox/nope.csv` },
+      model: { layers: [{ type: 'dense', units: 1 }] },
+      training: { loss: 'mse', epochs: 1 },
+    });
+    expect(missing.status).toBe(202);
+    const failed = await s.waitFor(missing.body.id, isDone, 60_000);
+    expect(failed.status).toBe('failed');
+    expect(failed.error.code).toBe('dataset_not_found');
+    expect(failed.error.message).toContain('nope.csv');
+  });
+});
+
 describe('work that cannot train fails once, with a clear error', () => {
   it('a non-numeric feature fails the job with non_numeric_feature and is not retried', async () => {
     const csv = 'a,1.0,x\nb,2.0,y\n0.5,3.0,x\n1.5,4.0,y\n';
