@@ -3,6 +3,8 @@
  * trainer, the provisioner and the CLI (type-only: importing them loads nothing).
  */
 
+import type { UnitResult } from './job.ts';
+
 /** One epoch of a unit's history, Keras names: {epoch, loss, val_loss?, accuracy?, ...}. */
 export interface EpochLog {
   epoch: number;
@@ -73,22 +75,7 @@ export interface JobSummary {
   min?: number;
   max?: number;
   runMeans?: number[];
-  units: Array<{
-    key: string;
-    kind: string;
-    run: number;
-    repeat: number;
-    fold: number;
-    score?: number;
-    heldOut?: Record<string, number>;
-    epochs: number;
-    trainRows: number;
-    testRows: number;
-    durationMs: number;
-    worker?: string;
-    instanceId?: string;
-    resumedFromEpoch?: number;
-  }>;
+  units: Array<Omit<UnitResult, 'backend' | 'engine'>>;
   workers?: string[];
   final?: Record<string, number>;
   backend?: string;

@@ -10,6 +10,7 @@ import { isTerminal } from '../core/job.ts';
 import type { ErrorInfo } from '../core/errors.ts';
 import type { JobSpec } from '../core/spec.ts';
 import type { DatasetSummary } from '../core/resolve.ts';
+import type { DatasetView } from '../core/views.ts';
 
 export interface JobRecord {
   id: string;
@@ -22,18 +23,10 @@ export interface JobRecord {
   resourceClass: string;
 }
 
-export interface DatasetRecord {
-  id: string;
+/** A data set as stored: what the API shows, plus its owner, its S3 key and its column summary. */
+export interface DatasetRecord extends DatasetView {
   tenant: string;
-  name?: string;
-  uri: string;
   key: string;
-  rows: number;
-  columns: number;
-  bytes: number;
-  sha256: string;
-  header: boolean;
-  createdAt: string;
   summary: DatasetSummary;
 }
 
