@@ -13,7 +13,6 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
-  | 'not_ready'
   | 'dataset_invalid'
   | 'dataset_not_found'
   | 'target_out_of_range'
@@ -39,7 +38,6 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
-  not_ready: 409,
   dataset_invalid: 400,
   dataset_not_found: 400,
   target_out_of_range: 400,

@@ -6,5 +6,3 @@ export function newId(prefix: 'job' | 'bat' | 'ds' | 'ins' | 'wrk'): string {
   return `${prefix}_${t}${randomBytes(6).toString('hex')}`;
 }
 
-export const ID_PATTERN = '^[a-z]{2,3}_[0-9a-z]{9}[0-9a-f]{12}$';
-export const isId = (prefix: string, s: string): boolean => new RegExp(`^${prefix}_[0-9a-z]{9}[0-9a-f]{12}$`).test(s);

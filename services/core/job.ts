@@ -1,5 +1,5 @@
 /** The Job resource as the API answers it, and the statuses it moves through. */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { ErrorInfo } from './errors.ts';
 
 export const JOB_STATUSES = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'] as const;
@@ -69,7 +69,6 @@ export const JobSchema = Type.Object({
   backend: Type.Optional(Type.String()),
   engine: Type.Optional(Type.String()),
 }, { $id: 'Job' });
-export type JobView = Static<typeof JobSchema>;
 
 /** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */
 export interface UnitResult {

@@ -1,5 +1,5 @@
 /**
- * JobSpec and BatchSpec: the contract of DESIGN.md as TypeBox schemas. One schema
+ * JobSpec: the contract of DESIGN.md as a TypeBox schema. One schema
  * drives request validation, OpenAPI and the TypeScript types. Unknown fields are
  * rejected (additionalProperties: false) so a typo never silently does nothing;
  * `model.keras` is the one free-form object (the JSON of a Keras model.to_json()).
@@ -21,7 +21,6 @@ export const LIMITS = {
   instanceTypes: 8,
   timeoutMinutes: 7 * 24 * 60,
   maxAttempts: 10,
-  gridJobs: 500,
   datasetBytes: 256 * 1024 * 1024,
 } as const;
 
@@ -144,17 +143,3 @@ export const JobSpecSchema = Type.Object({
 
 export type JobSpec = Static<typeof JobSpecSchema>;
 export type LayerSpecT = Static<typeof LayerSpec>;
-
-export const BatchSpecSchema = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameLength })),
-  base: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JobSpec that grid values are applied to' })),
-  grid: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }))),
-  jobs: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: LIMITS.gridJobs })),
-  schedule: Type.Optional(Type.Object({
-    notBefore: Type.Optional(Type.String({ format: 'date-time' })),
-    deadline: Type.Optional(Type.String({ format: 'date-time' })),
-  }, Strict)),
-  budgetUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-}, { ...Strict, $id: 'BatchSpec' });
-
-export type BatchSpec = Static<typeof BatchSpecSchema>;
