@@ -191,9 +191,10 @@ export function createStore(redis: Redis, prefix: string) {
       await redis.hset(k.job(id), field, value);
     },
 
+    /** Called every epoch of every running unit: one round trip for the field update and the event. */
     async progress(id: string, unit: string, epoch: number, epochs: number, logs?: Record<string, number>): Promise<void> {
-      await redis.hset(k.job(id), { epoch, epochs });
-      await publish({ type: 'progress', jobId: id, at: new Date().toISOString(), unit, epoch, epochs, ...(logs ? { logs } : {}) });
+      const ev: JobEvent = { type: 'progress', jobId: id, at: new Date().toISOString(), unit, epoch, epochs, ...(logs ? { logs } : {}) };
+      await redis.multi().hset(k.job(id), { epoch, epochs }).publish(k.events(id), JSON.stringify(ev)).exec();
     },
 
     /** Records a finished unit once; a retried or duplicated report does not count twice. */
