@@ -90,7 +90,9 @@ describe('runUnit (tfjs, cpu backend)', () => {
   it('checkpoint at epoch k, then resume: full-length history identical to an uninterrupted run', async () => {
     const s = spec({ evaluation: { method: 'kfold', folds: 3 } }, { epochs: 8, checkpointEvery: 2 });
     const table = generateBuiltin(REG);
+    const before = tf.memory().numTensors;
     const full = await runUnit({ spec: s, unit: EVAL0, table, hooks: hooks() });
+    expect(tf.memory().numTensors).toBe(before); // checkpoints leave no optimizer tensors behind
     let n = 0;
     const h1 = hooks({ onEpoch: () => void n++, control: () => (n >= 5 ? 'stop' : 'continue') });
     const first = await runUnit({ spec: s, unit: EVAL0, table, hooks: h1 });
@@ -101,6 +103,7 @@ describe('runUnit (tfjs, cpu backend)', () => {
     const h2 = hooks();
     const resumed = await runUnit({ spec: s, unit: EVAL0, table, checkpoint: ck, hooks: h2 });
     expect(resumed.status).toBe('done');
+    expect(tf.memory().numTensors).toBe(before); // nor does restoring the optimizer from one
     expect(h2.epochs).toEqual([6, 7, 8]);
     expect(resumed.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);

@@ -100,18 +100,33 @@ export const tfjsEngine: EngineImpl = {
       if (ctx.checkpoint && ctx.checkpoint.engine === 'tfjs') {
         setModelWeights(tf, model, ctx.checkpoint.weights);
         if (ctx.checkpoint.optimizer?.length) {
-          await opt.optimizer.setWeights(ctx.checkpoint.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(decodeFloats(w.data), w.shape, w.dtype ?? 'float32') })));
+          // the optimizer copies these into its own variables (and reads 'iter' as a number)
+          const slots = ctx.checkpoint.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(decodeFloats(w.data), w.shape, w.dtype ?? 'float32') }));
+          try {
+            await opt.optimizer.setWeights(slots);
+          } finally {
+            tf.dispose(slots.map((w) => w.tensor));
+          }
         }
         history = ctx.checkpoint.history.slice();
         start = ctx.checkpoint.epoch;
       }
       const batchesPerEpoch = Math.ceil(ctx.train.rows / t.batchSize);
       const project = maxNormProjector(tf, model, ctx.layers);
+      const optimizerWeights = async (): Promise<SerializedTensor[]> => {
+        // getWeights() returns the slot variables plus a fresh 'iter' scalar that is ours to dispose
+        const slots = await opt.optimizer.getWeights();
+        try {
+          return await serializeWeights(slots);
+        } finally {
+          tf.dispose(slots.filter((w) => w.name === 'iter').map((w) => w.tensor));
+        }
+      };
       const checkpoint = async (epoch: number): Promise<Checkpoint> => ({
         epoch,
         history: history.slice(),
         weights: await modelWeights(model),
-        optimizer: await serializeWeights(await opt.optimizer.getWeights()),
+        optimizer: await optimizerWeights(),
         engine: 'tfjs',
         ...(es ? { earlyStopping: { ...es.state } } : {}),
       });
