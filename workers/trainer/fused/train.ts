@@ -6,7 +6,7 @@
  * `loss` and metrics are batch values weighted by batch size; validation runs after
  * the epoch with dropout off.
  */
-import { createRng } from '../../../services/core/rng.ts';
+import { createRng, shuffleInPlace } from '../../../services/core/rng.ts';
 import type { NormalizedLayer } from '../ml/layers.ts';
 import { isLossKind, metricKind, targetWidth, type LossKind, type MetricKind } from './losses.ts';
 import { FusedNetwork, type FusedModel } from './model.ts';
@@ -106,14 +106,7 @@ export async function trainFused(model: FusedModel, o: FusedTrainOptions): Promi
   for (let epoch = start + 1; epoch <= o.epochs; epoch++) {
     const rng = createRng(epochSeed(o.seed, epoch));
     for (let i = 0; i < o.rows; i++) order[i] = i;
-    if (o.shuffle) {
-      for (let i = o.rows - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        const t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-      }
-    }
+    if (o.shuffle) shuffleInPlace(order, rng);
     sums.fill(0);
     let lossTotal = 0;
     for (let from = 0; from < o.rows; from += batch) {
