@@ -99,17 +99,37 @@ export async function removePendingUnits(q: Queues, jobId: string, unitKeys: str
   return removed;
 }
 
-/** Units waiting or running, grouped by resource class: what the provisioner plans from. */
+/** Resource class of each job seen in the units queue (every unit of a job shares it), per Queues. */
+const classOfJob = new WeakMap<Queues, Map<string, string>>();
+
+/**
+ * Units waiting or running, grouped by resource class: what the provisioner plans
+ * from, every reconcile pass. Reads job ids only; a unit's payload is read once per
+ * job (unit ids are `<jobId>.<unit>`) to learn its class.
+ */
 export async function unitDemand(q: Queues): Promise<Map<string, { pending: number; running: number }>> {
+  let classes = classOfJob.get(q);
+  if (!classes) classOfJob.set(q, (classes = new Map()));
+  const [pending, active] = await Promise.all([q.units.getRanges(['waiting', 'prioritized', 'paused'], 0, -1), q.units.getRanges(['active'], 0, -1)]);
   const out = new Map<string, { pending: number; running: number }>();
-  const bump = (cls: string, f: 'pending' | 'running') => {
+  const seen = new Set<string>();
+  const bump = async (unitId: string, f: 'pending' | 'running') => {
+    const dot = unitId.indexOf('.');
+    const jobId = dot > 0 ? unitId.slice(0, dot) : unitId;
+    seen.add(jobId);
+    let cls = classes.get(jobId);
+    if (cls === undefined) {
+      const j = await q.units.getJob(unitId);
+      if (!j) return; // finished or removed between the two reads
+      cls = j.data.resourceClass;
+      classes.set(jobId, cls);
+    }
     const e = out.get(cls) ?? { pending: 0, running: 0 };
     e[f]++;
     out.set(cls, e);
   };
-  const pending = await q.units.getJobs(['waiting', 'prioritized', 'paused'], 0, -1);
-  for (const j of pending) if (j) bump(j.data.resourceClass, 'pending');
-  const active = await q.units.getJobs(['active'], 0, -1);
-  for (const j of active) if (j) bump(j.data.resourceClass, 'running');
+  for (const id of pending) await bump(id, 'pending');
+  for (const id of active) await bump(id, 'running');
+  for (const jobId of classes.keys()) if (!seen.has(jobId)) classes.delete(jobId);
   return out;
 }
