@@ -13,36 +13,26 @@ import type { ArtifactStore } from '../../../services/core/artifacts.ts';
 import type { Store } from '../../../services/platform/store.ts';
 import { unitOrder, type JobSummary, type UnitHistory } from '../../../services/core/views.ts';
 
-const order = unitOrder;
-
 /** Pure: the job's result and summary.json from its unit results. */
 export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], finalLast?: Record<string, number>) {
-  const evals = results.filter((r) => r.kind === 'eval' && typeof r.score === 'number').sort(order);
+  const evals = results.filter((r) => r.kind === 'eval' && typeof r.score === 'number').sort(unitOrder);
   const metric = primaryMetric(spec);
   const scores = evals.map((r) => r.score!);
   let result: JobResult | undefined;
+  let stats: Pick<JobSummary, 'mean' | 'std' | 'stderr' | 'ci95' | 'min' | 'max' | 'runMeans'> = {};
   if (scores.length > 0) {
-    const s = summarize(scores);
-    result = {
-      metric,
-      scores,
-      mean: s.mean,
-      std: s.std,
-      stderr: s.stderr,
-      ci95: s.ci95,
-      ...(spec.runs > 1 ? { runMeans: runMeans(evals.map((r) => ({ run: r.run, score: r.score! }))) } : {}),
-      ...(finalLast ? { final: finalLast } : {}),
-    };
+    const { mean, std, stderr, ci95, min, max } = summarize(scores);
+    const means = spec.runs > 1 ? { runMeans: runMeans(evals.map((r) => ({ run: r.run, score: r.score! }))) } : {};
+    result = { metric, scores, mean, std, stderr, ci95, ...means, ...(finalLast ? { final: finalLast } : {}) };
+    stats = { mean, std, stderr, ci95, min, max, ...means };
   }
-  const durations = results.map((r) => r.durationMs);
   const summary: JobSummary = {
     metric,
     method: spec.evaluation.method,
     n: scores.length,
     scores,
-    ...(result ? { mean: result.mean, std: result.std, stderr: result.stderr, ci95: result.ci95, min: Math.min(...scores), max: Math.max(...scores) } : {}),
-    ...(result?.runMeans ? { runMeans: result.runMeans } : {}),
-    units: [...results].sort(order).map((r) => ({
+    ...stats,
+    units: [...results].sort(unitOrder).map((r) => ({
       key: r.key, kind: r.kind, run: r.run, repeat: r.repeat, fold: r.fold, score: r.score, heldOut: r.heldOut,
       epochs: r.epochs, trainRows: r.trainRows, testRows: r.testRows, durationMs: r.durationMs, worker: r.worker,
       ...(r.instanceId ? { instanceId: r.instanceId } : {}),
@@ -52,7 +42,7 @@ export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], final
     backend: results[0]?.backend,
     engine: results[0]?.engine,
     workers: [...new Set(results.map((r) => r.worker))],
-    unitSeconds: durations.reduce((a, b) => a + b, 0) / 1000,
+    unitSeconds: results.reduce((s, r) => s + r.durationMs, 0) / 1000,
   };
   return { result, summary };
 }
@@ -87,7 +77,7 @@ export function createAggregateProcessor(d: AggregateDeps) {
       const h = await d.artifacts.getJson<UnitHistory>(keys.unitHistory(p.jobId, r.key));
       if (h) histories.push(h);
     }
-    histories.sort(order);
+    histories.sort(unitOrder);
     const finalHistory = histories.find((h) => h.kind === 'final');
     const finalLast = finalHistory?.epochs[finalHistory.epochs.length - 1];
     const { result, summary } = summarizeJob(spec, results, finalLast);
