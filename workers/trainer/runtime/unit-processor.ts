@@ -8,6 +8,7 @@
 import { UnrecoverableError, WaitingError, type Job as BullJob } from 'bullmq';
 import { CATALOG, parsePayload, type UnitPayload } from '../../../services/core/catalog.ts';
 import { isTerminal, type UnitResult } from '../../../services/core/job.ts';
+import { resolveJobSpec } from '../../../services/core/resolve.ts';
 import type { Store } from '../../../services/platform/store.ts';
 import type { TrainerChild, UnitOutcome } from './trainer-child.ts';
 
@@ -55,7 +56,8 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
 
     await d.store.setStatus(p.jobId, 'running');
     d.onActive?.(1);
-    const timeoutMs = (rec.spec.timeoutMinutes ?? 240) * 60_000;
+    const { timeoutMinutes } = resolveJobSpec(rec.spec);
+    const timeoutMs = timeoutMinutes * 60_000;
     let lastStatusCheck = 0;
     let stopAsked = false;
     const timer = setTimeout(() => d.child.kill('timeout'), timeoutMs);
@@ -103,7 +105,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         throw new WaitingError();
       case 'killed': {
         if (outcome.reason === 'timeout') {
-          const error = { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${rec.spec.timeoutMinutes ?? 240} minutes` };
+          const error = { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${timeoutMinutes} minutes` };
           await d.store.setStatus(p.jobId, 'failed', { error });
           throw new UnrecoverableError(error.message);
         }
