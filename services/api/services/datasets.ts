@@ -73,26 +73,21 @@ export function createDatasetService({ store, artifacts, now = () => new Date() 
     },
 
     /**
-     * Summary of the data a spec names, for the checks that need it. Unknown
-     * uploaded data sets and malformed builtin URIs are the caller's error.
+     * What a spec's dataset.uri names, read once for job submission: the URI pinned
+     * to the upload (dataset:<name> -> dataset:<id>, so every unit of a job trains on
+     * the upload it was submitted with) and the summary the checks need (uploads from
+     * their record, builtin generators from their parameters; s3:// files are only
+     * read by the worker). Unknown uploads and malformed URIs are the caller's error.
      */
-    /** dataset:<name> -> dataset:<id>, so every unit of a job trains on the upload it was submitted with. */
-    async pinUri(tenant: string, uri: string): Promise<string> {
-      if (!uri.startsWith('dataset:')) return uri;
-      const m = DATASET_URI.exec(uri);
-      const rec = m ? await store.getDataset(tenant, m[1]) : undefined;
-      return rec ? `dataset:${rec.id}` : uri;
-    },
-
-    async summaryFor(tenant: string, uri: string): Promise<DatasetSummary | undefined> {
+    async lookup(tenant: string, uri: string): Promise<{ uri: string; summary?: DatasetSummary }> {
       if (uri.startsWith('dataset:')) {
         const m = DATASET_URI.exec(uri);
         const rec = m ? await store.getDataset(tenant, m[1]) : undefined;
         if (!rec) throw new NightshiftError('dataset_not_found', `dataset.uri: data set ${uri.slice('dataset:'.length) || '(empty)'} not found; upload it with POST /v1/datasets`, { field: 'dataset.uri' });
-        return rec.summary;
+        return { uri: `dataset:${rec.id}`, summary: rec.summary };
       }
-      if (uri.startsWith('builtin:')) return builtinSummary(uri);
-      if (/^s3:\/\/[^/]+\/.+/.test(uri)) return undefined;
+      if (uri.startsWith('builtin:')) return { uri, summary: builtinSummary(uri) };
+      if (/^s3:\/\/[^/]+\/.+/.test(uri)) return { uri };
       throw new NightshiftError('validation_failed', 'dataset.uri: expected dataset:<id>, s3://bucket/key or builtin:<generator>?<params>', { field: 'dataset.uri' });
     },
   };

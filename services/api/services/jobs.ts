@@ -43,11 +43,14 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     return rec;
   }
 
-  /** Schema-valid spec -> resolved spec, with every cross-field and data set rule checked. */
-  async function check(tenant: string, spec: JobSpec): Promise<ResolvedJobSpec> {
-    const summary = await datasets.summaryFor(tenant, spec.dataset.uri);
+  /**
+   * Schema-valid spec -> resolved spec, with every cross-field and data set rule
+   * checked, and the data set URI pinned to the upload those checks saw.
+   */
+  async function check(tenant: string, spec: JobSpec): Promise<{ resolved: ResolvedJobSpec; datasetUri: string }> {
+    const { uri, summary } = await datasets.lookup(tenant, spec.dataset.uri);
     const fleet = config.compute === 'ec2' ? { instanceTypes: config.ec2.instanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
-    return checkJobSpec(spec, summary, fleet);
+    return { resolved: checkJobSpec(spec, summary, fleet), datasetUri: uri };
   }
 
   return {
@@ -55,13 +58,13 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     visibleRecord,
 
     async dryRun(p: Principal, spec: JobSpec): Promise<DryRunResult> {
-      const resolved = await check(p.tenant, spec);
+      const { resolved } = await check(p.tenant, spec);
       return { valid: true, unitsTotal: planUnits(resolved).length, resolved };
     },
 
     async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
-      const resolved = await check(p.tenant, submitted);
-      const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: await datasets.pinUri(p.tenant, submitted.dataset.uri) } };
+      const { resolved, datasetUri } = await check(p.tenant, submitted);
+      const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
       const units = planUnits(resolved);
       const id = newId('job');
       const record: JobRecord = {
