@@ -9,6 +9,8 @@ import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startStack } from '../services/local/stack.ts';
+import { createClient } from '../services/cli/client.ts';
+import type { Job } from '../services/core/job.ts';
 
 interface Case {
   file: string;
@@ -36,17 +38,11 @@ const write = args.includes('--write');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
 
 const stack = await startStack({ port: 0, banner: false, logger: pino({ level: 'warn' }) });
-const h = { authorization: `Bearer ${stack.apiKey}` };
-async function call(method: string, p: string, body?: unknown, type = 'application/json'): Promise<any> {
-  const r = await fetch(`${stack.url}${p}`, { method, headers: { ...h, ...(body ? { 'content-type': type } : {}) }, body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? (body as any) : JSON.stringify(body) });
-  const j: any = await r.json();
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const api = createClient({ url: stack.url, key: stack.apiKey });
 
 const rows: string[][] = [];
 try {
-  const ds = await call('POST', '/v1/datasets?name=mammography', readFileSync('examples/data/mammography.csv'), 'text/csv');
+  const ds = await api.uploadDataset(readFileSync('examples/data/mammography.csv'), { name: 'mammography' });
   for (const c of CASES) {
     const label = c.label ?? c.file.replace(/\.json$/, '');
     if (only && !only.some((o) => label.includes(o))) continue;
@@ -54,27 +50,27 @@ try {
     if (spec.dataset.uri === 'dataset:mammography') spec.dataset.uri = ds.uri;
     c.patch?.(spec);
     const t0 = Date.now();
-    const { id } = await call('POST', '/v1/jobs', spec);
-    let job: any;
+    const { id } = await api.submitJob(spec);
+    let job: Job;
     for (;;) {
-      job = await call('GET', `/v1/jobs/${id}`);
+      job = await api.getJob(id);
       if (['completed', 'failed', 'cancelled'].includes(job.status)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const wall = (Date.now() - t0) / 1000;
-    const summary = job.status === 'completed' ? await call('GET', `/v1/jobs/${id}/artifacts/summary.json`) : undefined;
+    const summary = job.status === 'completed' ? await api.summary(id) : undefined;
     const r = job.result;
     let extra = '';
     if (c.file === 'mammography-final.json' && job.status === 'completed') {
-      const p = await call('POST', `/v1/jobs/${id}/predict`, { rows: [[0.23001961, 5.0725783, -0.27606055, 0.83244412, -0.37786573, 0.4803223]] });
-      extra = `predicts '${p.labels[0]}' (p=${p.predictions[0][0].toExponential(2)})`;
+      const p = await api.predict(id, [[0.23001961, 5.0725783, -0.27606055, 0.83244412, -0.37786573, 0.4803223]]);
+      extra = `predicts '${p.labels?.[0]}' (p=${p.predictions[0][0].toExponential(2)})`;
     }
-    if (c.file === 'mammography-validation-split.json' && job.status === 'completed') {
+    if (c.file === 'mammography-validation-split.json' && summary?.final) {
       const last = summary.final;
       extra = `final epoch: accuracy ${last.accuracy.toFixed(4)}, val_accuracy ${last.val_accuracy.toFixed(4)}`;
     }
     if (c.file === 'mammography-learning-curves.json' && job.status === 'completed') {
-      const hist = await call('GET', `/v1/jobs/${id}/history`);
+      const hist = await api.history(id);
       const e = hist.units[0].epochs;
       extra = `epoch 300: loss ${e[299].loss.toFixed(4)}, val_loss ${e[299].val_loss.toFixed(4)}`;
     }
@@ -86,7 +82,7 @@ try {
       r ? String(r.scores.length) : '',
       c.tutorial,
       `${wall.toFixed(1)} s`,
-      summary ? `${summary.unitSeconds.toFixed(1)} s` : '',
+      summary?.unitSeconds !== undefined ? `${summary.unitSeconds.toFixed(1)} s` : '',
       `${job.engine ?? '?'} / ${job.backend ?? '?'}`,
     ];
     if (r && extra) row[2] += `; ${extra}`;

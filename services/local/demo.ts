@@ -10,6 +10,8 @@ import pino from 'pino';
 import { loadConfig, ConfigError } from '../core/config.ts';
 import { startStack, readStackInfo, type Stack } from './stack.ts';
 import { StackError } from './infra.ts';
+import { createClient } from '../cli/client.ts';
+import type { Job } from '../core/job.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const examples = path.join(root, 'examples');
@@ -31,19 +33,6 @@ const JOBS: DemoJob[] = [
   },
 ];
 
-type Json = Record<string, any>;
-
-async function api(base: string, key: string, method: string, p: string, body?: unknown, contentType = 'application/json'): Promise<Json> {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    body: body === undefined ? undefined : typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body),
-  });
-  const json = (await r.json().catch(() => ({}))) as Json;
-  if (!r.ok) throw new Error(`${method} ${p} -> ${r.status}: ${json.error?.message ?? JSON.stringify(json)}`);
-  return json;
-}
-
 async function healthy(url: string): Promise<boolean> {
   try {
     const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
@@ -54,7 +43,7 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 const fmt = (x: number | undefined, d = 3) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-const dur = (j: Json) => (j.startedAt && j.finishedAt ? `${((Date.parse(j.finishedAt) - Date.parse(j.createdAt)) / 1000).toFixed(1)}s` : '-');
+const dur = (j: Job) => (j.startedAt && j.finishedAt ? `${((Date.parse(j.finishedAt) - Date.parse(j.createdAt)) / 1000).toFixed(1)}s` : '-');
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -70,16 +59,17 @@ async function main(): Promise<void> {
     ({ url, apiKey: key } = stack);
   }
   const t0 = Date.now();
+  const api = createClient({ url, key });
   try {
     const csv = readFileSync(path.join(examples, 'data/mammography.csv'));
-    const ds = await api(url, key, 'POST', '/v1/datasets?name=mammography&header=false', csv, 'text/csv');
+    const ds = await api.uploadDataset(csv, { name: 'mammography', header: false });
     console.log(`Uploaded mammography.csv: ${ds.rows} rows x ${ds.columns} columns (${ds.uri})`);
 
     const submitted: Array<{ demo: DemoJob; id: string; name: string }> = [];
     for (const demo of JOBS) {
-      const spec = JSON.parse(readFileSync(path.join(examples, demo.file), 'utf8')) as Json;
+      const spec = JSON.parse(readFileSync(path.join(examples, demo.file), 'utf8'));
       if (spec.dataset.uri === 'dataset:mammography') spec.dataset.uri = ds.uri;
-      const r = await api(url, key, 'POST', '/v1/jobs', spec);
+      const r = await api.submitJob(spec);
       submitted.push({ demo, id: r.id, name: spec.name });
       console.log(`Submitted ${spec.name} as ${r.id}`);
     }
@@ -87,7 +77,7 @@ async function main(): Promise<void> {
     const tty = process.stdout.isTTY;
     let lastPrint = 0;
     for (;;) {
-      const jobs = await Promise.all(submitted.map((s) => api(url, key, 'GET', `/v1/jobs/${s.id}`)));
+      const jobs = await Promise.all(submitted.map((s) => api.getJob(s.id)));
       const lines = jobs.map((j) => {
         const p = j.progress;
         const ep = p.epoch ? ` epoch ${p.epoch}/${p.epochs}` : '';
@@ -105,7 +95,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
 
-    const final = await Promise.all(submitted.map((s) => api(url, key, 'GET', `/v1/jobs/${s.id}`)));
+    const final = await Promise.all(submitted.map((s) => api.getJob(s.id)));
     console.log('\nResults');
     const head = ['job', 'status', 'metric', 'mean', 'std', '95% CI', 'n', 'time', 'tutorial'];
     const rows = final.map((j, i) => {
@@ -124,7 +114,7 @@ async function main(): Promise<void> {
       if (j.status !== 'completed') console.log(`  ${j.name}: ${j.error?.code ?? j.status}: ${j.error?.message ?? ''}`);
       const pr = submitted[i].demo.predict;
       if (pr && j.status === 'completed') {
-        const out = await api(url, key, 'POST', `/v1/jobs/${j.id}/predict`, { rows: [pr.row] });
+        const out = await api.predict(j.id, [pr.row]);
         console.log(`  ${j.name}: predict(${JSON.stringify(pr.row)}) -> ${JSON.stringify(out.labels?.[0] ?? out.predictions[0])} (p=${fmt(out.predictions[0][0], 4)}; the tutorial predicts '${pr.expect}')`);
       }
     }
