@@ -6,7 +6,7 @@
  */
 import { NightshiftError } from '../../../services/core/errors.ts';
 import { isClassificationLoss, resolveColumn, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
-import { parseCsv, type Column, type Table } from './csv.ts';
+import { cellText, parseCsv, type Table } from './csv.ts';
 import { generateBuiltin } from './generators.ts';
 
 export type Task = 'regression' | 'binary' | 'multiclass';
@@ -63,11 +63,6 @@ function columnName(t: Table, c: number): string {
   return t.header ? `column ${c} ("${t.header[c]}")` : `column ${c}`;
 }
 
-/** Labels of a column as strings (numbers via String(value)). */
-function labelsOf(col: Column): string[] {
-  return col.kind === 'string' ? col.values : Array.from(col.values, (v) => String(v));
-}
-
 export function prepareDataset(table: Table, spec: Pick<ResolvedJobSpec, 'dataset' | 'training'>): PreparedDataset {
   const targetColumns = spec.dataset.target.map((t) => {
     const c = resolveColumn(t, table.columns);
@@ -89,8 +84,7 @@ export function prepareDataset(table: Table, spec: Pick<ResolvedJobSpec, 'datase
     for (let r = 0; r < rows; r++) {
       const v = col.kind === 'number' ? col.values[r] : NUMERIC.test(col.values[r]) ? Number(col.values[r]) : NaN;
       if (!Number.isFinite(v)) {
-        const cell = col.kind === 'string' ? col.values[r] : String(v);
-        throw new NightshiftError('non_numeric_feature', `non-numeric value ${JSON.stringify(cell)} in feature ${columnName(table, c)} (0-based) at row ${r + 1} (1-based, header excluded); only target columns may hold labels`);
+        throw new NightshiftError('non_numeric_feature', `non-numeric value ${JSON.stringify(cellText(col, r))} in feature ${columnName(table, c)} (0-based) at row ${r + 1} (1-based, header excluded); only target columns may hold labels`);
       }
       features[r * fc + j] = v;
     }
@@ -126,7 +120,8 @@ export function prepareDataset(table: Table, spec: Pick<ResolvedJobSpec, 'datase
     if (loss === 'binaryCrossentropy' && !anyString) return multiLabel(table, rows, features, targetColumns, base);
     throw new NightshiftError('spec_invalid', `dataset.target: ${classification ? loss : 'label-encoded targets'} needs a single target column, got ${targetColumns.length}`, { field: 'dataset.target' });
   }
-  const raw = labelsOf(table.data[targetColumns[0]]);
+  const target = table.data[targetColumns[0]];
+  const raw = Array.from({ length: rows }, (_, r) => cellText(target, r));
   const labels = sortLabels(raw);
   const index = new Map(labels.map((l, i) => [l, i]));
   const classIndex = new Int32Array(rows);
