@@ -89,14 +89,15 @@ export function outputGradient(
     return;
   }
   if (act === 'softmax' && (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy')) {
-    if (softmaxCrossentropy(loss, a, y, rows, cols, scale, da, dz)) return;
+    softmaxCrossentropy(loss, a, y, rows, cols, scale, da, dz);
+    return;
   }
   for (let r = 0; r < rows; r++) outputRowGradient(loss, a, y, r, cols, scale, da);
   backprop(act, z, a, da, dz, rows, cols);
 }
 
 /** Fused softmax + crossentropy rows; rows where clipping changes the gradient use the general path. */
-function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number, scale: number, da: Float32Array, dz: Float32Array): boolean {
+function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number, scale: number, da: Float32Array, dz: Float32Array): void {
   const sparse = loss === 'sparseCategoricalCrossentropy';
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -126,7 +127,6 @@ function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, r
       for (let c = 0; c < cols; c++) dz[o + c] = a[o + c] * (da[o + c] - dot);
     }
   }
-  return true;
 }
 
 /** dL/da for one row (scaled), through the clips and the normalisation. */

@@ -49,7 +49,7 @@ export const fusedEngine: EngineImpl = {
   async run(ctx: EngineContext, keepModel: boolean): Promise<EngineResult> {
     const t = ctx.spec.training;
     const layers = ctx.layers;
-    const { name: backend } = await selectBackend(ctx.backend);
+    const { name: backend, tf } = await selectBackend(ctx.backend);
     const shapes = weightShapes(layers, ctx.inputDim);
     const names = weightNames(layers);
     const net = createFusedModel(layers, ctx.inputDim, ctx.modelSeed);
@@ -117,7 +117,6 @@ export const fusedEngine: EngineImpl = {
     if (ctx.test && ctx.test.rows > 0) heldOut = kerasKeys(net.evaluate(ctx.test.x, ctx.test.y, ctx.test.rows, loss, t.metrics), t.metrics);
     let model: tfjs.LayersModel | undefined;
     if (keepModel) {
-      const { tf } = await selectBackend(ctx.backend);
       const m = buildModel(tf, layers, ctx.inputDim, ctx.modelSeed);
       const tensors = net.weights().map((w, i) => tf.tensor(w, shapes[i], 'float32'));
       m.setWeights(tensors);
