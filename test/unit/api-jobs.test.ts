@@ -4,10 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/api/app.ts';
-import type { PredictorFactory } from '../../services/api/services/predict.ts';
+import { createPredictService, type PredictorFactory } from '../../services/api/services/predict.ts';
+import { memoryArtifactStore } from '../../services/core/artifacts.ts';
 import { unitJobId } from '../../services/core/catalog.ts';
 import { keys } from '../../services/core/keys.ts';
-import type { UnitResult } from '../../services/core/job.ts';
+import type { Job, UnitResult } from '../../services/core/job.ts';
 import { createTestStack, type TestStack } from '../support/app.ts';
 
 let stack: TestStack;
@@ -216,6 +217,24 @@ describe('POST /v1/jobs/:id/predict', () => {
     const tooMany = await predict(Array.from({ length: 10_001 }, () => [1, 2, 3]));
     expect(tooMany.statusCode).toBe(400);
     expect(tooMany.json().error.message).toMatch(/^rows: must NOT have more than 10000 items/);
+  });
+});
+
+describe('predict service', () => {
+  it('reads a model\'s files from the bucket on the first request only', async () => {
+    const store = memoryArtifactStore();
+    await store.putJson(keys.modelJson('job_a'), { modelTopology: {} });
+    await store.putJson(keys.modelMeta('job_a'), { featureCount: 2 });
+    const reads: string[] = [];
+    const counting = { ...store, getJson: <T>(k: string) => (reads.push(k), store.getJson<T>(k)), exists: (k: string) => (reads.push(k), store.exists(k)) };
+    const predict = createPredictService({ artifacts: counting, predictor: async () => ({ predict: async (rows) => ({ predictions: rows.map((r) => [r[0] - r[1]]) }) }) });
+    const job = { id: 'job_a', status: 'completed' } as Job;
+    expect(await predict.predict(job, [[3, 1]])).toEqual({ predictions: [[2]] });
+    const first = reads.length;
+    expect(first).toBeGreaterThan(0);
+    expect(await predict.predict(job, [[5, 1], [1, 1]])).toEqual({ predictions: [[4], [0]] });
+    await expect(predict.predict(job, [[1, 2, 3]])).rejects.toMatchObject({ code: 'predict_input_invalid', field: 'rows.0' });
+    expect(reads).toHaveLength(first);
   });
 });
 
