@@ -52,9 +52,6 @@ export class RandomState {
       const prev = key[i - 1];
       key[i] = (Math.imul(1812433253, (prev ^ (prev >>> 30)) >>> 0) + i) >>> 0;
     }
-    this.pos = N;
-    this.hasGauss = false;
-    this.gauss = 0;
   }
 
   private generate(): void {
@@ -144,11 +141,7 @@ export class RandomState {
     const rng = high - 1 - low;
     if (!Number.isInteger(low) || !Number.isInteger(high) || rng < 0) throw new RangeError(`randint: low >= high (${low}, ${high})`);
     if (rng > 0xfffffffe) throw new RangeError('randint: ranges of 2**32 or more are not supported');
-    if (rng === 0) return low;
-    const mask = maskFor(rng);
-    let value: number;
-    while ((value = (this.nextUint32() & mask) >>> 0) > rng);
-    return low + value;
+    return low + this.randomInterval(rng);
   }
 
   /** In-place `shuffle` of a 1-D array (or of the first axis): Fisher-Yates from the end with random_interval. */
