@@ -1,21 +1,13 @@
 /**
  * Provisioner reaction times on the emulated cloud (moto + the cloud simulator +
- * fake workers), the same set-up as test/integration/provisioner-cloud.test.ts:
+ * fake workers), the rig test/integration/provisioner-cloud.test.ts uses (startCloudRig):
  *   - queueing -> first RunInstances call (scale-up latency)
  *   - last unit's end -> last TerminateInstances call (scale-down latency)
  * Usage: npx tsx bench/provisioner-latency.ts [rounds]   (REDIS_URL / AWS_ENDPOINT_URL honoured)
  */
-import path from 'node:path';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { loadConfig } from '../services/core/config.ts';
-import { connectRedis } from '../services/platform/redis.ts';
-import { createQueues } from '../services/platform/queue.ts';
 import { createProvisioner } from '../services/provisioner/provisioner.ts';
-import { createEc2Provider } from '../services/provisioner/providers/ec2.ts';
-import { REPO_ROOT } from '../services/provisioner/worker-process.ts';
-import { addUnits, quietLogger, recordCalls, startCloudSim, waitFor } from '../test/support/cloud-sim.ts';
-import { startAwsEmulator, EMULATOR_CREDENTIALS } from '../test/support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../test/support/redis.ts';
+import { addUnits, quietLogger, startCloudRig, waitFor } from '../test/support/cloud-sim.ts';
+import { emulatorEc2, startAwsEmulator } from '../test/support/moto.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const settings = [
@@ -24,27 +16,17 @@ const settings = [
 ];
 
 const aws = await startAwsEmulator();
-const ec2 = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
+const ec2 = emulatorEc2(aws.endpoint);
 const rows: string[] = [];
 try {
   for (const s of settings) {
     for (let r = 0; r < rounds; r++) {
-      const prefix = uniquePrefix('bench');
-      const config = loadConfig({
-        REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NIGHTSHIFT_MAX_INSTANCES: String(s.max),
-        NIGHTSHIFT_IDLE_TIMEOUT_S: String(s.idleS), NIGHTSHIFT_RECONCILE_MS: String(s.periodMs),
+      const rig = await startCloudRig({
+        endpoint: aws.endpoint, ec2, label: 'bench', unitMs: s.unitMs,
+        env: { NIGHTSHIFT_MAX_INSTANCES: String(s.max), NIGHTSHIFT_IDLE_TIMEOUT_S: String(s.idleS), NIGHTSHIFT_RECONCILE_MS: String(s.periodMs) },
       });
-      const redis = connectRedis(config.redisUrl);
-      const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-      const queues = createQueues(bull, prefix);
-      const { provider, calls } = recordCalls(createEc2Provider(config, { ec2, amiNameFilter: '*Deep Learning*' }));
-      const sim = await startCloudSim({ ec2, cluster: config.ec2.cluster, config, entry: path.join(REPO_ROOT, 'test/support/fake-worker.ts'), pollMs: 100, env: { NIGHTSHIFT_FAKE_UNIT_MS: String(s.unitMs) } });
-      const prov = createProvisioner({ config, redis, queues, provider, logger: quietLogger() });
-      const live = async () => {
-        const o = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:nightshift:cluster', Values: [prefix] }] }));
-        return (o.Reservations ?? []).flatMap((x) => x.Instances ?? []);
-      };
+      const { calls, queues } = rig;
+      const prov = createProvisioner({ config: rig.config, redis: rig.redis, queues, provider: rig.provider, logger: quietLogger() });
       try {
         await prov.reconcileOnce();
         prov.start();
@@ -52,9 +34,9 @@ try {
         await new Promise((res) => setTimeout(res, s.periodMs + Math.random() * s.periodMs));
         const queuedAt = Date.now();
         await addUnits(queues, s.units, 'gpu');
-        await waitFor(async () => (await redis.llen(`${prefix}:test:done`)) === s.units, 120_000, 'units done');
+        await waitFor(async () => (await rig.unitsDone()) === s.units, 120_000, 'units done');
         const lastEnd = Math.max(...(await queues.units.getJobs(['completed'])).map((j) => j.finishedOn ?? 0));
-        await waitFor(async () => (await live()).every((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down'), 60_000, 'all terminated');
+        await waitFor(rig.allGone, 60_000, 'all terminated');
         const up = calls.find((c) => c.op === 'launch')!.at - queuedAt;
         const down = Math.max(...calls.filter((c) => c.op === 'terminate').map((c) => c.at)) - lastEnd;
         const n = new Set(calls.filter((c) => c.op === 'launch').flatMap((c) => c.ids)).size;
@@ -63,13 +45,7 @@ try {
         console.log(row);
       } finally {
         await prov.stop();
-        await sim.stop();
-        const ids = (await live()).map((i) => i.InstanceId!);
-        if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-        await queues.close();
-        redis.disconnect();
-        bull.disconnect();
-        await cleanupPrefix(prefix);
+        await rig.close();
       }
     }
   }

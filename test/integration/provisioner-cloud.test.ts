@@ -5,85 +5,48 @@
  * metadata endpoint, real Redis and BullMQ. Latencies measured here are recorded in
  * bench/results/provisioner-latency.md.
  */
-import path from 'node:path';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../services/core/config.ts';
-import { connectRedis } from '../../services/platform/redis.ts';
-import { createQueues } from '../../services/platform/queue.ts';
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
-import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
-import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
-import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { addUnits, quietLogger, recordCalls, startCloudSim, waitFor } from '../support/cloud-sim.ts';
-import { startAwsEmulator, EMULATOR_CREDENTIALS, type AwsEmulator } from '../support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../support/cloud-sim.ts';
+import { useAwsEmulator } from '../support/moto.ts';
 
-const FAKE = path.join(REPO_ROOT, 'test/support/fake-worker.ts');
 const IDLE_S = 2;
 const PERIOD_MS = 300;
 /** event-loop and process-scheduling delay tolerated on a busy CI machine */
 const SCHEDULING_SLACK_MS = 2_000;
-let aws: AwsEmulator;
-let ec2: EC2Client;
+const aws = useAwsEmulator();
 const cleanups: Array<() => Promise<void>> = [];
 
-beforeAll(async () => {
-  aws = await startAwsEmulator();
-  ec2 = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-});
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
   cleanups.length = 0;
 });
-afterAll(async () => {
-  ec2?.destroy();
-  await aws?.stop();
-});
 
 async function setup(o: { max: number; unitMs: number; bootTimeoutS?: number }) {
-  const prefix = uniquePrefix('cloud');
-  const config = loadConfig({
-    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge,g4dn.xlarge',
-    NIGHTSHIFT_MAX_INSTANCES: String(o.max), NIGHTSHIFT_IDLE_TIMEOUT_S: String(IDLE_S), NIGHTSHIFT_RECONCILE_MS: String(PERIOD_MS),
-    NIGHTSHIFT_BOOT_TIMEOUT_S: String(o.bootTimeoutS ?? 30),
-  });
-  const redis = connectRedis(config.redisUrl);
-  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-  const queues = createQueues(bull, prefix);
-  const { provider, calls } = recordCalls(createEc2Provider(config, { ec2, amiNameFilter: '*Deep Learning*' }));
-  const sim = await startCloudSim({
-    ec2, cluster: config.ec2.cluster, config, entry: FAKE, pollMs: 100,
-    env: { NIGHTSHIFT_FAKE_UNIT_MS: String(o.unitMs), NIGHTSHIFT_FAKE_SPOT_POLL_MS: '200' },
+  const rig = await startCloudRig({
+    endpoint: aws.endpoint, ec2: aws.ec2, label: 'cloud', unitMs: o.unitMs,
+    env: {
+      NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge,g4dn.xlarge', NIGHTSHIFT_MAX_INSTANCES: String(o.max), NIGHTSHIFT_IDLE_TIMEOUT_S: String(IDLE_S),
+      NIGHTSHIFT_RECONCILE_MS: String(PERIOD_MS), NIGHTSHIFT_BOOT_TIMEOUT_S: String(o.bootTimeoutS ?? 30),
+    },
+    workerEnv: { NIGHTSHIFT_FAKE_SPOT_POLL_MS: '200' },
   });
   const logs: Array<{ level: string; o: object; m?: string; at: number }> = [];
   const provisioners: Array<ReturnType<typeof createProvisioner>> = [];
   const mk = (id: string) => {
-    const p = createProvisioner({ config, redis, queues, provider, logger: quietLogger(logs), id });
+    const p = createProvisioner({ config: rig.config, redis: rig.redis, queues: rig.queues, provider: rig.provider, logger: quietLogger(logs), id });
     provisioners.push(p);
     return p;
   };
-  const live = async () => {
-    const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [config.ec2.cluster] }] }));
-    return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []);
-  };
   let maxLive = 0;
-  const sampler = setInterval(() => void live().then((l) => (maxLive = Math.max(maxLive, l.filter((i) => i.State?.Name === 'pending' || i.State?.Name === 'running').length))).catch(() => undefined), 100);
+  const sampler = setInterval(() => void rig.instances().then((l) => (maxLive = Math.max(maxLive, l.filter(isLive).length))).catch(() => undefined), 100);
   cleanups.push(async () => {
     clearInterval(sampler);
     for (const p of provisioners) await p.stop();
-    await sim.stop();
-    const ids = (await live()).map((i) => i.InstanceId!);
-    if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-    await queues.close();
-    redis.disconnect();
-    bull.disconnect();
-    await cleanupPrefix(prefix);
+    await rig.close();
   });
-  const done = () => redis.llen(`${prefix}:test:done`);
-  const allGone = async () => (await live()).every((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
-  return { prefix, config, redis, queues, calls, sim, logs, mk, live, done, allGone, maxLive: () => maxLive };
+  return { ...rig, logs, mk, maxLive: () => maxLive };
 }
 
 describe('provisioner on the emulated cloud', () => {
@@ -95,7 +58,7 @@ describe('provisioner on the emulated cloud', () => {
     await new Promise((r) => setTimeout(r, PERIOD_MS));
     const queuedAt = Date.now();
     await addUnits(c.queues, 20, 'gpu');
-    await waitFor(async () => (await c.done()) === 20, 60_000, '20 units done');
+    await waitFor(async () => (await c.unitsDone()) === 20, 60_000, '20 units done');
     const lastUnitEnd = Math.max(...(await c.queues.units.getJobs(['completed'])).map((j) => j.finishedOn ?? 0));
     await waitFor(c.allGone, 15_000, 'every instance terminated');
     const launches = c.calls.filter((x) => x.op === 'launch');
@@ -125,13 +88,13 @@ describe('provisioner on the emulated cloud', () => {
     const a = c.mk('prov-a');
     await addUnits(c.queues, 12, 'gpu');
     a.start();
-    await waitFor(async () => (await c.done()) >= 2, 30_000, 'first units done');
+    await waitFor(async () => (await c.unitsDone()) >= 2, 30_000, 'first units done');
     await a.stop({ releaseLease: false }); // a crash: the lease stays until it expires
     const b = c.mk('prov-b');
     b.start();
-    await waitFor(async () => (await c.done()) === 12, 60_000, '12 units done');
+    await waitFor(async () => (await c.unitsDone()) === 12, 60_000, '12 units done');
     await waitFor(c.allGone, 15_000, 'every instance terminated');
-    const all = await c.live();
+    const all = await c.instances();
     expect(all).toHaveLength(2);
     expect(c.maxLive()).toBeLessThanOrEqual(2);
     const terminations = c.logs.filter((l) => l.m === 'instance terminated').map((l) => (l.o as { reason: string }).reason);
@@ -145,7 +108,7 @@ describe('provisioner on the emulated cloud', () => {
     const prov = c.mk('prov-1');
     await addUnits(c.queues, 3, 'gpu');
     prov.start();
-    await waitFor(async () => (await c.done()) === 3, 30_000, '3 units done');
+    await waitFor(async () => (await c.unitsDone()) === 3, 30_000, '3 units done');
     const views = await prov.instances();
     expect(views.find((v) => v.terminateReason === 'boot-timeout')).toBeTruthy();
     expect(views.length).toBe(2);
@@ -167,8 +130,8 @@ describe('provisioner on the emulated cloud', () => {
     c.sim.setSpotNotice(victim, { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() });
     await waitFor(async () => (await c.redis.lrange(`${c.prefix}:test:interrupted`, 0, -1)).includes(`${victim} terminate`), 10_000, 'interruption seen');
     await waitFor(async () => (await c.redis.llen(`${c.prefix}:test:handedback`)) === 1, 10_000, 'unit handed back');
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [victim] })); // the spot reclaim itself
-    await waitFor(async () => (await c.done()) === 3, 40_000, '3 units done');
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [victim] })); // the spot reclaim itself
+    await waitFor(async () => (await c.unitsDone()) === 3, 40_000, '3 units done');
     const jobs = await c.queues.units.getJobs(['completed']);
     expect(jobs).toHaveLength(3);
     expect(jobs.every((j) => j.attemptsMade === 0 || j.attemptsMade === 1)).toBe(true);

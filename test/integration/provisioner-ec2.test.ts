@@ -8,13 +8,12 @@ import {
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeSpotPriceHistoryCommand,
-  EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../services/core/config.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createQueues } from '../../services/platform/queue.ts';
@@ -23,22 +22,12 @@ import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { createComputeProvider } from '../../services/provisioner/providers/index.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { LaunchError } from '../../services/provisioner/provider.ts';
-import { addUnits, quietLogger } from '../support/cloud-sim.ts';
-import { startAwsEmulator, EMULATOR_CREDENTIALS, type AwsEmulator } from '../support/moto.ts';
+import { addUnits, clusterInstances, quietLogger } from '../support/cloud-sim.ts';
+import { emulatorEc2, EMULATOR_CREDENTIALS, useAwsEmulator } from '../support/moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
-let aws: AwsEmulator;
-let real: EC2Client;
+const aws = useAwsEmulator();
 const DL_NAME = '*Deep Learning*';
-
-beforeAll(async () => {
-  aws = await startAwsEmulator();
-  real = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-});
-afterAll(async () => {
-  real?.destroy();
-  await aws?.stop();
-});
 
 function cfg(prefix: string, env: Record<string, string> = {}): Config {
   return loadConfig({
@@ -48,17 +37,14 @@ function cfg(prefix: string, env: Record<string, string> = {}): Config {
   });
 }
 
-async function instancesOf(cluster: string) {
-  const r = await real.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [cluster] }] }));
-  return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []);
-}
+const instancesOf = (cluster: string) => clusterInstances(aws.ec2, cluster);
 
 /** A client whose RunInstances can fail on purpose; everything else goes to the emulator. */
 function faultyClient(run: (input: { InstanceType?: string; InstanceMarketOptions?: unknown }, call: number) => Error | undefined) {
-  const c = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-  const mock = mockClient(c);
+  const c = emulatorEc2(aws.endpoint);
+    const mock = mockClient(c);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const forward = (C: new (i: any) => unknown) => mock.on(C as never).callsFake((input: unknown) => real.send(new C(input) as never));
+  const forward = (C: new (i: any) => unknown) => mock.on(C as never).callsFake((input: unknown) => aws.ec2.send(new C(input) as never));
   forward(DescribeInstancesCommand);
   forward(TerminateInstancesCommand);
   forward(DescribeImagesCommand);
@@ -69,7 +55,7 @@ function faultyClient(run: (input: { InstanceType?: string; InstanceMarketOption
     seen.push({ type: input.InstanceType, spot: Boolean(input.InstanceMarketOptions) });
     const err = run(input, calls++);
     if (err) throw err;
-    return real.send(new RunInstancesCommand(input));
+    return aws.ec2.send(new RunInstancesCommand(input));
   });
   return { client: c, seen };
 }
@@ -93,9 +79,9 @@ describe('EC2 provider against the emulator', () => {
     expect(await instancesOf(prefix)).toHaveLength(2);
 
     const id = first.instances[0].id;
-    const sb = await real.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceInitiatedShutdownBehavior' }));
+    const sb = await aws.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceInitiatedShutdownBehavior' }));
     expect(sb.InstanceInitiatedShutdownBehavior?.Value).toBe('terminate');
-    const ud = await real.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'userData' }));
+    const ud = await aws.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'userData' }));
     const script = Buffer.from(ud.UserData?.Value ?? '', 'base64').toString();
     expect(script).toContain(`NIGHTSHIFT_PREFIX='${prefix}'`);
     expect(script).toContain("REDIS_URL_PARAMETER='/nightshift/redis-url'");
@@ -115,7 +101,7 @@ describe('EC2 provider against the emulator', () => {
   it('AMI from the SSM parameter, else the explicit id wins', async () => {
     const prefix = uniquePrefix('ami');
     const ssm = new SSMClient({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-    const images = await real.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [DL_NAME] }] }));
+    const images = await aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [DL_NAME] }] }));
     const [a, b] = (images.Images ?? []).map((i) => i.ImageId!);
     await ssm.send(new PutParameterCommand({ Name: `/${prefix}/ami-id`, Value: a, Type: 'String' }));
     const viaSsm = createEc2Provider(cfg(prefix, { NIGHTSHIFT_EC2_AMI_SSM_PARAMETER: `/${prefix}/ami-id` }), { ssm });
@@ -186,8 +172,8 @@ describe('provisioner decisions against the emulator', () => {
     const bull = connectRedis(config.redisUrl, { forBullWorker: true });
     const queues = createQueues(bull, prefix);
     try {
-      const img = (await real.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [DL_NAME] }] }))).Images![0].ImageId!;
-      const orphan = await real.send(new RunInstancesCommand({
+      const img = (await aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [DL_NAME] }] }))).Images![0].ImageId!;
+      const orphan = await aws.ec2.send(new RunInstancesCommand({
         ImageId: img, InstanceType: 'p3.2xlarge', MinCount: 1, MaxCount: 1,
         TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: TAG.cluster, Value: prefix }, { Key: TAG.launch, Value: 'someone-else-1' }] }],
       }));
@@ -209,7 +195,7 @@ describe('provisioner decisions against the emulator', () => {
       expect((await follower.reconcileOnce()).leader).toBe(false);
       await a.stop();
       await b.stop();
-      await real.send(new TerminateInstancesCommand({ InstanceIds: after.map((i) => i.InstanceId!) }));
+      await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: after.map((i) => i.InstanceId!) }));
     } finally {
       await queues.close();
       redis.disconnect();

@@ -2,8 +2,7 @@
  * A job's own resources (spot policy, instance types, price cap) reach the cloud:
  * the provisioner launches per resource class, over the real SDK against moto.
  */
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/core/config.ts';
 import { resolveJobSpec, resourceClassOf } from '../../services/core/resolve.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
@@ -11,20 +10,11 @@ import { createQueues } from '../../services/platform/queue.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
-import { addUnits, quietLogger } from '../support/cloud-sim.ts';
-import { EMULATOR_CREDENTIALS, startAwsEmulator, type AwsEmulator } from '../support/moto.ts';
+import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
+import { useAwsEmulator } from '../support/moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
-let aws: AwsEmulator;
-let ec2: EC2Client;
-beforeAll(async () => {
-  aws = await startAwsEmulator();
-  ec2 = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-}, 60_000);
-afterAll(async () => {
-  ec2?.destroy();
-  await aws?.stop();
-});
+const aws = useAwsEmulator();
 
 const classOf = (resources: object, spot?: 'no' | 'prefer' | 'require') =>
   resourceClassOf(resolveJobSpec({ dataset: { uri: 'x' }, model: { layers: [{ type: 'dense', units: 1 }] }, training: { loss: 'mse', epochs: 1 }, resources } as never), spot);
@@ -40,25 +30,23 @@ describe("a job's resources", () => {
     const redis = connectRedis(config.redisUrl);
     const bull = connectRedis(config.redisUrl, { forBullWorker: true });
     const queues = createQueues(bull, prefix);
-    const provisioner = createProvisioner({ config, redis, queues, provider: createEc2Provider(config, { ec2 }), logger: quietLogger() });
+    const provisioner = createProvisioner({ config, redis, queues, provider: createEc2Provider(config, { ec2: aws.ec2 }), logger: quietLogger() });
     try {
       const spotCls = classOf({ accelerator: 'gpu', instanceTypes: ['g4dn.xlarge'], maxHourlyUsd: 1 }, 'require');
       expect(spotCls).toBe('gpu/spot=require/types=g4dn.xlarge/max=1');
       await addUnits(queues, 1, spotCls, `${prefix}-a`);
       await addUnits(queues, 1, 'gpu', `${prefix}-b`);
       await provisioner.reconcileOnce();
-      const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [config.ec2.cluster] }] }));
-      const all = (r.Reservations ?? []).flatMap((x) => x.Instances ?? []);
+      const all = await clusterInstances(aws.ec2, config.ec2.cluster);
       const byClass = new Map(all.map((i) => [i.Tags?.find((t) => t.Key === TAG.resourceClass)?.Value, i]));
       expect(byClass.get(spotCls)).toMatchObject({ InstanceType: 'g4dn.xlarge', InstanceLifecycle: 'spot' });
       expect(byClass.get('gpu')?.InstanceType).toBe('p3.2xlarge');
       expect(byClass.get('gpu')?.InstanceLifecycle).toBeUndefined();
       const views = await provisioner.instances();
       expect(views.find((v) => v.resourceClass === spotCls)).toMatchObject({ market: 'spot', type: 'g4dn.xlarge' });
-      const ids = all.map((i) => i.InstanceId!);
-      if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
     } finally {
       await provisioner.stop();
+      await terminateCluster(aws.ec2, config.ec2.cluster);
       await queues.close();
       redis.disconnect();
       bull.disconnect();

@@ -9,33 +9,22 @@
  *    and the dead instance is terminated.
  */
 import path from 'node:path';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { unitJobId } from '../../services/core/catalog.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
-import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { createTestStack, type TestStack } from '../support/app.ts';
-import { quietLogger, startCloudSim, waitFor, type CloudSim } from '../support/cloud-sim.ts';
-import { EMULATOR_CREDENTIALS, startAwsEmulator, type AwsEmulator } from '../support/moto.ts';
+import { clusterInstances, isLive, quietLogger, startCloudSim, terminateCluster, waitFor, type CloudSim } from '../support/cloud-sim.ts';
+import { EMULATOR_CREDENTIALS, useAwsEmulator } from '../support/moto.ts';
 
 const WORKER = path.join(REPO_ROOT, 'workers/trainer/main.ts');
-let aws: AwsEmulator;
-let ec2: EC2Client;
+const aws = useAwsEmulator();
 const cleanups: Array<() => Promise<void>> = [];
 
-beforeAll(async () => {
-  aws = await startAwsEmulator();
-  ec2 = new EC2Client({ endpoint: aws.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
-}, 60_000);
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
   cleanups.length = 0;
-});
-afterAll(async () => {
-  ec2?.destroy();
-  await aws?.stop();
 });
 
 interface Rig {
@@ -57,19 +46,16 @@ async function rig(label: string): Promise<Rig> {
     },
   });
   const config = stack.config;
+  const ec2 = aws.ec2;
   const provider = createEc2Provider(config, { ec2 });
   const provisioner = createProvisioner({ config, redis: stack.redis, queues: stack.queues, provider, logger: quietLogger() });
   const sim = await startCloudSim({ ec2, cluster: config.ec2.cluster, config, entry: WORKER, pollMs: 150, env: { NIGHTSHIFT_UNIT_LOCK_MS: '3000', LOG_LEVEL: 'warn' } });
   await provisioner.start();
-  const live = async () => {
-    const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [config.ec2.cluster] }] }));
-    return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).filter((i) => i.State?.Name === 'pending' || i.State?.Name === 'running').map((i) => i.InstanceId!);
-  };
+  const live = async () => (await clusterInstances(ec2, config.ec2.cluster)).filter(isLive).map((i) => i.InstanceId!);
   cleanups.push(async () => {
     await provisioner.stop();
     await sim.stop();
-    const ids = await live();
-    if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    await terminateCluster(ec2, config.ec2.cluster);
     await stack.close();
   });
   const headers = { ...stack.auth('acme'), 'content-type': 'application/json' };

@@ -6,12 +6,17 @@
  * worker that shuts its machine down (dead-man switch) terminates its instance.
  */
 import { createServer, type Server } from 'node:http';
-import { DescribeInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import type { Config } from '../../services/core/config.ts';
-import type { Queues } from '../../services/platform/queue.ts';
-import { endWorker, spawnWorker, workerEnv, type SpawnedWorker } from '../../services/provisioner/worker-process.ts';
+import { DescribeInstancesCommand, TerminateInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../services/core/config.ts';
+import { connectRedis, type Redis } from '../../services/platform/redis.ts';
+import { createQueues, type Queues } from '../../services/platform/queue.ts';
+import { endWorker, REPO_ROOT, spawnWorker, workerEnv, type SpawnedWorker } from '../../services/provisioner/worker-process.ts';
 import type { ComputeProvider } from '../../services/provisioner/provider.ts';
+import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
+import { EMULATOR_CREDENTIALS } from './moto.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 
 export interface ImdsServer {
   endpoint: string;
@@ -102,8 +107,7 @@ export async function startCloudSim(o: {
   }
 
   async function poll(): Promise<void> {
-    const out = await o.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [o.cluster] }] }));
-    const all = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    const all = await clusterInstances(o.ec2, o.cluster);
     const present = new Set<string>();
     for (const inst of all) {
       const id = inst.InstanceId!;
@@ -202,7 +206,70 @@ export function recordCalls(p: ComputeProvider) {
   return { provider, calls };
 }
 
+/**
+ * The emulated cloud with fake workers, as the provisioner cloud test and the latency
+ * bench use it: config for `ec2` compute on the emulator, Redis and queues under a
+ * fresh prefix, the EC2 provider wrapped by recordCalls, and the cloud simulator
+ * booting every instance as test/support/fake-worker.ts (units sleep `unitMs`).
+ * The caller creates and stops its provisioners; close() ends everything else.
+ */
+export async function startCloudRig(o: {
+  endpoint: string;
+  ec2: EC2Client;
+  label: string;
+  unitMs: number;
+  /** configuration over the defaults (NIGHTSHIFT_MAX_INSTANCES, NIGHTSHIFT_IDLE_TIMEOUT_S, ...) */
+  env?: Record<string, string>;
+  /** extra environment of the fake workers */
+  workerEnv?: Record<string, string>;
+}) {
+  const prefix = uniquePrefix(o.label);
+  const config = loadConfig({
+    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: o.endpoint, AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey, ...o.env,
+  });
+  const redis: Redis = connectRedis(config.redisUrl);
+  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
+  const queues = createQueues(bull, prefix);
+  const { provider, calls } = recordCalls(createEc2Provider(config, { ec2: o.ec2, amiNameFilter: '*Deep Learning*' }));
+  const sim = await startCloudSim({
+    ec2: o.ec2, cluster: config.ec2.cluster, config, entry: path.join(REPO_ROOT, 'test/support/fake-worker.ts'), pollMs: 100,
+    env: { NIGHTSHIFT_FAKE_UNIT_MS: String(o.unitMs), ...o.workerEnv },
+  });
+  const instances = () => clusterInstances(o.ec2, config.ec2.cluster);
+  return {
+    prefix, config, redis, queues, provider, calls, sim, instances,
+    /** units the fake workers finished */
+    unitsDone: () => redis.llen(`${prefix}:test:done`),
+    /** every instance terminated or on its way */
+    allGone: async () => (await instances()).every((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down'),
+    async close() {
+      await sim.stop();
+      await terminateCluster(o.ec2, config.ec2.cluster);
+      await queues.close();
+      redis.disconnect();
+      bull.disconnect();
+      await cleanupPrefix(prefix);
+    },
+  };
+}
+export type CloudRig = Awaited<ReturnType<typeof startCloudRig>>;
+
 // ---- small helpers shared by the provisioner tests ----
+
+/** Every instance EC2 lists for a cluster tag, terminated ones included while they are listed. */
+export async function clusterInstances(ec2: EC2Client, cluster: string): Promise<Instance[]> {
+  const r = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAG.cluster}`, Values: [cluster] }] }));
+  return (r.Reservations ?? []).flatMap((x) => x.Instances ?? []);
+}
+
+export const isLive = (i: Instance): boolean => i.State?.Name === 'pending' || i.State?.Name === 'running';
+
+/** Terminates whatever a test or bench round left in its cluster. */
+export async function terminateCluster(ec2: EC2Client, cluster: string): Promise<void> {
+  const ids = (await clusterInstances(ec2, cluster)).map((i) => i.InstanceId!);
+  if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+}
 
 export function quietLogger(sink?: Array<{ level: string; o: object; m?: string; at: number }>) {
   const rec = (level: string) => (o: object, m?: string) => {

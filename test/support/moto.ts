@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface AwsEmulator {
   endpoint: string;
@@ -14,6 +16,44 @@ export interface AwsEmulator {
 }
 
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
+
+/** An EC2 client for the emulator at `endpoint`. */
+export const emulatorEc2 = (endpoint: string): EC2Client => new EC2Client({ endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
+
+export interface AwsEmulatorHandle {
+  readonly endpoint: string;
+  /** an EC2 client on the emulator, destroyed after the file's tests */
+  readonly ec2: EC2Client;
+}
+
+/**
+ * One emulator for a test file: started in beforeAll, stopped in afterAll. The handle
+ * is filled in by beforeAll, so read its fields inside tests and hooks only.
+ */
+export function useAwsEmulator(): AwsEmulatorHandle {
+  let aws: AwsEmulator | undefined;
+  let ec2: EC2Client | undefined;
+  beforeAll(async () => {
+    aws = await startAwsEmulator();
+    ec2 = emulatorEc2(aws.endpoint);
+  });
+  afterAll(async () => {
+    ec2?.destroy();
+    await aws?.stop();
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the AWS emulator is not started yet: use the handle inside tests and hooks');
+    return v;
+  };
+  return {
+    get endpoint() {
+      return ready(aws).endpoint;
+    },
+    get ec2() {
+      return ready(ec2);
+    },
+  };
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
