@@ -22,8 +22,6 @@ export interface DatasetServiceDeps {
   now?: () => Date;
 }
 
-export type { DatasetView } from '../../core/views.ts';
-
 export const datasetView = (d: DatasetRecord): DatasetView => ({
   id: d.id,
   uri: d.uri,

@@ -7,13 +7,8 @@ import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError } from '../../core/errors.ts';
 import { artifactKey, keys } from '../../core/keys.ts';
 
-/** {epoch, loss, val_loss?, <metric>...} */
-export type { EpochLog, UnitHistory, JobHistory } from '../../core/views.ts';
-
-const order = unitOrder;
-
 function assemble(all: UnitHistory[]): JobHistory {
-  const units = all.filter((u) => u.kind !== 'final' && u.key !== 'final').sort(order);
+  const units = all.filter((u) => u.kind !== 'final' && u.key !== 'final').sort(unitOrder);
   const final = all.find((u) => u.kind === 'final' || u.key === 'final');
   return final ? { units, final } : { units };
 }
