@@ -126,7 +126,7 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
   program
     .command('history <id>')
     .description('learning curves: one row per unit, or per epoch with --unit')
-    .option('--unit <key>', 'one unit\'s per-epoch table (e.g. r0-k0-f0, or final)')
+    .option('--unit <key>', 'one unit\'s per-epoch table (e.g. r0-p0-f0, or final)')
     .option('--csv', 'CSV of every epoch (unit,kind,run,repeat,fold,epoch,loss,val_loss,...)')
     .option('--json', 'print the raw API answer')
     .action((id: string, o) => run(() => cmd.history(id, o))());

@@ -75,8 +75,8 @@ describe('jobs', () => {
 
 const history: History = {
   units: [
-    { key: 'r0-k0-f0', kind: 'eval', run: 0, repeat: 0, fold: 0, epochs: [{ epoch: 1, loss: 0.5, accuracy: 0.8, val_loss: 0.6, val_accuracy: 0.75 }, { epoch: 2, loss: 0.4, accuracy: 0.85, val_loss: 0.55, val_accuracy: 0.8 }] },
-    { key: 'r0-k0-f1', kind: 'eval', run: 0, repeat: 0, fold: 1, epochs: [{ epoch: 1, loss: 0.45, accuracy: 0.82 }] },
+    { key: 'r0-p0-f0', kind: 'eval', run: 0, repeat: 0, fold: 0, epochs: [{ epoch: 1, loss: 0.5, accuracy: 0.8, val_loss: 0.6, val_accuracy: 0.75 }, { epoch: 2, loss: 0.4, accuracy: 0.85, val_loss: 0.55, val_accuracy: 0.8 }] },
+    { key: 'r0-p0-f1', kind: 'eval', run: 0, repeat: 0, fold: 1, epochs: [{ epoch: 1, loss: 0.45, accuracy: 0.82 }] },
   ],
   final: { key: 'final', kind: 'final', run: 0, repeat: 0, fold: -1, epochs: [{ epoch: 1, loss: 0.3, accuracy: 0.9 }] },
 };
@@ -106,9 +106,9 @@ describe('history', () => {
   it('long CSV with every column, missing values empty', () => {
     expect(historyCsv(history)).toBe([
       'unit,kind,run,repeat,fold,epoch,loss,val_loss,accuracy,val_accuracy',
-      'r0-k0-f0,eval,0,0,0,1,0.5,0.6,0.8,0.75',
-      'r0-k0-f0,eval,0,0,0,2,0.4,0.55,0.85,0.8',
-      'r0-k0-f1,eval,0,0,1,1,0.45,,0.82,',
+      'r0-p0-f0,eval,0,0,0,1,0.5,0.6,0.8,0.75',
+      'r0-p0-f0,eval,0,0,0,2,0.4,0.55,0.85,0.8',
+      'r0-p0-f1,eval,0,0,1,1,0.45,,0.82,',
       'final,final,0,0,-1,1,0.3,,0.9,',
       '',
     ].join('\n'));
@@ -117,7 +117,7 @@ describe('history', () => {
 
   it('an unknown unit is a usage error naming the known ones', () => {
     expect(() => historyCsv(history, 'nope')).toThrow(UsageError);
-    expect(() => historyCsv(history, 'nope')).toThrow(/--unit: no unit "nope" \(units: r0-k0-f0, r0-k0-f1, final\)/);
+    expect(() => historyCsv(history, 'nope')).toThrow(/--unit: no unit "nope" \(units: r0-p0-f0, r0-p0-f1, final\)/);
   });
 });
 
@@ -125,13 +125,13 @@ describe('results and predictions', () => {
   const summary: Summary = {
     metric: 'accuracy', method: 'kfold', n: 2, scores: [0.98, 0.99], mean: 0.985, std: 0.005, stderr: 0.0035, ci95: [0.978, 0.992], min: 0.98, max: 0.99,
     units: [
-      { key: 'r0-k0-f0', kind: 'eval', run: 0, repeat: 0, fold: 0, score: 0.98, epochs: 10, trainRows: 90, testRows: 10, durationMs: 1500, worker: 'w1' },
-      { key: 'r0-k0-f1', kind: 'eval', run: 0, repeat: 0, fold: 1, score: 0.99, epochs: 10, trainRows: 90, testRows: 10, durationMs: 1200, worker: 'w2' },
+      { key: 'r0-p0-f0', kind: 'eval', run: 0, repeat: 0, fold: 0, score: 0.98, epochs: 10, trainRows: 90, testRows: 10, durationMs: 1500, worker: 'w1' },
+      { key: 'r0-p0-f1', kind: 'eval', run: 0, repeat: 0, fold: 1, score: 0.99, epochs: 10, trainRows: 90, testRows: 10, durationMs: 1200, worker: 'w2' },
     ],
   };
   it('scores per unit and the statistics', () => {
     const out = summaryReport(summary);
-    expect(out).toMatch(/r0-k0-f1\s+eval\s+0\.9900\s+10\s+90\s+10\s+1\.2\s+w2/);
+    expect(out).toMatch(/r0-p0-f1\s+eval\s+0\.9900\s+10\s+90\s+10\s+1\.2\s+w2/);
     expect(out).toContain('accuracy 0.9850 ± 0.0050  95% CI [0.9780, 0.9920]  n=2');
     expect(out).toMatch(/^stderr\s+0\.0035$/m);
   });
@@ -145,8 +145,8 @@ describe('event lines', () => {
   it.each([
     ['status', { status: 'running' }, 'status running'],
     ['status', { status: 'failed', error: { code: 'unit_failed', message: 'nan loss' } }, 'status failed  unit_failed: nan loss'],
-    ['progress', { unit: 'r0-k0-f0', epoch: 3, epochs: 10, logs: { loss: 0.5, val_loss: 0.6 } }, 'unit r0-k0-f0  epoch 3/10  loss 0.5000  val_loss 0.6000'],
-    ['unit', { unit: 'r0-k0-f0', unitsDone: 4, score: 0.98, worker: 'w1' }, 'unit r0-k0-f0 done  (4 done)  score 0.9800  on w1'],
+    ['progress', { unit: 'r0-p0-f0', epoch: 3, epochs: 10, logs: { loss: 0.5, val_loss: 0.6 } }, 'unit r0-p0-f0  epoch 3/10  loss 0.5000  val_loss 0.6000'],
+    ['unit', { unit: 'r0-p0-f0', unitsDone: 4, score: 0.98, worker: 'w1' }, 'unit r0-p0-f0 done  (4 done)  score 0.9800  on w1'],
     ['unit', { unit: 'final', unitsDone: 4, unitsTotal: 4, score: null }, 'unit final done  (4/4 done)'],
     ['job', job({ status: 'running', progress: { unitsDone: 1, unitsTotal: 3 } }), 'job_1  running  1/3 units'],
     ['ping', {}, undefined],
