@@ -79,11 +79,28 @@ describe('open routes', () => {
   });
 
   it('GET /metrics exposes request counters without a key', async () => {
+    const scrape = async () => {
+      const res = await stack.app.inject({ url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      const count = (re: RegExp) => Number(re.exec(res.body)?.[1] ?? 0);
+      return {
+        listed: count(/^nightshift_http_requests_total\{method="GET",route="\/v1\/jobs",status="200"\} (\d+)$/m),
+        submitted: count(/^nightshift_jobs_submitted_total (\d+)$/m),
+      };
+    };
+    const before = await scrape();
     await stack.app.inject({ url: '/v1/jobs', headers: stack.auth('acme') });
-    const res = await stack.app.inject({ url: '/metrics' });
-    expect(res.statusCode).toBe(200);
-    expect(res.body).toMatch(/nightshift_http_requests_total\{method="GET",route="\/v1\/jobs",status="200"\} \d+/);
-    expect(res.body).toMatch(/nightshift_jobs_submitted_total \d+/);
+    const spec = {
+      dataset: { uri: 'builtin:make_regression?n_samples=20&n_features=2' },
+      model: { layers: [{ type: 'dense', units: 1 }] },
+      training: { loss: 'mse', epochs: 1 },
+    };
+    expect((await stack.app.inject({ method: 'POST', url: '/v1/jobs?dryRun=true', headers: stack.auth('acme'), payload: spec })).statusCode).toBe(200);
+    expect((await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme'), payload: spec })).statusCode).toBe(202);
+    const after = await scrape();
+    expect(after.listed).toBe(before.listed + 1);
+    // a dry run is not a submission
+    expect(after.submitted).toBe(before.submitted + 1);
   });
 
   it('unknown routes answer 404 not_found', async () => {
