@@ -5,9 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDone, startE2EStack, type E2EStack } from '../support/stack.ts';
+import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
+import { isDone, startE2EStack, trainerPids, type E2EStack } from '../support/stack.ts';
 
 const TUTORIAL_ROW = [-0.99859353, 2.19284309, -0.42632938, -0.21043258, -0.76409478, 0.38773181, -0.99874473, -1.1567218, 0.3437602, -0.17309765];
+
+/** A job that trains in well under a second: work for the local provider. */
+const TINY_JOB = {
+  dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&n_informative=2&random_state=1' },
+  model: { layers: [{ type: 'dense', units: 1 }] },
+  training: { loss: 'mse', epochs: 5 },
+  evaluation: { method: 'kfold', folds: 2 },
+};
 
 let s: E2EStack;
 beforeAll(async () => {
@@ -140,7 +149,6 @@ describe('other UCI-style data sets work unchanged', () => {
 
 describe('data sets already in S3', () => {
   it('s3://bucket/key.csv trains like an upload; a missing object fails the job with dataset_not_found', async () => {
-    const { s3ArtifactStore } = await import('../../services/platform/artifacts.ts');
     const bucket = s3ArtifactStore(s.config.s3);
     const rows = Array.from({ length: 120 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 2 === 0 ? 'yes' : 'no'}`);
     await bucket.put('inbox/parity.csv', `a,b,label\n${rows.join('\n')}\n`, 'text/csv');
@@ -211,18 +219,8 @@ describe('a unit that fails is retried on its own', () => {
     });
     expect(sub.status).toBe(202);
     await s.waitFor(sub.body.id, (j) => (j.progress.epoch ?? 0) >= 20, 60_000);
-    // the trainer child processes of the local workers; kill one of them hard
-    const { execFileSync } = await import('node:child_process');
-    const { readFileSync: read } = await import('node:fs');
-    const ours = (pid: number) => {
-      try {
-        return read(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NIGHTSHIFT_PREFIX=${s.prefix}`);
-      } catch {
-        return false;
-      }
-    };
-    // only this stack's trainers (other test files may run workers at the same time)
-    const pids = execFileSync('pgrep', ['-f', 'workers/trainer/runtime/child.ts'], { encoding: 'utf8' }).trim().split('\n').map(Number).filter((p) => p && ours(p));
+    // kill one of this stack's trainer processes hard
+    const pids = trainerPids(s.prefix);
     expect(pids.length).toBeGreaterThan(0);
     process.kill(pids[0], 'SIGKILL');
     const job = await s.waitFor(sub.body.id, isDone, 120_000);
@@ -257,12 +255,7 @@ describe('cancellation', () => {
     expect(after.status).toBe('cancelled');
     expect(after.progress.unitsDone).toBe(0);
     // the workers were freed: a small job runs to completion right after
-    const next = await s.call('POST', '/v1/jobs', {
-      dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&n_informative=2&random_state=1' },
-      model: { layers: [{ type: 'dense', units: 1 }] },
-      training: { loss: 'mse', epochs: 5 },
-      evaluation: { method: 'kfold', folds: 2 },
-    });
+    const next = await s.call('POST', '/v1/jobs', TINY_JOB);
     const done = await s.waitFor(next.body.id, isDone, 30_000);
     expect(done.status).toBe('completed');
   });
@@ -271,12 +264,7 @@ describe('cancellation', () => {
 describe('the fleet', () => {
   beforeAll(async () => {
     // work for the local provider, so the fleet has instances whatever ran before
-    const sub = await s.call('POST', '/v1/jobs', {
-      dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&n_informative=2&random_state=1' },
-      model: { layers: [{ type: 'dense', units: 1 }] },
-      training: { loss: 'mse', epochs: 3 },
-      evaluation: { method: 'kfold', folds: 2 },
-    });
+    const sub = await s.call('POST', '/v1/jobs', TINY_JOB);
     await s.waitFor(sub.body.id, isDone, 60_000);
   }, 90_000);
 

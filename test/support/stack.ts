@@ -3,7 +3,8 @@
  * a unique Redis prefix, the embedded S3 server and the local compute provider
  * (worker processes running the real trainer). Talks HTTP like a user.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -84,3 +85,21 @@ export async function startE2EStack(label: string, env: Record<string, string> =
 
 export const TERMINAL = ['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'];
 export const isDone = (j: any): boolean => TERMINAL.includes(j?.status);
+
+/** Pids of the trainer child processes of one stack's workers (other test files may run workers at the same time). */
+export function trainerPids(prefix: string): number[] {
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-f', 'workers/trainer/runtime/child.ts'], { encoding: 'utf8' });
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+  const ours = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NIGHTSHIFT_PREFIX=${prefix}`);
+    } catch {
+      return false;
+    }
+  };
+  return out.trim().split('\n').map(Number).filter((p) => p > 0 && ours(p));
+}
