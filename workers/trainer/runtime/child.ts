@@ -70,10 +70,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
       hooks: {
         onEpoch: (epoch, logs) => send({ type: 'epoch', unit: unit.key, epoch, epochs: spec.training.epochs, logs }),
         control: () => (stopRequested ? 'stop' : 'continue'),
-        saveCheckpoint: async (c) => {
-          await artifacts.putJson(ckKey, c);
-          send({ type: 'checkpoint', unit: unit.key, epoch: c.epoch });
-        },
+        saveCheckpoint: (c) => artifacts.putJson(ckKey, c),
       },
     });
     if (out.status === 'interrupted') {

@@ -16,7 +16,6 @@ export interface RunUnitMessage {
   datasetKey?: string;
   /** whether the uploaded CSV has a header row (as given at upload); the spec's own dataset.header wins */
   datasetHeader?: boolean;
-  attempt: number;
   worker: string;
   instanceId?: string;
 }
@@ -27,7 +26,6 @@ export type ChildMessage =
   | { type: 'ready'; backend: string }
   | { type: 'epoch'; unit: string; epoch: number; epochs: number; logs: Record<string, number> }
   | { type: 'resumed'; unit: string; epoch: number }
-  | { type: 'checkpoint'; unit: string; epoch: number }
   | { type: 'done'; result: UnitResult }
   | { type: 'interrupted'; unit: string; epoch: number }
   | { type: 'error'; error: ErrorInfo; retryable: boolean };

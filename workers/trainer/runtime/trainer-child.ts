@@ -22,13 +22,11 @@ export type UnitOutcome =
 export interface RunHandlers {
   onEpoch?(m: Extract<ChildMessage, { type: 'epoch' }>): void;
   onResumed?(epoch: number): void;
-  onCheckpoint?(epoch: number): void;
 }
 
 export class TrainerChild {
   private proc?: ChildProcess;
   private ready?: Promise<string>;
-  backend?: string;
   private killReason?: string;
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
@@ -40,7 +38,6 @@ export class TrainerChild {
       const onMsg = (m: ChildMessage) => {
         if (m.type === 'ready') {
           proc.off('message', onMsg);
-          this.backend = m.backend;
           resolve(m.backend);
         }
       };
@@ -76,9 +73,6 @@ export class TrainerChild {
             break;
           case 'resumed':
             h.onResumed?.(m.epoch);
-            break;
-          case 'checkpoint':
-            h.onCheckpoint?.(m.epoch);
             break;
           case 'done':
             cleanup();

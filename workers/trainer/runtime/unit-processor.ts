@@ -70,7 +70,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     let outcome: UnitOutcome;
     try {
       outcome = await d.child.run(
-        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetHeader, attempt: job.attemptsMade + 1, worker: d.workerId, instanceId: d.instanceId },
+        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
         {
           onEpoch: (m) => {
             void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
