@@ -81,13 +81,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const s3 = await ensureS3(config, say);
     closers.push(() => s3.stop());
 
-    let apiKey: string;
     const env: Record<string, string | undefined> = { ...baseEnv, ...s3.env, REDIS_URL: redisHandle.url };
-    if (!baseEnv.NIGHTSHIFT_API_KEYS) {
+    // the first configured tenant key, else a development key for tenant "dev"
+    let apiKey = [...config.apiKeys.keys()][0];
+    if (apiKey === undefined) {
       apiKey = devKey(config.dataDir);
       env.NIGHTSHIFT_API_KEYS = `dev:${apiKey}`;
-    } else {
-      apiKey = baseEnv.NIGHTSHIFT_API_KEYS.split(',')[0].split(':').slice(1).join(':');
     }
     const port = o.port ?? (await freePort(config.port));
     env.PORT = String(port);
