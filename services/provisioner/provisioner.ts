@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.ts';
 import { unitDemand, type Queues } from '../platform/queue.ts';
-import { costOf, type InstanceRecord, type SpotPolicy } from './fleet.ts';
+import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from './fleet.ts';
 import { createFleetStore } from './fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
 import { plan, type Action, type ObservedInstance, type Plan } from './planner.ts';
@@ -88,7 +88,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     m.leader.set(res.leader ? 1 : 0);
     if (!res.leader) return res;
 
-    // observe
+    // observe; `records` is kept in step with every write below, so the pass reads the instance hash once
     const [demandMap, described, records, launches] = await Promise.all([unitDemand(d.queues), provider.describe(), store.instances(), store.launches()]);
     const demand = Object.fromEntries(demandMap);
     const seen = new Map(described.map((i) => [i.id, i]));
@@ -100,19 +100,21 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       const inst = seen.get(rid);
       if (inst && (inst.state === 'terminated' || inst.state === 'shutting-down')) {
         await store.retire(r, t, inst.state === 'terminated' ? 'terminated' : 'shutting-down');
+        records.delete(rid);
         continue;
       }
       if (!inst) {
         // just launched and not listed yet (eventual consistency), or long gone
         if (t - r.launchedAt < config.bootTimeoutS * 1000) {
-          observed.push(toObserved(r, 'pending', true));
+          observed.push(toObserved(r, 'pending'));
         } else {
           await store.retire(r, t, 'vanished');
+          records.delete(rid);
           lastState.set(rid, 'terminated');
         }
         continue;
       }
-      observed.push(toObserved(r, inst.state, true));
+      observed.push(toObserved(r, inst.state));
     }
     for (const inst of described) {
       if (records.has(inst.id) || inst.state === 'terminated' || inst.state === 'shutting-down') continue;
@@ -126,8 +128,9 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
           ...(inst.launchId ? { launchId: inst.launchId } : {}), ...(known ? {} : { adopted: true }),
         };
         await store.putInstance(rec);
+        records.set(rec.id, rec);
         log.info({ instanceId: inst.id, launchId: inst.launchId, adopted: !known }, 'instance adopted');
-        observed.push(toObserved(rec, inst.state, true));
+        observed.push(toObserved(rec, inst.state));
       } else {
         observed.push({ id: inst.id, resourceClass: cls, state: inst.state, launchedAt: inst.launchedAt, known: false, slots: provider.slots(cls) });
       }
@@ -143,7 +146,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     const hourlyUsd: Record<string, number> = {};
     for (const c of classes) hourlyUsd[c] = await provider.hourlyUsd(c, spotOf(c));
     const spent = await store.spentUsd();
-    const running = [...(await store.instances()).values()].reduce((s, r) => s + costOf(r, t), 0);
+    const running = [...records.values()].reduce((s, r) => s + costOf(r, t), 0);
     m.spentUsd.set(spent + running);
     const p = plan({
       now: t,
@@ -184,9 +187,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     if (toTerminate.length) {
       try {
         await provider.terminate(toTerminate.map((x) => x.id));
-        const current = await store.instances();
         for (const x of toTerminate) {
-          const r = current.get(x.id);
+          const r = records.get(x.id);
           if (r) await store.putInstance({ ...r, terminatedAt: now(), terminateReason: x.reason });
           res.terminated.push(x.id);
           m.terminated.inc({ reason: x.reason });
@@ -206,11 +208,12 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     return res;
   }
 
-  function toObserved(r: InstanceRecord, state: InstanceState, known: boolean): ObservedInstance {
-    return { id: r.id, resourceClass: r.resourceClass, state, launchedAt: r.launchedAt, known, slots: provider.slots(r.resourceClass) };
+  /** an instance we hold a record of (launched or adopted by us) */
+  function toObserved(r: InstanceRecord, state: InstanceState): ObservedInstance {
+    return { id: r.id, resourceClass: r.resourceClass, state, launchedAt: r.launchedAt, known: true, slots: provider.slots(r.resourceClass) };
   }
 
-  async function launch(cls: string, count: number, reason: string, launches: Map<string, { launchId: string; resourceClass: string; status: string; createdAt: number }>, res: PlanResult): Promise<void> {
+  async function launch(cls: string, count: number, reason: string, launches: Map<string, LaunchRecord>, res: PlanResult): Promise<void> {
     // an intent left 'requested' by a crash mid-call is retried under its own id: same tags, same client token
     const t = now();
     const unfinished = [...launches.values()].find((l) => l.status === 'requested' && l.resourceClass === cls && t - l.createdAt < RECENT_INTENT_MS);
