@@ -90,10 +90,10 @@ export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'ter
   (r.hourlyUsd * Math.max(0, (r.terminatedAt ?? now) - r.launchedAt)) / 3_600_000;
 
 /**
- * Agent write (heartbeat or a change of active units). KEYS[1] worker hash.
+ * Agent write (heartbeat or a change of active units). KEYS[1] worker hash, KEYS[2] provisioner key.
  * ARGV: instanceId, workerId, activeUnits, now, startedAt, ttlS.
  * lastBusyAt moves to now while units are held and at the moment the last one ends.
- * Returns [drainingAt or 0, previous activeUnits].
+ * Returns [drainingAt or 0, 1 when a provisioner is alive else 0] (one round trip per heartbeat).
  */
 export const HEARTBEAT_LUA = `
 local prev = tonumber(redis.call('HGET', KEYS[1], 'activeUnits') or '0')
@@ -105,7 +105,7 @@ end
 if n > 0 or prev > 0 then redis.call('HSET', KEYS[1], 'lastBusyAt', ARGV[4]) end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 local d = redis.call('HGET', KEYS[1], 'drainingAt')
-return { tonumber(d or '0'), prev }
+return { tonumber(d or '0'), redis.call('EXISTS', KEYS[2]) }
 `;
 
 /**

@@ -95,11 +95,10 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
     // serialized so an older heartbeat never overwrites a newer active-units value
     writing = writing.then(async () => {
       try {
-        const [drainingAt] = (await withTimeout(
-          redis.eval(HEARTBEAT_LUA, 1, keys.worker(instanceId), instanceId, opts.workerId, String(active), String(now()), String(startedAt), String(WORKER_RECORD_TTL_S)),
+        const [drainingAt, provisioner] = (await withTimeout(
+          redis.eval(HEARTBEAT_LUA, 2, keys.worker(instanceId), keys.provisioner, instanceId, opts.workerId, String(active), String(now()), String(startedAt), String(WORKER_RECORD_TTL_S)),
           2_000,
         )) as [number, number];
-        const provisioner = await withTimeout(redis.exists(keys.provisioner), 2_000);
         if (provisioner) provisionerSeenAt = now();
         if (drainingAt > 0 && !stopped) interrupt({ action: 'drain', time: new Date(drainingAt).toISOString() });
       } catch (err) {
