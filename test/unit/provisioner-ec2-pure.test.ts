@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, classifyLaunchError } from '../../services/provisioner/providers/ec2-errors.ts';
 import { clientToken, marketsFor } from '../../services/provisioner/providers/ec2.ts';
-import { onDemandUsd, pickSpotPrice, UNKNOWN_TYPE_USD } from '../../services/provisioner/providers/prices.ts';
+import { onDemandUsd, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
+import { pickSpotPrice } from '../../services/provisioner/providers/prices.ts';
 import { renderUserData, shellQuote, loadUserDataTemplate } from '../../services/provisioner/providers/user-data.ts';
 
 const awsErr = (name: string, status = 400, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });

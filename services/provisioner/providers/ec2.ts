@@ -28,7 +28,8 @@ import type { Market, SpotPolicy } from '../fleet.ts';
 import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
 import { backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';
-import { onDemandUsd, pickSpotPrice } from './prices.ts';
+import { onDemandUsd } from '../../core/prices.ts';
+import { pickSpotPrice } from './prices.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
 
 export interface Ec2ProviderDeps {

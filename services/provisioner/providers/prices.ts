@@ -1,9 +1,8 @@
 /**
- * Instance prices. On-demand: a catalog (us-east-1, Linux, USD/h). Spot: the latest
- * DescribeSpotPriceHistory rows when they look real, else unknown — the history can
- * be empty (emulators have no p3 rows) and the on-demand price is then the estimate.
+ * Spot prices: the latest DescribeSpotPriceHistory rows when they look real, else
+ * unknown — the history can be empty (emulators have no p3 rows) and the on-demand
+ * price (services/core/prices.ts) is then the estimate.
  */
-export { ON_DEMAND_USD, UNKNOWN_TYPE_USD, onDemandUsd } from '../../core/prices.ts';
 
 export interface SpotRow {
   availabilityZone?: string;
