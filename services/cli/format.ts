@@ -87,6 +87,14 @@ export function progressText(p: Job['progress']): string {
   return s;
 }
 
+/** The final fit's metrics on its training rows: "loss 0.1234  accuracy 0.9870". */
+const finalText = (final: Record<string, number>): string =>
+  Object.entries(final).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${num(v)}`).join('  ');
+
+/** "fused (cpu)"; undefined when the engine is not known yet. */
+const engineText = (x: { engine?: string; backend?: string }): string | undefined =>
+  x.engine ? `${x.engine}${x.backend ? ` (${x.backend})` : ''}` : undefined;
+
 export function jobsTable(jobs: Job[]): string {
   if (jobs.length === 0) return 'no jobs';
   return table(
@@ -110,12 +118,12 @@ export function jobDetail(j: Job): string {
     ['status', j.status],
     ['progress', progressText(j.progress)],
     ['result', j.result ? statsLine({ ...j.result, n: j.result.scores.length }) : undefined],
-    ['final', j.result?.final ? Object.entries(j.result.final).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${num(v)}`).join('  ') : undefined],
+    ['final', j.result?.final ? finalText(j.result.final) : undefined],
     ['error', j.error ? `${j.error.code}: ${j.error.message}` : undefined],
     ['created', time(j.createdAt)],
     ['started', j.startedAt ? time(j.startedAt) : undefined],
     ['finished', j.finishedAt ? `${time(j.finishedAt)} (${duration(j.startedAt ?? j.createdAt, j.finishedAt)})` : undefined],
-    ['engine', j.engine ? `${j.engine}${j.backend ? ` (${j.backend})` : ''}` : undefined],
+    ['engine', engineText(j)],
     ['cost', j.cost ? `${usd(j.cost.usd)} (${Math.round(j.cost.instanceSeconds)} instance-seconds)` : undefined],
     ['batch', j.batchId],
   ]);
@@ -231,8 +239,8 @@ export function summaryReport(s: Summary): string {
       ['max', num(s.max)],
       ['method', s.method],
       ['run means', s.runMeans?.map((x) => num(x)).join(', ')],
-      ['final fit', s.final ? Object.entries(s.final).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${num(v)}`).join('  ') : undefined],
-      ['engine', s.engine ? `${s.engine}${s.backend ? ` (${s.backend})` : ''}` : undefined],
+      ['final fit', s.final ? finalText(s.final) : undefined],
+      ['engine', engineText(s)],
       ['unit seconds', s.unitSeconds !== undefined ? s.unitSeconds.toFixed(1) : undefined],
     ]));
   } else {

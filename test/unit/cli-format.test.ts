@@ -134,6 +134,12 @@ describe('results and predictions', () => {
     expect(out).toMatch(/r0-p0-f1\s+eval\s+0\.9900\s+10\s+90\s+10\s+1\.2\s+w2/);
     expect(out).toContain('accuracy 0.9850 ± 0.0050  95% CI [0.9780, 0.9920]  n=2');
     expect(out).toMatch(/^stderr\s+0\.0035$/m);
+    const withFinal = summaryReport({ ...summary, final: { epoch: 10, loss: 0.05, accuracy: 0.99 }, engine: 'fused', backend: 'cpu' });
+    expect(withFinal).toMatch(/^final fit\s+loss 0\.0500  accuracy 0\.9900$/m);
+    expect(withFinal).toMatch(/^engine\s+fused \(cpu\)$/m);
+    const d = jobDetail(job({ engine: 'tfjs', result: { metric: 'accuracy', scores: [0.98], mean: 0.98, std: 0, stderr: 0, ci95: [0.98, 0.98], final: { epoch: 3, loss: 0.1 } } }));
+    expect(d).toMatch(/^final\s+loss 0\.1000$/m);
+    expect(d).toMatch(/^engine\s+tfjs$/m);
   });
   it('predictions with labels; several outputs get a column each', () => {
     expect(predictionsTable({ predictions: [[0.00004], [0.9]], labels: ['-1', '1'] })).toBe(['ROW  PREDICTION  LABEL', '  0     4.00e-5     -1', '  1      0.9000      1'].join('\n'));
