@@ -1,7 +1,7 @@
 // The nightshift dashboard: jobs, learning curves, leaderboard, instances and cost.
 // Data comes from the /v1 API with the key the user enters (kept in localStorage).
 // Strings from the API only ever reach the page as text nodes or attribute values
-// (see h() below); nothing is parsed as HTML.
+// (see h() in format.js); nothing is parsed as HTML.
 
 
 import { scoreStrip } from './charts.js';
