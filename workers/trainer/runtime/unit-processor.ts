@@ -58,7 +58,6 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     d.onActive?.(1);
     const { timeoutMinutes } = resolveJobSpec(rec.spec);
     const timeoutMs = timeoutMinutes * 60_000;
-    let lastStatusCheck = 0;
     let stopAsked = false;
     const timer = setTimeout(() => d.child.kill('timeout'), timeoutMs);
     const interruptWatch = setInterval(() => {
@@ -67,6 +66,12 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         d.child.requestStop();
       }
     }, 200);
+    // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be
+    const statusWatch = setInterval(() => {
+      void d.store.getStatus(p.jobId).then((s) => {
+        if (s && isTerminal(s)) d.child.kill(`job ${s}`);
+      }, () => undefined);
+    }, STATUS_POLL_MS);
     let outcome: UnitOutcome;
     try {
       outcome = await d.child.run(
@@ -75,13 +80,6 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
           onEpoch: (m) => {
             void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
             void job.updateProgress({ unit: m.unit, epoch: m.epoch, epochs: m.epochs }).catch(() => undefined);
-            const now = Date.now();
-            if (now - lastStatusCheck >= STATUS_POLL_MS) {
-              lastStatusCheck = now;
-              void d.store.getStatus(p.jobId).then((s) => {
-                if (s && isTerminal(s)) d.child.kill(`job ${s}`);
-              });
-            }
           },
           onResumed: (epoch) => d.logger.info({ ...log, epoch }, 'resuming unit from checkpoint'),
         },
@@ -89,6 +87,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     } finally {
       clearTimeout(timer);
       clearInterval(interruptWatch);
+      clearInterval(statusWatch);
       d.onActive?.(-1);
     }
 
