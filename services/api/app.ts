@@ -42,8 +42,6 @@ export interface AppDeps {
   now?: () => Date;
   /** SSE heartbeat interval (default 15 s) */
   sseHeartbeatMs?: number;
-  /** the provisioner, when it runs in this process (accepted so one deps object fits all; the fleet is read from Redis) */
-  provisioner?: unknown;
   /** metric registries of other parts in this process (the provisioner's), served on /metrics too */
   extraMetrics?: Registry[];
 }

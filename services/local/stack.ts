@@ -110,7 +110,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await provisioner.start();
     closers.push(() => provisioner.stop());
 
-    const app = await buildApp({ config, store, queues, artifacts, provisioner, logger, extraMetrics: [provisionerMetrics] });
+    const app = await buildApp({ config, store, queues, artifacts, logger, extraMetrics: [provisionerMetrics] });
     await app.listen({ host: config.host, port: config.port });
     closers.push(() => app.close());
     const addr = app.server.address();
