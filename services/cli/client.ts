@@ -4,7 +4,7 @@
  * reached becomes ConnectionError (with the system error code, e.g. ECONNREFUSED).
  */
 import type { Job, JobStatus } from '../core/job.ts';
-import type { DatasetView, EpochLog, InstanceView, JobHistory, JobSummary, UnitHistory } from '../core/views.ts';
+import type { DatasetView, EpochLog, InstanceView, JobHistory, JobSummary, Prediction, UnitHistory } from '../core/views.ts';
 
 export type Dataset = DatasetView;
 
@@ -27,10 +27,7 @@ export interface Accepted {
 export type { EpochLog, UnitHistory };
 export type History = JobHistory;
 
-export interface Prediction {
-  predictions: number[][];
-  labels?: string[];
-}
+export type { Prediction };
 
 export type Instance = InstanceView;
 

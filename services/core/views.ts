@@ -40,6 +40,13 @@ export interface DatasetView {
   createdAt: string;
 }
 
+/** POST /v1/jobs/:id/predict */
+export interface Prediction {
+  predictions: number[][];
+  /** original labels, for classifiers */
+  labels?: string[];
+}
+
 /** GET /v1/instances */
 export interface InstanceView {
   id: string;

@@ -7,11 +7,9 @@ import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError } from '../../core/errors.ts';
 import type { Job } from '../../core/job.ts';
 import { keys } from '../../core/keys.ts';
+import type { Prediction } from '../../core/views.ts';
 
-export interface Prediction {
-  predictions: number[][];
-  labels?: string[];
-}
+export type { Prediction } from '../../core/views.ts';
 
 export interface Predictor {
   predict(rows: number[][]): Promise<Prediction>;
