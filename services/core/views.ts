@@ -67,6 +67,13 @@ export interface InstanceView {
 export const unitOrder = (a: { run: number; repeat: number; fold: number }, b: { run: number; repeat: number; fold: number }): number =>
   a.run - b.run || a.repeat - b.repeat || a.fold - b.fold;
 
+/** A job's history from its units' histories: evaluation units in run order, the final fit apart. */
+export function assembleHistory(all: UnitHistory[]): JobHistory {
+  const units = all.filter((u) => u.kind !== 'final').sort(unitOrder);
+  const final = all.find((u) => u.kind === 'final');
+  return final ? { units, final } : { units };
+}
+
 /** summary.json as the aggregator writes it. */
 export interface JobSummary {
   jobId?: string;

@@ -11,7 +11,8 @@ import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../se
 import { runMeans, summarize } from '../../../services/core/stats.ts';
 import type { ArtifactStore } from '../../../services/core/artifacts.ts';
 import type { Store } from '../../../services/platform/store.ts';
-import { unitOrder, type JobSummary, type UnitHistory } from '../../../services/core/views.ts';
+import { deleteCheckpoints, readUnitHistories } from '../../../services/platform/history.ts';
+import { unitOrder, type JobSummary } from '../../../services/core/views.ts';
 
 /** Pure: the job's result and summary.json from its unit results. */
 export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], finalLast?: Record<string, number>) {
@@ -60,7 +61,8 @@ export function createAggregateProcessor(d: AggregateDeps) {
     if (!rec) return { status: 'unknown' };
     const status = await d.store.getStatus(p.jobId);
     if (status && isTerminal(status)) {
-      await d.artifacts.deletePrefix(`${keys.jobPrefix(p.jobId)}units/`).catch(() => 0).then(() => undefined);
+      // failed or cancelled: the units' histories stay for diagnosis, their checkpoints go
+      await deleteCheckpoints(d.artifacts, p.jobId);
       return { status };
     }
     const spec = resolveJobSpec(rec.spec);
@@ -70,21 +72,13 @@ export function createAggregateProcessor(d: AggregateDeps) {
       const first = Object.values(failures)[0];
       const error = { code: 'unit_failed', message: first ? `a training unit failed: ${first}` : `${rec.unitsTotal - results.length} of ${rec.unitsTotal} training units did not finish` };
       await d.store.setStatus(p.jobId, 'failed', { error });
+      await deleteCheckpoints(d.artifacts, p.jobId);
       return { status: 'failed' };
     }
-    const histories: UnitHistory[] = [];
-    for (const r of results) {
-      const h = await d.artifacts.getJson<UnitHistory>(keys.unitHistory(p.jobId, r.key));
-      if (h) histories.push(h);
-    }
-    histories.sort(unitOrder);
-    const finalHistory = histories.find((h) => h.kind === 'final');
-    const finalLast = finalHistory?.epochs[finalHistory.epochs.length - 1];
+    const history = await readUnitHistories(d.artifacts, p.jobId);
+    const finalLast = history.final?.epochs[history.final.epochs.length - 1];
     const { result, summary } = summarizeJob(spec, results, finalLast);
-    await d.artifacts.putJson(keys.history(p.jobId), {
-      units: histories.filter((h) => h.kind === 'eval'),
-      ...(finalHistory ? { final: finalHistory } : {}),
-    });
+    await d.artifacts.putJson(keys.history(p.jobId), history);
     await d.artifacts.putJson(keys.summary(p.jobId), { jobId: p.jobId, name: rec.name, ...summary });
     const base = `/v1/jobs/${p.jobId}/artifacts`;
     const artifacts: Record<string, string> = { history: `${base}/history.json`, summary: `${base}/summary.json`, spec: `${base}/spec.json` };
