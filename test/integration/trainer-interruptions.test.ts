@@ -84,6 +84,18 @@ const LONG_JOB = {
   maxAttempts: 2,
 };
 
+/**
+ * Both folds are running, on two instances, each with a checkpoint written: whichever
+ * instance a test interrupts holds a unit that can resume. (Epoch progress alone is
+ * not enough on a loaded machine: one worker may not have started its unit yet.)
+ */
+async function bothUnitsCheckpointed(r: Rig, id: string): Promise<void> {
+  await waitFor(async () => {
+    const keys = await r.stack.artifacts.list(`jobs/${id}/units/`);
+    return new Set(keys.filter((k) => k.includes('/checkpoint/')).map((k) => k.split('/')[3])).size === 2;
+  }, 120_000, 'both units running with a checkpoint');
+}
+
 async function summaryOf(r: Rig, id: string): Promise<any> {
   const res = await r.stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}/artifacts/summary.json`, headers: r.stack.auth('acme') });
   return res.json();
@@ -93,7 +105,7 @@ describe('interruptions with the real trainer', () => {
   it('spot notice: units checkpoint, go back without spending an attempt, and finish elsewhere from their checkpoints', async () => {
     const r = await rig('spot');
     const id = await r.submit(LONG_JOB);
-    await waitFor(async () => ((await r.job(id)).progress.epoch ?? 0) >= 30, 90_000, 'training under way');
+    await bothUnitsCheckpointed(r, id);
     const first = r.sim.instances().filter((i) => i.worker && i.endedAt === undefined).map((i) => i.id);
     expect(first.length).toBeGreaterThan(0);
     for (const i of first) r.sim.setSpotNotice(i, { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() });
@@ -118,12 +130,12 @@ describe('interruptions with the real trainer', () => {
     const hist = (await r.stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}/history`, headers: r.stack.auth('acme') })).json();
     for (const u of hist.units) expect(u.epochs.map((e: any) => e.epoch)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
     await waitFor(async () => (await r.live()).length === 0, 30_000, 'every instance terminated after the queue drained');
-  });
+  }, 360_000);
 
   it('a worker killed hard mid-unit: the unit resumes elsewhere from its checkpoint and the dead instance is terminated', async () => {
     const r = await rig('kill');
     const id = await r.submit(LONG_JOB);
-    await waitFor(async () => ((await r.job(id)).progress.epoch ?? 0) >= 30, 90_000, 'training under way');
+    await bothUnitsCheckpointed(r, id);
     const victim = r.sim.instances().find((i) => i.worker && i.endedAt === undefined)!;
     victim.worker!.child.kill('SIGKILL');
 
@@ -136,5 +148,5 @@ describe('interruptions with the real trainer', () => {
     // the machine whose worker died stops billing: no heartbeat -> terminated
     await waitFor(async () => !(await r.live()).includes(victim.id), 60_000, 'dead instance terminated');
     await waitFor(async () => (await r.live()).length === 0, 30_000, 'every instance terminated after the queue drained');
-  });
+  }, 360_000);
 });
