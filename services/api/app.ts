@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = createMetrics();
   registerMetrics(app, metrics, deps.extraMetrics ?? []);
 
-  const datasets = createDatasetService({ store, artifacts, ...(now ? { now } : {}) });
+  const datasets = createDatasetService({ store, artifacts, dataSources: { bucket: artifacts.bucket, grants: config.s3Sources }, ...(now ? { now } : {}) });
   const services: Services = {
     store,
     artifacts,

@@ -3,6 +3,8 @@
  * implementation lives in services/platform/artifacts.ts (AWS S3, LocalStack, moto
  * or the embedded s3rver: same client, different endpoint).
  */
+import type { S3Location } from './data-sources.ts';
+
 export interface ArtifactStore {
   readonly bucket: string;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
@@ -13,8 +15,14 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;
   deletePrefix(prefix: string): Promise<number>;
-  /** read an object addressed as s3://bucket/key (any bucket the credentials reach) */
-  getUri(uri: string): Promise<Buffer | undefined>;
+  /**
+   * An object in any bucket the credentials reach (a data source). Only for
+   * locations that passed the data-source policy (core/data-sources.ts). Missing,
+   * and refused by S3 (no access, no such bucket), both answer undefined.
+   */
+  getObject(loc: S3Location): Promise<Buffer | undefined>;
+  /** whether getObject would find it (same rules) */
+  objectExists(loc: S3Location): Promise<boolean>;
   presign?(key: string, expiresS: number): Promise<string>;
   ping(): Promise<void>;
 }
@@ -48,9 +56,11 @@ export function memoryArtifactStore(bucket = 'memory'): ArtifactStore {
       for (const k of [...m.keys()]) if (k.startsWith(prefix)) (m.delete(k), n++);
       return n;
     },
-    async getUri(uri) {
-      const r = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-      return r && r[1] === bucket ? m.get(r[2]) : undefined;
+    async getObject(loc) {
+      return loc.bucket === bucket ? m.get(loc.key) : undefined;
+    },
+    async objectExists(loc) {
+      return loc.bucket === bucket && m.has(loc.key);
     },
     async ping() {},
   };

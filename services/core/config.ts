@@ -4,6 +4,7 @@
  * entry points print it and exit.
  */
 import path from 'node:path';
+import { parseS3Grants, type S3Grant } from './data-sources.ts';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -21,6 +22,8 @@ export interface Config {
   prefix: string;
   dataDir: string;
   s3: { bucket: string; endpoint?: string; region: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
+  /** tenant -> bucket/prefix pairs it may train on besides its own datasets/<tenant>/ area (NIGHTSHIFT_S3_SOURCES) */
+  s3Sources: Map<string, S3Grant[]>;
   compute: ComputeKind;
   maxInstances: number;
   idleTimeoutS: number;
@@ -94,6 +97,14 @@ function parseKeys(env: Env, name: string): Map<string, string> {
   return out;
 }
 
+function s3Sources(env: Env): Map<string, S3Grant[]> {
+  try {
+    return parseS3Grants(env.NIGHTSHIFT_S3_SOURCES ?? '');
+  } catch (e) {
+    throw new ConfigError('NIGHTSHIFT_S3_SOURCES', (e as Error).message);
+  }
+}
+
 function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
   const v = env.NIGHTSHIFT_EC2_SPOT || 'no';
   if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError('NIGHTSHIFT_EC2_SPOT', `expected no, prefer or require, got "${v}"`);
@@ -134,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
     },
+    s3Sources: s3Sources(env),
     compute,
     maxInstances: int(env, 'NIGHTSHIFT_MAX_INSTANCES', compute === 'local' ? cores : 4, 0, 1000),
     idleTimeoutS: int(env, 'NIGHTSHIFT_IDLE_TIMEOUT_S', compute === 'local' ? 30 : 120, 1, 86_400),

@@ -42,6 +42,12 @@ const isMissing = (e: unknown): boolean => {
   return err?.name === 'NoSuchKey' || err?.name === 'NotFound' || err?.$metadata?.httpStatusCode === 404;
 };
 
+/** S3 refused to say: no access to that bucket or key, or no such bucket. For data sources this reads as "not found". */
+const isRefused = (e: unknown): boolean => {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err?.name === 'AccessDenied' || err?.name === 'Forbidden' || err?.name === 'NoSuchBucket' || err?.$metadata?.httpStatusCode === 403;
+};
+
 export function s3ArtifactStore(o: S3Options, client: S3Client = createS3Client(o)): ArtifactStore & { client: S3Client; ensureBucket(): Promise<void> } {
   const Bucket = o.bucket;
 
@@ -109,10 +115,22 @@ export function s3ArtifactStore(o: S3Options, client: S3Client = createS3Client(
       }
       return all.length;
     },
-    async getUri(uri) {
-      const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-      if (!m) return undefined;
-      return getFrom(m[1], m[2]);
+    async getObject(loc) {
+      try {
+        return await getFrom(loc.bucket, loc.key);
+      } catch (e) {
+        if (isRefused(e)) return undefined;
+        throw e;
+      }
+    },
+    async objectExists(loc) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+        return true;
+      } catch (e) {
+        if (isMissing(e) || isRefused(e)) return false;
+        throw e;
+      }
     },
     async presign(key, expiresS) {
       return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: expiresS });

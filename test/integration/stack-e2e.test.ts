@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../services/api/app.ts';
+import { loadConfig } from '../../services/core/config.ts';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
+import { createQueues } from '../../services/platform/queue.ts';
+import { connectRedis } from '../../services/platform/redis.ts';
+import { createStore } from '../../services/platform/store.ts';
+import { TEST_REDIS_URL } from '../support/redis.ts';
 import { isDone, startE2EStack, trainerPids, type E2EStack } from '../support/stack.ts';
 
 const TUTORIAL_ROW = [-0.99859353, 2.19284309, -0.42632938, -0.21043258, -0.76409478, 0.38773181, -0.99874473, -1.1567218, 0.3437602, -0.17309765];
@@ -148,12 +154,12 @@ describe('other UCI-style data sets work unchanged', () => {
 });
 
 describe('data sets already in S3', () => {
-  it('s3://bucket/key.csv trains like an upload; a missing object fails the job with dataset_not_found', async () => {
+  it("s3://<bucket>/datasets/<tenant>/key.csv trains like an upload; a missing one is refused at submission", async () => {
     const bucket = s3ArtifactStore(s.config.s3);
     const rows = Array.from({ length: 120 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 2 === 0 ? 'yes' : 'no'}`);
-    await bucket.put('inbox/parity.csv', `a,b,label\n${rows.join('\n')}\n`, 'text/csv');
+    await bucket.put('datasets/e2e/inbox/parity.csv', `a,b,label\n${rows.join('\n')}\n`, 'text/csv');
     const ok = await s.call('POST', '/v1/jobs', {
-      dataset: { uri: `s3://${s.config.s3.bucket}/inbox/parity.csv`, header: true },
+      dataset: { uri: `s3://${s.config.s3.bucket}/datasets/e2e/inbox/parity.csv`, header: true },
       model: { layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
       training: { loss: 'binaryCrossentropy', metrics: ['accuracy'], epochs: 5 },
       evaluation: { method: 'holdout', testSize: 0.25, stratify: true },
@@ -164,15 +170,45 @@ describe('data sets already in S3', () => {
     expect(done.result.scores).toHaveLength(1);
 
     const missing = await s.call('POST', '/v1/jobs', {
-      dataset: { uri: `s3://${s.config.s3.bucket}/inbox/nope.csv` },
+      dataset: { uri: `s3://${s.config.s3.bucket}/datasets/e2e/inbox/nope.csv` },
       model: { layers: [{ type: 'dense', units: 1 }] },
       training: { loss: 'mse', epochs: 1 },
     });
-    expect(missing.status).toBe(202);
-    const failed = await s.waitFor(missing.body.id, isDone, 60_000);
-    expect(failed.status).toBe('failed');
-    expect(failed.error.code).toBe('dataset_not_found');
-    expect(failed.error.message).toContain('nope.csv');
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('dataset_not_found');
+    expect(missing.body.error.message).toContain('nope.csv');
+  });
+
+  it("the worker checks the tenant's sources again: a foreign object that reached the queue fails the job unread", async () => {
+    // another tenant's file, in the artifact bucket the workers can read
+    const bucket = s3ArtifactStore(s.config.s3);
+    await bucket.put('datasets/other/secret.csv', 'x,label\n1,top-secret-a\n2,top-secret-b\n3,top-secret-a\n4,top-secret-b\n', 'text/csv');
+    // an API that grants tenant e2e the whole bucket (misconfigured, or compromised) queues the job;
+    // the stack's workers hold the real policy
+    const config = loadConfig({ ...process.env, REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: s.prefix, NIGHTSHIFT_API_KEYS: `e2e:${s.key}`,
+      NIGHTSHIFT_S3_BUCKET: s.config.s3.bucket, AWS_ENDPOINT_URL: s.config.s3.endpoint ?? '', AWS_ACCESS_KEY_ID: s.config.s3.accessKeyId ?? '',
+      AWS_SECRET_ACCESS_KEY: s.config.s3.secretAccessKey ?? '', NIGHTSHIFT_S3_SOURCES: `e2e:s3://${s.config.s3.bucket}`, LOG_LEVEL: 'silent' });
+    const redis = connectRedis(config.redisUrl, { name: 'e2e-permissive-api' });
+    const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'e2e-permissive-queues' });
+    const queues = createQueues(bull, s.prefix);
+    const app = await buildApp({ config, store: createStore(redis, s.prefix), queues, artifacts: bucket, logger: false });
+    try {
+      const sub = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${s.key}`, 'content-type': 'application/json' },
+        payload: { dataset: { uri: `s3://${s.config.s3.bucket}/datasets/other/secret.csv`, header: true }, model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+          training: { loss: 'sparseCategoricalCrossentropy', epochs: 1 }, final: { fit: true } } });
+      expect(sub.statusCode, sub.body).toBe(202);
+      const failed = await s.waitFor(sub.json().id, isDone, 60_000);
+      expect(failed.status).toBe('failed');
+      expect(failed.error.code).toBe('dataset_not_found');
+      expect(JSON.stringify(failed)).not.toContain('top-secret');
+      const meta = await s.call('GET', `/v1/jobs/${failed.id}/artifacts/meta.json`);
+      expect(meta.status).toBe(404);
+    } finally {
+      await app.close();
+      await queues.close();
+      redis.disconnect();
+      bull.disconnect();
+    }
   });
 });
 

@@ -100,7 +100,10 @@ describe('user data', () => {
     const out = renderUserData(loadUserDataTemplate(), {
       NIGHTSHIFT_PREFIX: 'ns', NIGHTSHIFT_CLUSTER: 'c', NIGHTSHIFT_IDLE_TIMEOUT_S: '120', NIGHTSHIFT_S3_BUCKET: 'b', AWS_REGION: 'us-east-1',
       NIGHTSHIFT_REDIS_URL_PARAMETER: '/c/redis-url', NIGHTSHIFT_RELEASE_URI: 's3://b/r.tgz', NIGHTSHIFT_CUDA_HOME: '/usr/local/cuda-11.2',
+      NIGHTSHIFT_S3_SOURCES: 'alice:s3://lab-data/alice/',
     });
+    expect(out).toContain("NIGHTSHIFT_S3_SOURCES='alice:s3://lab-data/alice/'");
+    expect(out).toContain('NIGHTSHIFT_S3_SOURCES=$NIGHTSHIFT_S3_SOURCES');
     expect(out).toContain("REDIS_URL_PARAMETER='/c/redis-url'");
     expect(out).toContain('aws ssm get-parameter --with-decryption');
     expect(out).not.toMatch(/\{\{/);

@@ -54,6 +54,7 @@ const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
   child,
   workerId,
   instanceId: agent.instanceId,
+  dataSources: { bucket: config.s3.bucket, grants: config.s3Sources },
   interrupted: () => interrupted,
   onActive: (delta) => {
     active += delta;

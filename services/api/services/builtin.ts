@@ -52,11 +52,11 @@ function checkValue(gen: string, name: string, kind: Kind, raw: string): number 
 export function builtinSummary(uri: string): DatasetSummary {
   const m = /^builtin:([A-Za-z_][A-Za-z0-9_]*)(?:\?(.*))?$/s.exec(uri);
   if (!m) throw invalid(`malformed builtin URI ${JSON.stringify(uri)}: expected builtin:<generator>?<params>`);
-  const gen = GENERATORS[m[1]];
+  const gen = Object.hasOwn(GENERATORS, m[1]) ? GENERATORS[m[1]] : undefined;
   if (!gen) throw invalid(`unknown generator ${JSON.stringify(m[1])} (known: ${Object.keys(GENERATORS).join(', ')})`);
   const values: Record<string, number> = { ...gen.defaults };
   for (const [name, raw] of new URLSearchParams(m[2] ?? '')) {
-    const kind = gen.params[name];
+    const kind = Object.hasOwn(gen.params, name) ? gen.params[name] : undefined;
     if (!kind) throw invalid(`${m[1]}: unknown parameter ${JSON.stringify(name)} (known: ${Object.keys(gen.params).join(', ')})`);
     const v = checkValue(m[1], name, kind, raw);
     if (v !== undefined) values[name] = v;

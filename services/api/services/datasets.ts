@@ -3,7 +3,8 @@
  * (datasets/<tenant>/<sha256>.csv) with a record in Redis and a copy of the record
  * next to the file. Also answers "what does this dataset URI look like" for job
  * submission: uploaded sets from their summary, builtin generators from their
- * parameters; s3:// files are only read by the worker.
+ * parameters; s3:// objects only where the data-source policy lets the tenant read
+ * them (core/data-sources.ts), and then only checked to exist: the worker reads them.
  */
 import type { DatasetView } from '../../core/views.ts';
 import { createHash } from 'node:crypto';
@@ -11,6 +12,7 @@ import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { keys } from '../../core/keys.ts';
+import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy } from '../../core/data-sources.ts';
 import type { DatasetSummary } from '../../core/resolve.ts';
 import type { DatasetRecord, Store } from '../../platform/store.ts';
 import { parseCsv, summarizeTable } from '../../../workers/trainer/ml/csv.ts';
@@ -19,6 +21,8 @@ import { builtinSummary } from './builtin.ts';
 export interface DatasetServiceDeps {
   store: Store;
   artifacts: ArtifactStore;
+  /** which s3:// objects each tenant may train on */
+  dataSources: DataSourcePolicy;
   now?: () => Date;
 }
 
@@ -36,7 +40,7 @@ export const datasetView = (d: DatasetRecord): DatasetView => ({
 
 const DATASET_URI = /^dataset:([A-Za-z0-9_.-]{1,128})$/;
 
-export function createDatasetService({ store, artifacts, now = () => new Date() }: DatasetServiceDeps) {
+export function createDatasetService({ store, artifacts, dataSources, now = () => new Date() }: DatasetServiceDeps) {
   return {
     async upload(tenant: string, bytes: Buffer, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
       if (bytes.length === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
@@ -74,8 +78,10 @@ export function createDatasetService({ store, artifacts, now = () => new Date() 
      * What a spec's dataset.uri names, read once for job submission: the URI pinned
      * to the upload (dataset:<name> -> dataset:<id>, so every unit of a job trains on
      * the upload it was submitted with) and the summary the checks need (uploads from
-     * their record, builtin generators from their parameters; s3:// files are only
-     * read by the worker). Unknown uploads and malformed URIs are the caller's error.
+     * their record, builtin generators from their parameters; s3:// objects are
+     * checked against the tenant's data-source policy and for existence, with one
+     * answer for both, and read by the worker). Unknown uploads and malformed URIs
+     * are the caller's error.
      */
     async lookup(tenant: string, uri: string): Promise<{ uri: string; summary?: DatasetSummary }> {
       if (uri.startsWith('dataset:')) {
@@ -85,7 +91,11 @@ export function createDatasetService({ store, artifacts, now = () => new Date() 
         return { uri: `dataset:${rec.id}`, summary: rec.summary };
       }
       if (uri.startsWith('builtin:')) return { uri, summary: builtinSummary(uri) };
-      if (/^s3:\/\/[^/]+\/.+/.test(uri)) return { uri };
+      if (uri.startsWith('s3://')) {
+        const loc = s3SourceFor(uri, tenant, dataSources);
+        if (!loc || !(await artifacts.objectExists(loc))) throw s3SourceNotFound(uri, dataSources.bucket);
+        return { uri };
+      }
       throw new NightshiftError('validation_failed', 'dataset.uri: expected dataset:<id>, s3://bucket/key or builtin:<generator>?<params>', { field: 'dataset.uri' });
     },
   };

@@ -29,6 +29,7 @@ import { LaunchError, type ComputeProvider, type InstanceState, type LaunchReque
 import { backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';
 import { onDemandUsd } from '../../core/prices.ts';
+import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotPrice } from './prices.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
 
@@ -142,6 +143,8 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         NIGHTSHIFT_REDIS_URL_PARAMETER: e.redisUrlParameter ?? `/${e.cluster}/redis-url`,
         NIGHTSHIFT_RELEASE_URI: deps.releaseUri ?? `s3://${config.s3.bucket}/releases/nightshift.tgz`,
         NIGHTSHIFT_CUDA_HOME: deps.cudaHome ?? '/usr/local/cuda-11.2',
+        // workers re-check every s3:// data set against the same grants as the API
+        NIGHTSHIFT_S3_SOURCES: formatS3Grants(config.s3Sources),
       }),
     ).toString('base64');
   }

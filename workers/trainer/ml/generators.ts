@@ -24,7 +24,7 @@ type ParamValue = number | boolean | number[] | null | undefined;
 function parseParams(gen: string, query: URLSearchParams, defs: Record<string, ParamDef>): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};
   for (const key of query.keys()) {
-    if (!(key in defs)) throw invalid(`${gen}: unknown parameter ${JSON.stringify(key)} (known: ${Object.keys(defs).join(', ')})`);
+    if (!Object.hasOwn(defs, key)) throw invalid(`${gen}: unknown parameter ${JSON.stringify(key)} (known: ${Object.keys(defs).join(', ')})`);
   }
   for (const [name, d] of Object.entries(defs)) {
     const raw = query.get(name);

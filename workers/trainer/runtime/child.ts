@@ -38,12 +38,15 @@ process.on('message', (m: ParentMessage) => {
 process.on('disconnect', () => process.exit(0));
 
 async function table(msg: RunUnitMessage, uri: string, header: boolean): Promise<Table> {
-  const cacheKey = `${uri}|${header}`;
+  // keyed by what is read, not by the URI text: s3:// objects by their checked location
+  const source = uri.startsWith('s3://') ? `s3:${msg.datasetObject?.bucket}/${msg.datasetObject?.key}` : uri.startsWith('dataset:') ? `key:${msg.datasetKey}` : uri;
+  const cacheKey = `${source}|${header}`;
   const hit = tables.get(cacheKey);
   if (hit) return hit;
   const t = await loadTable(uri, header, async (u) => {
     if (u.startsWith('dataset:')) return msg.datasetKey ? artifacts.get(msg.datasetKey) : undefined;
-    if (u.startsWith('s3://')) return artifacts.getUri(u);
+    // only what the worker's data-source check resolved; never the URI as written
+    if (u.startsWith('s3://')) return msg.datasetObject ? artifacts.getObject(msg.datasetObject) : undefined;
     throw new NightshiftError('dataset_invalid', `dataset.uri: unsupported scheme in "${u}" (use dataset:<id>, s3://bucket/key or builtin:<generator>)`, { field: 'dataset.uri' });
   });
   if (tables.size > 4) tables.delete(tables.keys().next().value as string);

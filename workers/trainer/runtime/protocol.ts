@@ -7,6 +7,7 @@ import type { ErrorInfo } from '../../../services/core/errors.ts';
 import type { JobSpec } from '../../../services/core/spec.ts';
 import type { UnitPayload } from '../../../services/core/catalog.ts';
 import type { UnitResult } from '../../../services/core/job.ts';
+import type { S3Location } from '../../../services/core/data-sources.ts';
 
 export interface RunUnitMessage {
   type: 'run';
@@ -14,6 +15,8 @@ export interface RunUnitMessage {
   spec: JobSpec;
   /** S3 key of an uploaded data set (dataset:<id> URIs are resolved by the worker) */
   datasetKey?: string;
+  /** the object an s3:// data set names, once the worker checked the job's tenant may read it */
+  datasetObject?: S3Location;
   /** whether the uploaded CSV has a header row (as given at upload); the spec's own dataset.header wins */
   datasetHeader?: boolean;
   worker: string;

@@ -10,6 +10,7 @@ import { CATALOG, parsePayload, type UnitPayload } from '../../../services/core/
 import { isTerminal, type UnitResult } from '../../../services/core/job.ts';
 import { resolveJobSpec } from '../../../services/core/resolve.ts';
 import type { Store } from '../../../services/platform/store.ts';
+import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy, type S3Location } from '../../../services/core/data-sources.ts';
 import type { TrainerChild, UnitOutcome } from './trainer-child.ts';
 
 export interface UnitProcessorDeps {
@@ -17,6 +18,8 @@ export interface UnitProcessorDeps {
   child: TrainerChild;
   workerId: string;
   instanceId?: string;
+  /** which s3:// objects each tenant may train on (checked again here, whatever the API accepted) */
+  dataSources: DataSourcePolicy;
   /** true once an interruption notice (spot, SIGTERM) arrived: hand units back */
   interrupted(): boolean;
   onActive?(delta: 1 | -1): void;
@@ -53,6 +56,17 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       datasetKey = ds.key;
       datasetHeader = ds.header;
     }
+    let datasetObject: S3Location | undefined;
+    if (rec.spec.dataset.uri.startsWith('s3://')) {
+      datasetObject = s3SourceFor(rec.spec.dataset.uri, rec.tenant, d.dataSources);
+      if (!datasetObject) {
+        const e = s3SourceNotFound(rec.spec.dataset.uri, d.dataSources.bucket);
+        const error = { code: e.code, message: e.message, field: 'dataset.uri' };
+        d.logger.warn({ ...log, tenant: rec.tenant }, 'refused an s3:// data set outside the tenant\'s sources');
+        await d.store.setStatus(p.jobId, 'failed', { error });
+        throw new UnrecoverableError(error.message);
+      }
+    }
 
     await d.store.setStatus(p.jobId, 'running');
     d.onActive?.(1);
@@ -75,7 +89,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     let outcome: UnitOutcome;
     try {
       outcome = await d.child.run(
-        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
+        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
         {
           onEpoch: (m) => {
             void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
