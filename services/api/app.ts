@@ -21,6 +21,9 @@ import { healthRoutes } from './routes/health.ts';
 import { jobFileRoutes } from './routes/job-files.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { instanceRoutes } from './routes/instances.ts';
+import { batchRoutes } from './routes/batches.ts';
+import { createBatchService } from './services/batches.ts';
+import { createBatchStore } from '../platform/batches.ts';
 import { createDatasetService, type DatasetService } from './services/datasets.ts';
 import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
@@ -97,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'jobs', description: 'training jobs, their results, artifacts and predictions' },
         { name: 'datasets', description: 'uploaded CSV data sets' },
+        { name: 'batches', description: 'sweeps of jobs with a schedule, a deadline and a leaderboard' },
         { name: 'health', description: 'health of the service' },
       ],
     },
@@ -125,6 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(jobRoutes, { services });
     await v1.register(jobFileRoutes, { services, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
     await v1.register(datasetRoutes, { services });
+    const batchStore = createBatchStore(store.redis, config.prefix, store);
+    await v1.register(batchRoutes, { batches: createBatchService({ store, batches: batchStore, jobs: services.jobs, artifacts, ...(now ? { now } : {}) }) });
     await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });
   });
   return app;

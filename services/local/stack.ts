@@ -16,6 +16,8 @@ import { createQueues } from '../platform/queue.ts';
 import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { buildApp } from '../api/app.ts';
 import { createProvisioner } from '../provisioner/provisioner.ts';
+import { createBatchSupervisor } from '../provisioner/batch-supervisor.ts';
+import { createBatchStore } from '../platform/batches.ts';
 import { createComputeProvider } from '../provisioner/providers/index.ts';
 import { ensureRedis, ensureS3, freePort } from './infra.ts';
 
@@ -106,7 +108,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     // stopped after the provisioner: local workers get SIGTERM, checkpoint and hand their units back
     closers.push(async () => provider.close?.());
     const provisionerMetrics = new Registry();
-    const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics });
+    const batches = createBatchSupervisor({ store, batches: createBatchStore(redis, config.prefix, store), queues, artifacts, logger });
+    const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics, batches });
     await provisioner.start();
     closers.push(() => provisioner.stop());
 

@@ -7,6 +7,7 @@
 import { FlowProducer, Queue, type ConnectionOptions, type Job as BullJob } from 'bullmq';
 import { CATALOG, QUEUES, parentJobId, unitJobId, type UnitPayload, type AggregatePayload } from '../core/catalog.ts';
 import type { UnitRef } from '../core/units.ts';
+import { fairPriority } from '../core/fair-share.ts';
 
 export interface Queues {
   units: Queue<UnitPayload>;
@@ -44,10 +45,24 @@ export interface EnqueueArgs {
   maxAttempts: number;
   /** ms from now before the units may start (schedule.notBefore) */
   delayMs?: number;
+  /**
+   * the tenant's backlog ahead of this job's first unit: units get fair-share
+   * priorities (core/fair-share.ts) from here on; absent: the plain spec priority
+   */
+  ordinal?: number;
 }
 
 export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
-  await q.flow.add({
+  await q.flow.add(flowOf(a));
+}
+
+/** Many jobs in one round of Redis calls (a batch's jobs). */
+export async function enqueueJobs(q: Queues, all: EnqueueArgs[]): Promise<void> {
+  for (let i = 0; i < all.length; i += 200) await q.flow.addBulk(all.slice(i, i + 200).map(flowOf));
+}
+
+function flowOf(a: EnqueueArgs) {
+  return {
     name: CATALOG.aggregate.name,
     queueName: CATALOG.aggregate.queue,
     data: { jobId: a.jobId, tenant: a.tenant },
@@ -58,7 +73,7 @@ export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
       removeOnComplete: { age: 7 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },
     },
-    children: a.units.map((u) => ({
+    children: a.units.map((u, i) => ({
       name: CATALOG.unit.name,
       queueName: CATALOG.unit.queue,
       data: { jobId: a.jobId, tenant: a.tenant, unit: u, resourceClass: a.resourceClass },
@@ -66,14 +81,14 @@ export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
         jobId: unitJobId(a.jobId, u.key),
         attempts: a.maxAttempts,
         backoff: CATALOG.unit.backoff,
-        priority: bullPriority(a.priority),
+        priority: a.ordinal === undefined ? bullPriority(a.priority) : fairPriority(a.priority, a.ordinal + i),
         ignoreDependencyOnFailure: true,
         removeOnComplete: { age: 7 * 24 * 3600 },
         removeOnFail: { age: 30 * 24 * 3600 },
         ...(a.delayMs && a.delayMs > 0 ? { delay: a.delayMs } : {}),
       },
     })),
-  });
+  };
 }
 
 /**

@@ -108,11 +108,44 @@ export function createStore(redis: Redis, prefix: string) {
       const score = Date.parse(rec.createdAt);
       await redis
         .multi()
-        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0 })
+        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal })
         .zadd(k.tenantJobs(rec.tenant), score, rec.id)
         .zadd(k.allJobs, score, rec.id)
         .exec();
       await publish({ type: 'status', jobId: rec.id, at: rec.createdAt, status });
+    },
+
+    /** Many jobs in one pipeline (a batch's); one status event each. */
+    async createJobs(recs: JobRecord[], status: JobStatus = 'queued'): Promise<void> {
+      for (let i = 0; i < recs.length; i += 500) {
+        const m = redis.pipeline();
+        for (const rec of recs.slice(i, i + 500)) {
+          const score = Date.parse(rec.createdAt);
+          m.hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal })
+            .zadd(k.tenantJobs(rec.tenant), score, rec.id)
+            .zadd(k.allJobs, score, rec.id)
+            .publish(k.events(rec.id), JSON.stringify({ type: 'status', jobId: rec.id, at: rec.createdAt, status }));
+        }
+        await m.exec();
+      }
+    },
+
+    /**
+     * Training units of a tenant not finished yet, over its newest jobs that are
+     * not terminal: the backlog fair-share priorities count from.
+     */
+    async tenantBacklog(tenant: string, scan = 5_000): Promise<number> {
+      const ids = await redis.zrevrange(k.tenantJobs(tenant), 0, scan - 1);
+      let backlog = 0;
+      for (let i = 0; i < ids.length; i += 1_000) {
+        const pipe = redis.pipeline();
+        for (const id of ids.slice(i, i + 1_000)) pipe.hmget(k.job(id), 'status', 'unitsTotal', 'unitsDone');
+        for (const r of (await pipe.exec()) ?? []) {
+          const [status, total, done] = (r[1] ?? []) as Array<string | null>;
+          if (status && !isTerminal(status)) backlog += Math.max(0, Number(total ?? 0) - Number(done ?? 0));
+        }
+      }
+      return backlog;
     },
 
     async getRecord(id: string): Promise<JobRecord | undefined> {
@@ -184,6 +217,16 @@ export function createStore(redis: Redis, prefix: string) {
       if (extra.engine) fields.push('engine', extra.engine);
       const r = (await redis.eval(SET_STATUS, 1, k.job(id), status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
       if (r === 1) await publish({ type: 'status', jobId: id, at: now, status, ...(extra.error ? { error: extra.error } : {}) });
+      return r === 1;
+    },
+
+    /** scheduled -> queued once the window opens; false when a unit started (or it ended) meanwhile. */
+    async promoteScheduled(id: string): Promise<boolean> {
+      const r = (await redis.eval(
+        `if redis.call('HGET', KEYS[1], 'status') == 'scheduled' then redis.call('HSET', KEYS[1], 'status', 'queued') return 1 end return 0`,
+        1, k.job(id),
+      )) as number;
+      if (r === 1) await publish({ type: 'status', jobId: id, at: new Date().toISOString(), status: 'queued' });
       return r === 1;
     },
 

@@ -17,6 +17,8 @@ import { createFleetStore } from './fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
 import { plan, type Action, type ObservedInstance, type Plan } from './planner.ts';
 import { LaunchError, type ComputeProvider, type InstanceState } from './provider.ts';
+import type { BatchSupervisor } from './batch-supervisor.ts';
+import { deadlineDemand } from '../core/deadline.ts';
 
 export interface Logger {
   info(o: object, m?: string): void;
@@ -37,6 +39,8 @@ export interface ProvisionerDeps {
   staleAfterMs?: number;
   now?: () => number;
   id?: string;
+  /** batch schedules and deadlines, run by the leader every pass (absent: no batch supervision) */
+  batches?: BatchSupervisor;
 }
 
 export interface PlanResult {
@@ -90,7 +94,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
 
     // observe; `records` is kept in step with every write below, so the pass reads the instance hash once
     const [demandMap, described, records, launches] = await Promise.all([unitDemand(d.queues), provider.describe(), store.instances(), store.launches()]);
-    const demand = Object.fromEntries(demandMap);
+    let demand = Object.fromEntries(demandMap);
     const seen = new Map(described.map((i) => [i.id, i]));
     const heartbeats = await store.heartbeats([...new Set([...seen.keys(), ...records.keys()])]);
     for (const i of described) lastState.set(i.id, i.state);
@@ -140,6 +144,20 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}) };
     }
     updateGauges(demand, observed);
+    if (d.batches) {
+      // deadlines: jobs past theirs end, and classes that only serve deadline batches scale to what the deadlines need
+      try {
+        const live: Record<string, number> = {};
+        for (const o of observed) if (o.state === 'pending' || o.state === 'running') live[o.resourceClass] = (live[o.resourceClass] ?? 0) + 1;
+        const needs = await d.batches.tick(t, {
+          live, slots: (c) => provider.slots(c), maxInstances: config.maxInstances, bootSeconds: config.compute === 'local' ? 5 : 180,
+        });
+        demand = deadlineDemand(demand, needs);
+      } catch (err) {
+        res.errors.push(`batches: ${(err as Error).message}`);
+        log.error({ err: (err as Error).message }, 'batch supervision failed; retried next pass');
+      }
+    }
 
     // plan
     const classes = new Set(Object.keys(demand));

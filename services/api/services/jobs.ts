@@ -12,7 +12,8 @@ import { keys } from '../../core/keys.ts';
 import { checkJobSpec, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
 import type { JobSpec } from '../../core/spec.ts';
 import { planUnits } from '../../core/units.ts';
-import { enqueueJob, removePendingUnits, type Queues } from '../../platform/queue.ts';
+import { enqueueJob, enqueueJobs, removePendingUnits, type Queues } from '../../platform/queue.ts';
+import type { UnitRef } from '../../core/units.ts';
 import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { DatasetService } from './datasets.ts';
@@ -28,6 +29,16 @@ export interface JobServiceDeps {
 }
 
 export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec };
+
+/** A job checked and ready to store and queue (batches prepare all their jobs before accepting any). */
+export interface PreparedJob {
+  record: JobRecord;
+  resolved: ResolvedJobSpec;
+  units: UnitRef[];
+}
+
+/** Spec files written at once while accepting many jobs. */
+const PUTS_AT_ONCE = 32;
 
 export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
   /** The job, if the caller may see it; otherwise not_found. */
@@ -47,8 +58,13 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
    * Schema-valid spec -> resolved spec, with every cross-field and data set rule
    * checked, and the data set URI pinned to the upload those checks saw.
    */
-  async function check(tenant: string, spec: JobSpec): Promise<{ resolved: ResolvedJobSpec; datasetUri: string }> {
-    const { uri, summary } = await datasets.lookup(tenant, spec.dataset.uri);
+  async function check(tenant: string, spec: JobSpec, lookups?: Map<string, ReturnType<DatasetService['lookup']>>): Promise<{ resolved: ResolvedJobSpec; datasetUri: string }> {
+    let lookup = lookups?.get(spec.dataset.uri);
+    if (!lookup) {
+      lookup = datasets.lookup(tenant, spec.dataset.uri);
+      lookups?.set(spec.dataset.uri, lookup);
+    }
+    const { uri, summary } = await lookup;
     const fleet = config.compute === 'ec2' ? { instanceTypes: config.ec2.instanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
     return { resolved: checkJobSpec(spec, summary, fleet), datasetUri: uri };
   }
@@ -87,6 +103,8 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           resourceClass: record.resourceClass,
           priority: resolved.priority,
           maxAttempts: resolved.maxAttempts,
+          // the backlog read now already holds this job's units
+          ordinal: Math.max(0, (await store.tenantBacklog(p.tenant)) - units.length),
         });
       } catch (e) {
         // accepted work is never silently lost: the record says why it will not run
@@ -97,6 +115,68 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e });
       }
       return (await store.getJob(id))!;
+    },
+
+    /**
+     * Checks many specs (data sets looked up once each) without storing anything.
+     * A failing spec throws its validation error with the field renamed by `where`.
+     */
+    async prepareMany(p: Principal, specs: JobSpec[], opts: { batchId: string; where(i: number, field: string): string }): Promise<PreparedJob[]> {
+      const lookups = new Map<string, ReturnType<DatasetService['lookup']>>();
+      const createdAt = now().toISOString();
+      const out: PreparedJob[] = [];
+      for (let i = 0; i < specs.length; i++) {
+        const submitted = specs[i];
+        let checked: { resolved: ResolvedJobSpec; datasetUri: string };
+        try {
+          checked = await check(p.tenant, submitted, lookups);
+        } catch (e) {
+          if (e instanceof NightshiftError && e.field) {
+            const field = opts.where(i, e.field);
+            throw new NightshiftError(e.code, `${field}: ${e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message}`, { field });
+          }
+          throw e;
+        }
+        const { resolved, datasetUri } = checked;
+        const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
+        const units = planUnits(resolved);
+        out.push({
+          resolved,
+          units,
+          record: {
+            id: newId('job'), name: resolved.name, tenant: p.tenant, batchId: opts.batchId, createdAt, spec, unitsTotal: units.length,
+            resourceClass: resourceClassOf(resolved, submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined),
+          },
+        });
+      }
+      return out;
+    },
+
+    /** Stores and queues prepared jobs: all scheduled (delayed) when delayMs > 0, with fair-share priorities. */
+    async commitMany(p: Principal, jobs: PreparedJob[], opts: { delayMs?: number } = {}): Promise<void> {
+      const scheduled = (opts.delayMs ?? 0) > 0;
+      await store.createJobs(jobs.map((j) => j.record), scheduled ? 'scheduled' : 'queued');
+      try {
+        for (let i = 0; i < jobs.length; i += PUTS_AT_ONCE) {
+          await Promise.all(jobs.slice(i, i + PUTS_AT_ONCE).map((j) => artifacts.putJson(keys.jobFile(j.record.id, 'spec.json'), j.record.spec)));
+        }
+        let ordinal = await store.tenantBacklog(p.tenant);
+        // the jobs just stored count in the backlog already: start below them
+        ordinal -= jobs.reduce((s, j) => s + j.units.length, 0);
+        const args = jobs.map((j) => {
+          const a = {
+            jobId: j.record.id, tenant: p.tenant, units: j.units, resourceClass: j.record.resourceClass, priority: j.resolved.priority,
+            maxAttempts: j.resolved.maxAttempts, ordinal: Math.max(0, ordinal), ...(scheduled ? { delayMs: opts.delayMs } : {}),
+          };
+          ordinal += j.units.length;
+          return a;
+        });
+        await enqueueJobs(queues, args);
+      } catch (e) {
+        log?.error({ err: e }, 'could not queue the jobs of a batch');
+        for (const j of jobs) await store.setStatus(j.record.id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } }).catch(() => undefined);
+        throw new NightshiftError('internal', 'the batch could not be queued and its jobs were marked failed; try again', { retryable: true, cause: e });
+      }
     },
 
     async list(p: Principal, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {

@@ -30,6 +30,8 @@ export type UnitReturn = UnitResult | { skipped: string };
 
 /** How often the processor checks whether the job was cancelled meanwhile. */
 const STATUS_POLL_MS = 1_000;
+/** A unit asked to stop at a deadline that has not checkpointed by then is killed. */
+const DEADLINE_STOP_GRACE_MS = 30_000;
 
 export function createUnitProcessor(d: UnitProcessorDeps) {
   return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
@@ -80,10 +82,17 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         d.child.requestStop();
       }
     }, 200);
-    // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be
+    // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be;
+    // past a batch deadline the unit first checkpoints (at its epoch's end) and then stops
+    let deadlineKill: NodeJS.Timeout | undefined;
     const statusWatch = setInterval(() => {
       void d.store.getStatus(p.jobId).then((s) => {
-        if (s && isTerminal(s)) d.child.kill(`job ${s}`);
+        if (s === 'deadline_missed') {
+          if (stopAsked) return;
+          stopAsked = true;
+          d.child.requestStop();
+          deadlineKill = setTimeout(() => d.child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
+        } else if (s && isTerminal(s)) d.child.kill(`job ${s}`);
       }, () => undefined);
     }, STATUS_POLL_MS);
     let outcome: UnitOutcome;
@@ -102,6 +111,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       clearTimeout(timer);
       clearInterval(interruptWatch);
       clearInterval(statusWatch);
+      clearTimeout(deadlineKill);
       d.onActive?.(-1);
     }
 
@@ -112,10 +122,16 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         if (outcome.result.engine) await d.store.setField(p.jobId, 'engine', outcome.result.engine);
         d.logger.info({ ...log, score: outcome.result.score, ms: outcome.result.durationMs }, 'unit done');
         return outcome.result;
-      case 'interrupted':
+      case 'interrupted': {
+        const now = await d.store.getStatus(p.jobId);
+        if (now && isTerminal(now)) {
+          d.logger.info({ ...log, epoch: outcome.epoch, status: now }, 'unit checkpointed and stopped: the job ended');
+          return { skipped: now };
+        }
         d.logger.warn({ ...log, epoch: outcome.epoch }, 'unit checkpointed and handed back');
         await job.moveToWait(token);
         throw new WaitingError();
+      }
       case 'killed': {
         if (outcome.reason === 'timeout') {
           const error = { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${timeoutMinutes} minutes` };

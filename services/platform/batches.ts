@@ -1,0 +1,227 @@
+/**
+ * Batches in Redis: the record (its jobs, schedule, budget), per-tenant and global
+ * indexes, the set of batches not finished yet (what the supervisor walks), and
+ * the assembled view (status, counts, cost, leaderboard) the API, the CLI, the
+ * report and the supervisor share. State lives in Redis and BullMQ only, so a
+ * restarted API, provisioner or Redis (with AOF) loses nothing.
+ */
+import type { Redis } from 'ioredis';
+import { batchStatus, isBatchTerminal, type Batch, type BatchProjection, type BatchRecord, type BatchStatus } from '../core/batch.ts';
+import { JOB_STATUSES, type Job, type JobStatus, type UnitResult } from '../core/job.ts';
+import { buildLeaderboard, type Contender, type Leaderboard } from '../core/leaderboard.ts';
+import { primaryMetric, resolveJobSpec } from '../core/resolve.ts';
+import type { JobRecord, Store } from './store.ts';
+
+export interface BatchListOptions {
+  status?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** The fields of a batch that change after submission. */
+interface BatchState {
+  cancelled: boolean;
+  finishedAt?: string;
+  atRisk: boolean;
+  projection?: BatchProjection;
+  reportWritten?: boolean;
+}
+
+export function createBatchStore(redis: Redis, prefix: string, store: Store) {
+  const k = {
+    batch: (id: string) => `${prefix}:batch:${id}`,
+    tenant: (tenant: string) => `${prefix}:batches:${tenant}`,
+    all: `${prefix}:batches`,
+    active: `${prefix}:batches:active`,
+  };
+
+  async function state(id: string): Promise<BatchState> {
+    const h = await redis.hmget(k.batch(id), 'cancelled', 'finishedAt', 'atRisk', 'projection', 'reportWritten');
+    return {
+      cancelled: h[0] === '1',
+      ...(h[1] ? { finishedAt: h[1] } : {}),
+      atRisk: h[2] === '1',
+      ...(h[3] ? { projection: JSON.parse(h[3]) as BatchProjection } : {}),
+      ...(h[4] === '1' ? { reportWritten: true } : {}),
+    };
+  }
+
+  async function getRecord(id: string): Promise<BatchRecord | undefined> {
+    const r = await redis.hget(k.batch(id), 'record');
+    return r ? (JSON.parse(r) as BatchRecord) : undefined;
+  }
+
+  /** Jobs of a batch, their records and unit results, read in one pipeline. */
+  async function members(rec: BatchRecord): Promise<Array<{ job: Job; record: JobRecord; units: UnitResult[] }>> {
+    const jobs = await Promise.all(rec.jobIds.map((id) => store.getJob(id)));
+    const pipe = redis.pipeline();
+    for (const id of rec.jobIds) {
+      pipe.hget(store.keys.job(id), 'record');
+      pipe.hgetall(store.keys.units(id));
+    }
+    const res = (await pipe.exec()) ?? [];
+    const out: Array<{ job: Job; record: JobRecord; units: UnitResult[] }> = [];
+    rec.jobIds.forEach((id, i) => {
+      const job = jobs[i];
+      const raw = res[2 * i]?.[1] as string | null;
+      if (!job || !raw) return;
+      const units = Object.values((res[2 * i + 1]?.[1] ?? {}) as Record<string, string>).map((v) => JSON.parse(v) as UnitResult);
+      out.push({ job, record: JSON.parse(raw) as JobRecord, units });
+    });
+    return out;
+  }
+
+  function contender(rec: BatchRecord, m: { job: Job; record: JobRecord; units: UnitResult[] }): Contender {
+    const i = rec.jobIds.indexOf(m.job.id);
+    const spec = resolveJobSpec(m.record.spec);
+    const evals = m.job.status === 'completed' ? m.units.filter((u) => u.kind === 'eval' && typeof u.score === 'number') : [];
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : undefined);
+    const started = m.job.startedAt ? Date.parse(m.job.startedAt) : undefined;
+    const finished = m.job.finishedAt ? Date.parse(m.job.finishedAt) : undefined;
+    return {
+      jobId: m.job.id,
+      name: m.job.name,
+      status: m.job.status,
+      params: rec.params[i] ?? {},
+      metric: m.job.result?.metric ?? primaryMetric(spec),
+      ...(evals.length ? { scores: Object.fromEntries(evals.map((u) => [u.key, u.score!])) } : {}),
+      foldSignature: JSON.stringify([spec.dataset.uri, spec.dataset.target, spec.evaluation]),
+      ...(evals.length ? { testRows: mean(evals.map((u) => u.testRows)), trainRows: mean(evals.map((u) => u.trainRows)) } : {}),
+      costUsd: m.job.cost?.usd ?? null,
+      durationS: started !== undefined && finished !== undefined ? (finished - started) / 1000 : null,
+    };
+  }
+
+  async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
+    const rec = await getRecord(id);
+    if (!rec) return undefined;
+    const [st, ms] = await Promise.all([state(id), members(rec)]);
+    const counts: Record<string, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
+    for (const m of ms) counts[m.job.status] = (counts[m.job.status] ?? 0) + 1;
+    const status: BatchStatus = batchStatus(ms.map((m) => m.job.status as JobStatus), { cancelled: st.cancelled, ...(rec.notBefore ? { notBefore: Date.parse(rec.notBefore) } : {}), now });
+    const costs = ms.map((m) => m.job.cost?.usd).filter((x): x is number => typeof x === 'number');
+    const leaderboard = buildLeaderboard(ms.map((m) => contender(rec, m)));
+    const batch: Batch = {
+      id: rec.id,
+      name: rec.name,
+      tenant: rec.tenant,
+      status,
+      createdAt: rec.createdAt,
+      ...(st.finishedAt && isBatchTerminal(status) ? { finishedAt: st.finishedAt } : {}),
+      ...(rec.notBefore ? { notBefore: rec.notBefore } : {}),
+      ...(rec.deadline ? { deadline: rec.deadline } : {}),
+      ...(rec.window ? { window: rec.window } : {}),
+      ...(rec.budgetUsd !== undefined ? { budgetUsd: rec.budgetUsd } : {}),
+      priority: rec.priority,
+      jobIds: rec.jobIds,
+      counts,
+      progress: { unitsDone: ms.reduce((s, m) => s + m.job.progress.unitsDone, 0), unitsTotal: rec.unitsTotal },
+      costUsd: costs.length ? Math.round(costs.reduce((s, x) => s + x, 0) * 1e6) / 1e6 : null,
+      atRisk: !isBatchTerminal(status) && st.atRisk,
+      ...(st.projection && !isBatchTerminal(status) ? { projection: st.projection } : {}),
+      metric: leaderboard.metric,
+      higherIsBetter: leaderboard.higherIsBetter,
+      leaderboard: leaderboard.rows,
+    };
+    return { batch, leaderboard, jobs: ms.map((m) => m.job) };
+  }
+
+  return {
+    keys: k,
+    getRecord,
+    state,
+    view,
+    members,
+
+    async create(rec: BatchRecord): Promise<void> {
+      const score = Date.parse(rec.createdAt);
+      await redis
+        .multi()
+        .hset(k.batch(rec.id), { record: JSON.stringify(rec), tenant: rec.tenant, cancelled: '0', atRisk: '0' })
+        .zadd(k.tenant(rec.tenant), score, rec.id)
+        .zadd(k.all, score, rec.id)
+        .sadd(k.active, rec.id)
+        .exec();
+    },
+
+    async replaceRecord(rec: BatchRecord): Promise<void> {
+      await redis.hset(k.batch(rec.id), 'record', JSON.stringify(rec));
+    },
+
+    async tenantOf(id: string): Promise<string | undefined> {
+      return (await redis.hget(k.batch(id), 'tenant')) ?? undefined;
+    },
+
+    async markCancelled(id: string): Promise<void> {
+      await redis.hset(k.batch(id), 'cancelled', '1');
+    },
+
+    async setProjection(id: string, atRisk: boolean, p: BatchProjection | undefined): Promise<void> {
+      const m = redis.multi().hset(k.batch(id), 'atRisk', atRisk ? '1' : '0');
+      if (p) m.hset(k.batch(id), 'projection', JSON.stringify(p));
+      else m.hdel(k.batch(id), 'projection');
+      await m.exec();
+    },
+
+    /** Ends the batch's active life: it leaves the supervisor's set and keeps its finish time. */
+    async finish(id: string, at: string): Promise<void> {
+      await redis.multi().hsetnx(k.batch(id), 'finishedAt', at).hset(k.batch(id), 'reportWritten', '1').srem(k.active, id).exec();
+    },
+
+    /** A batch is active again (retry-failed re-queued some of its jobs). */
+    async reactivate(id: string): Promise<void> {
+      await redis.multi().hdel(k.batch(id), 'finishedAt', 'reportWritten').sadd(k.active, id).exec();
+    },
+
+    async active(): Promise<string[]> {
+      return redis.smembers(k.active);
+    },
+
+    /** Newest first; the cursor is the id of the last item of the previous page. */
+    async list(tenant: string | undefined, o: BatchListOptions, now = Date.now()): Promise<{ items: Batch[]; nextCursor: string | null }> {
+      const key = tenant ? k.tenant(tenant) : k.all;
+      let max = '+inf';
+      let pastCursor = o.cursor === undefined;
+      if (o.cursor) {
+        const s = await redis.zscore(key, o.cursor);
+        if (s === null) return { items: [], nextCursor: null };
+        max = s; // same-millisecond ids after the cursor are kept: skip up to the cursor itself
+      }
+      const items: Batch[] = [];
+      let offset = 0;
+      const page = Math.max(20, o.limit + 1);
+      for (;;) {
+        const ids = await redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', offset, page);
+        if (ids.length === 0) break;
+        offset += ids.length;
+        for (const id of ids) {
+          if (!pastCursor) {
+            if (id === o.cursor) pastCursor = true;
+            continue;
+          }
+          const v = await view(id, now);
+          if (!v) continue;
+          if (o.status && v.batch.status !== o.status) continue;
+          items.push(v.batch);
+          if (items.length > o.limit) break;
+        }
+        if (items.length > o.limit) break;
+      }
+      const more = items.length > o.limit;
+      const out = items.slice(0, o.limit);
+      return { items: out, nextCursor: more ? out[out.length - 1].id : null };
+    },
+
+    /** The budget a batch was submitted with (the cost gate reads it); undefined: none. */
+    async budgetUsd(id: string): Promise<number | undefined> {
+      return (await getRecord(id))?.budgetUsd;
+    },
+  };
+}
+
+export type BatchStore = ReturnType<typeof createBatchStore>;
+
+/** The budget of a batch, for the budget gate (scope "batch"). */
+export async function batchBudgetUsd(batches: BatchStore, batchId: string): Promise<number | undefined> {
+  return batches.budgetUsd(batchId);
+}

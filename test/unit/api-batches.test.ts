@@ -1,0 +1,199 @@
+/**
+ * Batch routes over a real Redis (store + BullMQ) and the embedded S3 server:
+ * submission and validation, scheduled (delayed) units, listing, tenant isolation,
+ * cancel, report and retry of failed jobs. Training is not needed: unit results are
+ * written the way workers write them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unitJobId } from '../../services/core/catalog.ts';
+import type { UnitResult } from '../../services/core/job.ts';
+import { createTestStack, type TestStack } from '../support/app.ts';
+
+let stack: TestStack;
+const base = {
+  dataset: { uri: 'builtin:make_regression?n_samples=60&n_features=3&random_state=1' },
+  model: { layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1 }] },
+  training: { loss: 'mse', epochs: 2 },
+  evaluation: { method: 'kfold', folds: 3 },
+};
+const sweep = (over: Record<string, unknown> = {}) => ({
+  name: 'sweep',
+  base,
+  grid: { 'model.layers.0.units': [2, 8], 'training.batchSize': [8, 16] },
+  ...over,
+});
+
+const post = (url: string, payload: unknown, tenant = 'acme') => stack.app.inject({ method: 'POST', url, headers: stack.auth(tenant), payload: payload as object });
+const get = (url: string, tenant = 'acme') => stack.app.inject({ url, headers: stack.auth(tenant) });
+
+/** What a worker leaves when a unit finishes. */
+async function finishUnits(jobId: string, scores: number[], trainRows = 40, testRows = 20): Promise<void> {
+  await stack.store.setStatus(jobId, 'running');
+  for (const [fold, score] of scores.entries()) {
+    const r: UnitResult = { key: `r0-p0-f${fold}`, kind: 'eval', run: 0, repeat: 0, fold, score, epochs: 2, trainRows, testRows, durationMs: 1000, backend: 'cpu', engine: 'fused', worker: 'w' };
+    await stack.store.unitDone(jobId, r);
+  }
+  const mean = scores.reduce((s, x) => s + x, 0) / scores.length;
+  await stack.store.setStatus(jobId, 'completed', { result: { metric: 'mse', scores, mean, std: 0, stderr: 0, ci95: [mean, mean] } });
+}
+
+beforeAll(async () => {
+  stack = await createTestStack({ label: 'api-batches' });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('submit', () => {
+  it('expands a 2x2 grid into four queued jobs with their parameters, one BullMQ unit per fold', async () => {
+    const res = await post('/v1/batches', sweep());
+    expect(res.statusCode, res.body).toBe(201);
+    const out = res.json();
+    expect(out).toMatchObject({ status: 'queued', unitsTotal: 12 });
+    expect(out.jobIds).toHaveLength(4);
+    const b = (await get(`/v1/batches/${out.id}`)).json();
+    expect(b).toMatchObject({ id: out.id, name: 'sweep', status: 'queued', progress: { unitsDone: 0, unitsTotal: 12 }, costUsd: null, atRisk: false });
+    expect(b.counts.queued).toBe(4);
+    expect(b.leaderboard.map((r: { params: object }) => r.params)).toEqual(expect.arrayContaining([
+      { 'model.layers.0.units': 2, 'training.batchSize': 8 }, { 'model.layers.0.units': 8, 'training.batchSize': 16 },
+    ]));
+    const job = (await get(`/v1/jobs/${out.jobIds[3]}`)).json();
+    expect(job).toMatchObject({ batchId: out.id, status: 'queued', name: 'sweep units=8 batchSize=16' });
+    const unit = await stack.queues.units.getJob(unitJobId(out.jobIds[0], 'r0-p0-f0'));
+    expect(await unit!.getState()).toMatch(/waiting|prioritized/);
+    const listed = (await get(`/v1/jobs?batch=${out.id}`)).json();
+    expect(listed.items).toHaveLength(4);
+  });
+
+  it('a batch whose window opens later waits as scheduled: its jobs are scheduled and its units delayed', async () => {
+    const notBefore = new Date(Date.now() + 60_000).toISOString();
+    const res = await post('/v1/batches', sweep({ schedule: { notBefore } }));
+    expect(res.statusCode, res.body).toBe(201);
+    const out = res.json();
+    expect(out.status).toBe('scheduled');
+    expect(out.notBefore).toBe(notBefore);
+    const b = (await get(`/v1/batches/${out.id}`)).json();
+    expect(b.status).toBe('scheduled');
+    expect(b.counts.scheduled).toBe(4);
+    const unit = await stack.queues.units.getJob(unitJobId(out.jobIds[1], 'r0-p0-f2'));
+    expect(await unit!.getState()).toBe('delayed');
+    const delayLeft = unit!.timestamp + unit!.delay - Date.now();
+    expect(delayLeft).toBeGreaterThan(50_000);
+    expect(delayLeft).toBeLessThanOrEqual(60_000);
+  });
+
+  it('a daily window resolves to its next occurrence and its end becomes the deadline', async () => {
+    const res = await post('/v1/batches', sweep({ schedule: { window: { start: '22:00', end: '07:00', timezone: 'Europe/Berlin' } } }));
+    expect(res.statusCode, res.body).toBe(201);
+    const b = (await get(`/v1/batches/${res.json().id}`)).json();
+    expect(b.window).toEqual({ start: '22:00', end: '07:00', timezone: 'Europe/Berlin' });
+    const end = Date.parse(b.deadline);
+    const hours = (end - (b.notBefore ? Date.parse(b.notBefore) : Date.now())) / 3_600_000;
+    expect(hours).toBeGreaterThan(0);
+    expect(hours).toBeLessThanOrEqual(10);
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(end);
+    expect(local).toBe('07:00');
+  });
+
+  const bad: Array<[string, object, string]> = [
+    ['a grid path the JobSpec lacks', sweep({ grid: { 'model.layers.0.unitz': [1, 2] } }), 'grid.model.layers.0.unitz'],
+    ['a value the schema refuses', sweep({ grid: { 'model.layers.0.units': [4, 0] } }), 'grid.model.layers.0.units[1]'],
+    ['an empty grid', sweep({ grid: {} }), 'grid'],
+    ['a grid path with no values', sweep({ grid: { 'training.epochs': [] } }), 'grid.training.epochs'],
+    ['an unknown time zone', sweep({ schedule: { window: { start: '22:00', end: '07:00', timezone: 'Mars/Olympus' } } }), 'schedule.window.timezone'],
+    ['a deadline before notBefore', sweep({ schedule: { notBefore: '2099-01-02T00:00:00Z', deadline: '2099-01-01T00:00:00Z' } }), 'schedule.deadline'],
+    ['a deadline in the past', sweep({ schedule: { deadline: '2020-01-01T00:00:00Z' } }), 'schedule.deadline'],
+    ['a time without a zone', sweep({ schedule: { notBefore: '2099-01-01T22:00:00' } }), 'schedule.notBefore'],
+    ['more jobs than the limit', sweep({ grid: { 'training.epochs': Array.from({ length: 40 }, (_, i) => i + 1), 'training.batchSize': Array.from({ length: 30 }, (_, i) => i + 1) } }), 'grid'],
+    ['more units than the limit', sweep({ base: { ...base, dataset: { uri: 'builtin:make_regression?n_samples=200&n_features=3&random_state=1' }, evaluation: { method: 'kfold', folds: 100 } }, grid: { 'training.epochs': Array.from({ length: 201 }, (_, i) => i + 1) } }), 'grid'],
+    ['a cross-field rule of one job', sweep({ grid: { 'evaluation.folds': [3, 100] } }), 'grid.evaluation.folds'],
+    ['a bad merge patch', { name: 'p', base, jobs: [{ training: { epochs: 3 } }, { training: { epochs: -1 } }] }, 'jobs.1.training.epochs'],
+    ['grid and jobs together', sweep({ jobs: [{}] }), 'jobs'],
+  ];
+  it.each(bad)('rejects %s with a 400 naming the path', async (_what, body, field) => {
+    const res = await post('/v1/batches', body);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().error.message.startsWith(`${field}:`), res.json().error.message).toBe(true);
+  });
+
+  it('nothing of a rejected batch is stored', async () => {
+    const before = (await get('/v1/jobs?limit=200')).json().items.length;
+    await post('/v1/batches', sweep({ grid: { 'model.layers.0.units': [4, 5, 0] } }));
+    expect((await get('/v1/jobs?limit=200')).json().items.length).toBe(before);
+  });
+});
+
+describe('list, isolation, cancel', () => {
+  it('lists newest first, paginated, and only the caller\'s batches', async () => {
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push((await post('/v1/batches', sweep({ name: `page-${i}`, grid: { 'training.epochs': [1] } }), 'globex')).json().id);
+    const p1 = (await get('/v1/batches?limit=2', 'globex')).json();
+    expect(p1.items.map((b: { id: string }) => b.id)).toEqual([mine[2], mine[1]]);
+    const p2 = (await get(`/v1/batches?limit=2&cursor=${p1.nextCursor}`, 'globex')).json();
+    expect(p2.items.map((b: { id: string }) => b.id)).toEqual([mine[0]]);
+    expect(p2.nextCursor).toBeNull();
+    const acme = (await get('/v1/batches?limit=100')).json();
+    expect(acme.items.some((b: { id: string }) => mine.includes(b.id))).toBe(false);
+    expect((await get(`/v1/batches/${mine[0]}`)).statusCode).toBe(404);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/batches/${mine[0]}`, headers: stack.auth('acme') })).statusCode).toBe(404);
+  });
+
+  it('DELETE cancels every job and removes their queued units; a second DELETE answers 409', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ schedule: { notBefore: new Date(Date.now() + 60_000).toISOString() } }))).json();
+    const res = await stack.app.inject({ method: 'DELETE', url: `/v1/batches/${id}`, headers: stack.auth('acme') });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'cancelled', counts: { cancelled: 4 } });
+    expect(await stack.queues.units.getJob(unitJobId(jobIds[0], 'r0-p0-f0'))).toBeUndefined();
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/batches/${id}`, headers: stack.auth('acme') })).statusCode).toBe(409);
+  });
+});
+
+describe('leaderboard, report, retry', () => {
+  it('ranks by the mean (mse: lower first), marks the ties with the best, and reports as Markdown and CSV', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'ranked' }))).json();
+    // same folds: the corrected resampled t-test. Job 1 is best; job 0 is close and noisy; job 3 is clearly worse.
+    await finishUnits(jobIds[0], [10.5, 9.0, 11.2]);
+    await finishUnits(jobIds[1], [10.0, 8.9, 10.9]);
+    await finishUnits(jobIds[3], [20.1, 19.8, 20.3]);
+    const b = (await get(`/v1/batches/${id}`)).json();
+    expect(b.metric).toBe('mse');
+    expect(b.status).toBe('running');
+    const lb = b.leaderboard;
+    expect(lb.map((r: { jobId: string }) => r.jobId)).toEqual([jobIds[1], jobIds[0], jobIds[3], jobIds[2]]);
+    expect(lb.map((r: { rank: number | null }) => r.rank)).toEqual([1, 2, 3, null]);
+    expect(lb[0]).toMatchObject({ best: true, tiedWithBest: null, n: 3 });
+    expect(lb[1]).toMatchObject({ best: false, tiedWithBest: true, sig: { test: 'nadeau-bengio', df: 2 } });
+    expect(lb[2]).toMatchObject({ tiedWithBest: false, sig: { test: 'nadeau-bengio' } });
+    expect(lb[2].sig.p).toBeLessThan(0.05);
+    expect(lb[1].mean).toBeCloseTo((10.5 + 9.0 + 11.2) / 3, 10);
+
+    const md = await get(`/v1/batches/${id}/report`);
+    expect(md.statusCode).toBe(200);
+    expect(md.headers['content-type']).toContain('text/markdown');
+    expect(md.body).toContain('| 1 | ranked units=2 batchSize=16');
+    expect(md.body).toContain('≈ best');
+    expect(md.body).toContain('corrected resampled t (Nadeau-Bengio)');
+    expect((await stack.artifacts.get(`batches/${id}/report.md`))?.toString('utf8')).toBe(md.body);
+    const csv = await get(`/v1/batches/${id}/report?format=csv`);
+    expect(csv.headers['content-type']).toContain('text/csv');
+    const lines = csv.body.trim().split('\n');
+    expect(lines[0].split(',').slice(-2)).toEqual(['model.layers.0.units', 'training.batchSize']);
+    expect(lines[1].startsWith(`1,${jobIds[1]},`)).toBe(true);
+    expect(lines).toHaveLength(5);
+  });
+
+  it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'retry' }))).json();
+    await stack.store.setStatus(jobIds[2], 'failed', { error: { code: 'internal', message: 'boom' } });
+    const res = await post(`/v1/batches/${id}/retry-failed`, undefined);
+    expect(res.statusCode, res.body).toBe(200);
+    const { retried } = res.json();
+    expect(retried).toHaveLength(1);
+    expect(retried[0].from).toBe(jobIds[2]);
+    const b = (await get(`/v1/batches/${id}`)).json();
+    expect(b.jobIds[2]).toBe(retried[0].to);
+    expect(b.counts.failed).toBe(0);
+    expect(b.counts.queued).toBe(4);
+    expect((await get(`/v1/jobs/${retried[0].to}`)).json()).toMatchObject({ batchId: id, status: 'queued', name: 'retry units=8 batchSize=8' });
+  });
+});
