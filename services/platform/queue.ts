@@ -114,6 +114,22 @@ export async function removePendingUnits(q: Queues, jobId: string, unitKeys: str
   return removed;
 }
 
+/** Moves a job's delayed units to the queue now (their notBefore has come). */
+export async function promoteDueUnits(q: Queues, jobId: string, unitKeys: string[]): Promise<number> {
+  let moved = 0;
+  for (const key of unitKeys) {
+    const job = (await q.units.getJob(unitJobId(jobId, key))) as BullJob | undefined;
+    if (!job || !(await job.isDelayed())) continue;
+    try {
+      await job.promote();
+      moved++;
+    } catch {
+      // promoted or removed meanwhile
+    }
+  }
+  return moved;
+}
+
 /** Resource class of each job seen in the units queue (every unit of a job shares it), per Queues. */
 const classOfJob = new WeakMap<Queues, Map<string, string>>();
 

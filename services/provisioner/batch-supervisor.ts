@@ -18,7 +18,7 @@ import { isTerminal } from '../core/job.ts';
 import { resolveJobSpec } from '../core/resolve.ts';
 import { planUnits } from '../core/units.ts';
 import type { BatchStore } from '../platform/batches.ts';
-import { removePendingUnits, type Queues } from '../platform/queue.ts';
+import { promoteDueUnits, removePendingUnits, type Queues } from '../platform/queue.ts';
 import type { Store } from '../platform/store.ts';
 
 export interface SupervisorDeps {
@@ -63,7 +63,12 @@ export function createBatchSupervisor(d: SupervisorDeps) {
       const members = await d.batches.members(rec);
 
       if (notBefore === undefined || notBefore <= t) {
-        for (const m of members) if (m.job.status === 'scheduled') await d.store.promoteScheduled(m.job.id);
+        for (const m of members) {
+          if (m.job.status !== 'scheduled') continue;
+          // due delayed units move to the queue here: workers would promote them, but no worker runs before there is demand
+          await promoteDueUnits(d.queues, m.job.id, planUnits(resolveJobSpec(m.record.spec)).map((u) => u.key));
+          await d.store.promoteScheduled(m.job.id);
+        }
       }
       if (deadline !== undefined && deadline <= t) {
         let missed = 0;

@@ -18,9 +18,17 @@ export interface E2EStack extends Stack {
   waitFor<T = any>(id: string, done: (job: any) => boolean, timeoutMs?: number): Promise<T>;
 }
 
-export async function startE2EStack(label: string, env: Record<string, string> = {}): Promise<E2EStack> {
-  const prefix = uniquePrefix(label);
-  const dataDir = mkdtempSync(path.join(tmpdir(), `ns-${label}-`));
+/**
+ * `reuse` starts the stack again on the Redis prefix and data dir of an earlier one
+ * (a restart); closing a stack started with `keep: true` leaves them for it.
+ */
+export async function startE2EStack(
+  label: string,
+  env: Record<string, string> = {},
+  opts: { reuse?: { prefix: string; dataDir: string }; keep?: boolean } = {},
+): Promise<E2EStack & { dataDir: string }> {
+  const prefix = opts.reuse?.prefix ?? uniquePrefix(label);
+  const dataDir = opts.reuse?.dataDir ?? mkdtempSync(path.join(tmpdir(), `ns-${label}-`));
   const key = `e2e-${label}-key-0123456789`;
   const stack = await startStack({
     env: {
@@ -72,11 +80,13 @@ export async function startE2EStack(label: string, env: Record<string, string> =
   return {
     ...stack,
     prefix,
+    dataDir,
     key,
     call,
     waitFor,
     async close() {
       await stack.close();
+      if (opts.keep) return;
       await cleanupPrefix(prefix);
       rmSync(dataDir, { recursive: true, force: true });
     },

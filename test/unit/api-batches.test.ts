@@ -125,7 +125,7 @@ describe('submit', () => {
 
 describe('list, isolation, cancel', () => {
   it('lists newest first, paginated, and only the caller\'s batches', async () => {
-    const mine = [];
+    const mine: string[] = [];
     for (let i = 0; i < 3; i++) mine.push((await post('/v1/batches', sweep({ name: `page-${i}`, grid: { 'training.epochs': [1] } }), 'globex')).json().id);
     const p1 = (await get('/v1/batches?limit=2', 'globex')).json();
     expect(p1.items.map((b: { id: string }) => b.id)).toEqual([mine[2], mine[1]]);

@@ -1,0 +1,127 @@
+/**
+ * Batches on the real local stack (Redis, embedded S3, the provisioner with its
+ * batch supervisor, worker processes running the real trainer), over HTTP:
+ * a sweep waits for its window, runs and ranks; a deadline cancels what did not
+ * start; a restart of the API and provisioner mid-batch loses nothing.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
+import { startE2EStack, type E2EStack } from '../support/stack.ts';
+
+const BASE = {
+  dataset: { uri: 'builtin:make_regression?n_samples=120&n_features=4&n_informative=3&noise=5&random_state=3' },
+  model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 1 }] },
+  training: { loss: 'mse', metrics: ['mae'], epochs: 20, batchSize: 16 },
+  evaluation: { method: 'kfold', folds: 3, seed: 1 },
+};
+
+const stacks: E2EStack[] = [];
+afterAll(async () => {
+  for (const s of stacks.reverse()) await s.close().catch(() => undefined);
+});
+
+async function waitBatch(s: E2EStack, id: string, done: (b: any) => boolean, timeoutMs = 150_000): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < end) {
+    last = (await s.call('GET', `/v1/batches/${id}`)).body;
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`batch ${id} did not get there in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+describe('a 2x2 sweep with a window that opens later', () => {
+  it('is scheduled, runs once the window opens, and ranks its four jobs in the API and the report', async () => {
+    const s = await startE2EStack('batch-window');
+    stacks.push(s);
+    const notBefore = new Date(Date.now() + 6_000).toISOString();
+    const sub = await s.call('POST', '/v1/batches', {
+      name: 'sweep', base: BASE, grid: { 'model.layers.0.units': [2, 16], 'training.optimizer.learningRate': [0.001, 0.05] },
+      schedule: { notBefore, deadline: new Date(Date.now() + 600_000).toISOString() },
+    });
+    // the optimizer is not in base: each job gets training.optimizer = {learningRate}, which needs a name
+    expect(sub.status).toBe(400);
+    expect(sub.body.error.message).toMatch(/^base\.training\.optimizer\.name: is required/);
+
+    const ok = await s.call('POST', '/v1/batches', {
+      name: 'sweep', base: { ...BASE, training: { ...BASE.training, optimizer: { name: 'adam' } } },
+      grid: { 'model.layers.0.units': [2, 16], 'training.optimizer.learningRate': [0.001, 0.05] },
+      schedule: { notBefore, deadline: new Date(Date.now() + 600_000).toISOString() },
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.status).toBe('scheduled');
+    const id = ok.body.id;
+    const first = (await s.call('GET', `/v1/batches/${id}`)).body;
+    expect(first.status).toBe('scheduled');
+    expect(first.counts.scheduled).toBe(4);
+
+    const done = await waitBatch(s, id, (b) => b.status === 'completed');
+    expect(done.counts.completed).toBe(4);
+    expect(done.progress).toEqual({ unitsDone: 12, unitsTotal: 12 });
+    for (const jobId of done.jobIds) {
+      const job = (await s.call('GET', `/v1/jobs/${jobId}`)).body;
+      expect(Date.parse(job.startedAt)).toBeGreaterThanOrEqual(Date.parse(notBefore));
+    }
+    const lb = done.leaderboard;
+    expect(done.metric).toBe('mae');
+    expect(lb.map((r: any) => r.rank)).toEqual([1, 2, 3, 4]);
+    for (let i = 1; i < lb.length; i++) expect(lb[i].mean).toBeGreaterThanOrEqual(lb[i - 1].mean);
+    expect(lb[0].best).toBe(true);
+    for (const r of lb.slice(1)) {
+      expect(r.sig.test).toBe('nadeau-bengio'); // same data set, same folds
+      expect(typeof r.tiedWithBest).toBe('boolean');
+    }
+    // the mean a row shows is the job's own result
+    const top = (await s.call('GET', `/v1/jobs/${lb[0].jobId}`)).body;
+    expect(lb[0].mean).toBeCloseTo(top.result.mean, 10);
+
+    const report = await s.call('GET', `/v1/batches/${id}/report`);
+    expect(report.status).toBe(200);
+    expect(report.body).toContain(`| 1 | ${lb[0].name} (${lb[0].jobId}) | best |`);
+    const stored = await s3ArtifactStore(s.config.s3).get(`batches/${id}/report.md`);
+    expect(stored?.toString('utf8')).toContain('# Batch sweep');
+  }, 200_000);
+});
+
+describe('deadlines and restarts', () => {
+  it('at the deadline, units that did not start are cancelled and running ones stop: the jobs are deadline_missed', async () => {
+    const s = await startE2EStack('batch-deadline', { NIGHTSHIFT_MAX_INSTANCES: '1' });
+    stacks.push(s);
+    const sub = await s.call('POST', '/v1/batches', {
+      name: 'late', base: { ...BASE, training: { ...BASE.training, epochs: 4000 } },
+      grid: { 'training.batchSize': [8, 16, 32] },
+      schedule: { deadline: new Date(Date.now() + 8_000).toISOString() },
+    });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const b = await waitBatch(s, sub.body.id, (x) => x.status === 'deadline_missed', 60_000);
+    expect(b.counts.deadline_missed).toBe(3);
+    const job = (await s.call('GET', `/v1/jobs/${b.jobIds[2]}`)).body;
+    expect(job.error.code).toBe('deadline_missed');
+    // nothing of the batch stays queued or running
+    const deadlineAt = Date.now();
+    for (;;) {
+      const units = await Promise.all(b.jobIds.map((j: string) => s.call('GET', `/v1/jobs/${j}`)));
+      expect(units.every((u) => u.body.status === 'deadline_missed')).toBe(true);
+      const inst = (await fetch(`${s.url}/v1/instances`, { headers: { authorization: `Bearer ${s.key}-admin` } }).then((r) => r.json())) as any[];
+      if (inst.every((i) => i.activeUnits === 0)) break;
+      expect(Date.now() - deadlineAt).toBeLessThan(40_000);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }, 120_000);
+
+  it('a restart of the API and the provisioner while the batch is scheduled loses nothing', async () => {
+    const a = await startE2EStack('batch-restart', {}, { keep: true });
+    const notBefore = new Date(Date.now() + 5_000).toISOString();
+    const sub = await a.call('POST', '/v1/batches', { name: 'survivor', base: BASE, grid: { 'training.batchSize': [8, 32] }, schedule: { notBefore } });
+    expect(sub.status).toBe(201);
+    await a.close();
+    const b = await startE2EStack('batch-restart', {}, { reuse: { prefix: a.prefix, dataDir: a.dataDir } });
+    stacks.push(b);
+    const before = (await b.call('GET', `/v1/batches/${sub.body.id}`)).body;
+    expect(before.status).toBe('scheduled');
+    const done = await waitBatch(b, sub.body.id, (x) => x.status === 'completed');
+    expect(done.counts.completed).toBe(2);
+    expect(done.leaderboard.filter((r: any) => r.rank !== null)).toHaveLength(2);
+  }, 200_000);
+});
