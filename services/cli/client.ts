@@ -244,3 +244,69 @@ export function createClient({ url, key, fetch: fetchImpl = globalThis.fetch }: 
 }
 
 export type Client = ReturnType<typeof createClient>;
+
+/** GET /v1/batches/:id (the fields the CLI reads; the rest pass through with --json). */
+export interface BatchView {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  finishedAt?: string;
+  notBefore?: string;
+  deadline?: string;
+  window?: { start: string; end: string; timezone: string };
+  budgetUsd?: number;
+  jobIds: string[];
+  counts: Record<string, number>;
+  progress: { unitsDone: number; unitsTotal: number };
+  costUsd: number | null;
+  atRisk: boolean;
+  projection?: { projectedFinish: string | null; instancesNeeded: number; unitSeconds: number; basis: string };
+  metric: string | null;
+  higherIsBetter: boolean;
+  leaderboard: Array<{
+    jobId: string; name: string; status: string; params: Record<string, unknown>; mean: number | null; std: number | null;
+    ci95: [number, number] | null; n: number; costUsd: number | null; durationS: number | null; rank: number | null; best: boolean;
+    tiedWithBest: boolean | null; sig: { test: string; p: number } | null;
+  }>;
+}
+
+export interface BatchAccepted {
+  id: string;
+  jobIds: string[];
+  status: string;
+  unitsTotal: number;
+  notBefore?: string;
+  deadline?: string;
+}
+
+/** The batch routes, over a client's base URL and key. */
+export function batchClient({ url, key, fetch: fetchImpl = globalThis.fetch }: ClientOptions) {
+  const base = url.replace(/\/+$/, '');
+  async function call(method: string, path: string, body?: unknown): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetchImpl(`${base}${path}`, {
+        method,
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (err) {
+      throw new ConnectionError(base, connectionCode(err), innermostMessage(err));
+    }
+    if (!res.ok) throw await apiError(res);
+    return res;
+  }
+  return {
+    submit: async (spec: unknown): Promise<BatchAccepted> => (await call('POST', '/v1/batches', spec)).json() as Promise<BatchAccepted>,
+    get: async (id: string): Promise<BatchView> => (await call('GET', `/v1/batches/${seg(id)}`)).json() as Promise<BatchView>,
+    list: async (q: { status?: string; limit?: number; cursor?: string } = {}): Promise<{ items: BatchView[]; nextCursor: string | null }> =>
+      (await call('GET', `/v1/batches${query({ ...q })}`)).json() as Promise<{ items: BatchView[]; nextCursor: string | null }>,
+    report: async (id: string, format: 'md' | 'csv' = 'md'): Promise<string> => (await call('GET', `/v1/batches/${seg(id)}/report?format=${format}`)).text(),
+    cancel: async (id: string): Promise<BatchView> => (await call('DELETE', `/v1/batches/${seg(id)}`)).json() as Promise<BatchView>,
+    retryFailed: async (id: string): Promise<{ id: string; retried: Array<{ from: string; to: string }> }> =>
+      (await call('POST', `/v1/batches/${seg(id)}/retry-failed`)).json() as Promise<{ id: string; retried: Array<{ from: string; to: string }> }>,
+  };
+}
+
+export type BatchClient = ReturnType<typeof batchClient>;

@@ -9,7 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { JOB_STATUSES } from '../core/job.ts';
-import { ApiError, ConnectionError, createClient, type Client } from './client.ts';
+import { ApiError, ConnectionError, batchClient, createClient, type Client } from './client.ts';
+import { createBatchCommands } from './batches.ts';
+import { BATCH_STATUSES } from '../core/batch.ts';
 import { createCommands, type Io } from './commands.ts';
 import { ConfigError, loadCliConfig, type CliConfig } from './config.ts';
 import { UsageError } from './format.ts';
@@ -77,6 +79,7 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     return createClient({ url: config.url, key: config.key });
   };
   const cmd = createCommands(client, io);
+  const batch = createBatchCommands({ client: () => batchClient({ url: client().url, key: config!.key! }), io });
   const run = (f: () => Promise<number>) => async () => {
     exitCode = await f();
   };
@@ -164,6 +167,24 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     .addOption(new Option('--state <state>', 'live, terminated or all').choices(['live', 'terminated', 'all']))
     .option('--json', 'print the raw API answer')
     .action((o) => run(() => cmd.instances(o))());
+
+  program
+    .command('batch <what> [arg]')
+    .description('a batch: `batch submit <batch.json> [--watch]`, `batch <id>` (leaderboard), `batch report <id> [--csv]`, `batch cancel <id>`, `batch retry-failed <id>`')
+    .option('--set <path=value>', 'submit: patch the BatchSpec, e.g. budgetUsd=40 (repeatable)', collect, [])
+    .option('--watch', 'follow the batch until it ends (progress on stderr); with submit, exit 1 unless it completed')
+    .option('--csv', 'report: CSV instead of Markdown')
+    .option('--json', 'print the raw API answer')
+    .action((what: string, arg: string | undefined, o) => run(() => batch.dispatch(what, arg, o))());
+
+  program
+    .command('batches')
+    .description('list batches, newest first')
+    .addOption(new Option('--status <status>', 'only batches with this status').choices(BATCH_STATUSES))
+    .option('--limit <n>', 'at most this many (1-100)', intArg('--limit', 1, 100))
+    .option('--cursor <cursor>', 'the next page (printed after a full page)')
+    .option('--json', 'print the raw API answer')
+    .action((o) => run(() => batch.list(o))());
 
   try {
     await program.parseAsync(argv);

@@ -4,6 +4,10 @@
  * a sweep waits for its window, runs and ranks; a deadline cancels what did not
  * start; a restart of the API and provisioner mid-batch loses nothing.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
 import { startE2EStack, type E2EStack } from '../support/stack.ts';
@@ -44,17 +48,33 @@ describe('a 2x2 sweep with a window that opens later', () => {
     expect(sub.status).toBe(400);
     expect(sub.body.error.message).toMatch(/^base\.training\.optimizer\.name: is required/);
 
-    const ok = await s.call('POST', '/v1/batches', {
+    // submitted with the CLI, which follows it to the end
+    const dir = mkdtempSync(path.join(tmpdir(), 'ns-batch-cli-'));
+    writeFileSync(path.join(dir, 'batch.json'), JSON.stringify({
       name: 'sweep', base: { ...BASE, training: { ...BASE.training, optimizer: { name: 'adam' } } },
       grid: { 'model.layers.0.units': [2, 16], 'training.optimizer.learningRate': [0.001, 0.05] },
       schedule: { notBefore, deadline: new Date(Date.now() + 600_000).toISOString() },
+    }));
+    const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bin/nightshift.js', '--url', s.url, '--key', s.key, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 180_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      });
     });
-    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
-    expect(ok.body.status).toBe('scheduled');
-    const id = ok.body.id;
-    const first = (await s.call('GET', `/v1/batches/${id}`)).body;
-    expect(first.status).toBe('scheduled');
-    expect(first.counts.scheduled).toBe(4);
+    const watching = cli(['batch', 'submit', path.join(dir, 'batch.json'), '--watch']);
+    let listed: any;
+    for (let i = 0; i < 100 && !listed; i++) {
+      listed = (await s.call('GET', '/v1/batches?limit=1')).body.items[0];
+      if (!listed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listed.status).toBe('scheduled');
+    expect(listed.counts.scheduled).toBe(4);
+    const id = listed.id;
+
+    const watched = await watching;
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout.trim()).toBe(id);
+    expect(watched.stderr).toMatch(/scheduled 0\/12 units/);
+    expect(watched.stderr).toMatch(/completed 12\/12 units/);
 
     const done = await waitBatch(s, id, (b) => b.status === 'completed');
     expect(done.counts.completed).toBe(4);
@@ -81,6 +101,16 @@ describe('a 2x2 sweep with a window that opens later', () => {
     expect(report.body).toContain(`| 1 | ${lb[0].name} (${lb[0].jobId}) | best |`);
     const stored = await s3ArtifactStore(s.config.s3).get(`batches/${id}/report.md`);
     expect(stored?.toString('utf8')).toContain('# Batch sweep');
+
+    const shown = await cli(['batch', id]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`\\n1 +${lb[0].jobId} +completed .* best `));
+    const md = await cli(['batch', 'report', id]);
+    expect(md.stdout).toBe(report.body);
+    const csv = await cli(['batch', 'report', id, '--csv']);
+    expect(csv.stdout.split('\n')[1].startsWith(`1,${lb[0].jobId},`)).toBe(true);
+    const all = await cli(['batches']);
+    expect(all.stdout).toContain(`${id}  sweep`);
   }, 200_000);
 });
 
