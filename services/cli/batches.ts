@@ -10,7 +10,12 @@ import { num, table, time, UsageError } from './format.ts';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'deadline_missed']);
 const mark = (r: BatchView['leaderboard'][number]): string => (r.rank === null ? '' : r.best ? 'best' : r.tiedWithBest === null ? 'n/a' : r.tiedWithBest ? '≈ best' : '');
-const paramText = (p: Record<string, unknown>): string => Object.entries(p).map(([k, v]) => `${k.split('.').slice(-2).join('.')}=${typeof v === 'number' ? num(v, 6).replace(/\.?0+$/, '') : typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+/** "model.layers.0.units" -> "layers.0.units", "training.optimizer.learningRate" -> "learningRate" */
+const shortPath = (k: string): string => {
+  const parts = k.split('.');
+  return parts.length >= 3 && /^\d+$/.test(parts[parts.length - 2]) ? parts.slice(-3).join('.') : parts[parts.length - 1];
+};
+const paramText = (p: Record<string, unknown>): string => Object.entries(p).map(([k, v]) => `${shortPath(k)}=${typeof v === 'number' ? num(v, 6).replace(/\.?0+$/, '') : typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
 const usd = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `$${x.toFixed(2)}`);
 
 export function batchDetail(b: BatchView): string {

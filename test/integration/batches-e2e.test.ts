@@ -104,7 +104,7 @@ describe('a 2x2 sweep with a window that opens later', () => {
 
     const shown = await cli(['batch', id]);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.stdout).toMatch(new RegExp(`\\n1 +${lb[0].jobId} +completed .* best `));
+    expect(shown.stdout).toMatch(new RegExp(`\\n +1 +${lb[0].jobId} +completed .* best `));
     const md = await cli(['batch', 'report', id]);
     expect(md.stdout).toBe(report.body);
     const csv = await cli(['batch', 'report', id, '--csv']);
