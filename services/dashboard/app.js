@@ -7,6 +7,7 @@
 import { scoreStrip } from './charts.js';
 import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTime, fmtUsd, fmtCi, fmtMeanStd, jobDurationMs, statusBadge, progressCell, engineOf } from './format.js';
 import { metricField, linesFor, chartFigure, summaryList, unitsTable } from './detail.js';
+import { createBatchesView } from './batches.js';
 
 const KEY_STORE = 'nightshift.apiKey';
 const TICK_MS = 2000;
@@ -337,8 +338,11 @@ function schedule() {
   loop();
 }
 
+const batches = createBatchesView(api);
+
 function useKey(key) {
   state.key = key;
+  batches.useKey(key);
   state.halted = false;
   state.tick = 0;
   state.jobs = [];
@@ -390,6 +394,7 @@ function init() {
     if (document.visibilityState === 'visible' && state.key && !state.halted) schedule();
   });
   renderLeaderboard();
+  batches.init();
   const id = jobFromHash();
   if (id) selectJob(id, { focus: false });
   useKey(stored);
