@@ -122,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
   };
 
+  app.addHook('onClose', async () => services.jobs.settle());
   await app.register(healthRoutes, { services });
   await app.register(dashboardRoutes);
   await app.register(async (v1) => {

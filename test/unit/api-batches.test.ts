@@ -63,6 +63,10 @@ describe('submit', () => {
     expect(await unit!.getState()).toMatch(/waiting|prioritized/);
     const listed = (await get(`/v1/jobs?batch=${out.id}`)).json();
     expect(listed.items).toHaveLength(4);
+    // spec.json: the expanded spec, from the file or (while it is being written) from the record
+    const file = (await get(`/v1/jobs/${out.jobIds[3]}/artifacts/spec.json`)).json();
+    expect(file.model.layers[0].units).toBe(8);
+    expect(file.training).toEqual({ loss: 'mse', epochs: 2, batchSize: 16 });
   });
 
   it('a batch whose window opens later waits as scheduled: its jobs are scheduled and its units delayed', async () => {

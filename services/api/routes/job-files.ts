@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isTerminal, type Job } from '../../core/job.ts';
 import type { JobEvent } from '../../platform/store.ts';
+import { keys } from '../../core/keys.ts';
 import type { Services } from '../app.ts';
 import { ArtifactParams, ArtifactQuery, HistoryAnswer, JobIdParams, errorResponses } from '../schemas.ts';
 
@@ -43,6 +44,10 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; hear
     if (req.query.redirect) {
       const url = await files.presign(job.id, name);
       if (url) return reply.redirect(url, 302);
+    }
+    if (name === 'spec.json' && !(await services.artifacts.exists(keys.jobFile(job.id, name)))) {
+      // a batch's jobs write their spec.json after acceptance: until then the record holds the same spec
+      return reply.type('application/json').header('content-disposition', 'inline; filename="spec.json"').send(Buffer.from(JSON.stringify((await jobs.visibleRecord(req.principal, job.id)).spec)));
     }
     const { body, contentType } = await files.read(job.id, name);
     const file = name.split('/').pop()!;

@@ -41,6 +41,8 @@ export interface PreparedJob {
 const PUTS_AT_ONCE = 32;
 
 export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
+  /** writes that continue after a request was answered (a batch's spec.json files) */
+  const background = new Set<Promise<unknown>>();
   /** The job, if the caller may see it; otherwise not_found. */
   async function visibleJob(p: Principal, id: string): Promise<Job> {
     const job = await store.getJob(id);
@@ -157,9 +159,6 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       const scheduled = (opts.delayMs ?? 0) > 0;
       await store.createJobs(jobs.map((j) => j.record), scheduled ? 'scheduled' : 'queued');
       try {
-        for (let i = 0; i < jobs.length; i += PUTS_AT_ONCE) {
-          await Promise.all(jobs.slice(i, i + PUTS_AT_ONCE).map((j) => artifacts.putJson(keys.jobFile(j.record.id, 'spec.json'), j.record.spec)));
-        }
         let ordinal = await store.tenantBacklog(p.tenant);
         // the jobs just stored count in the backlog already: start below them
         ordinal -= jobs.reduce((s, j) => s + j.units.length, 0);
@@ -172,11 +171,25 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           return a;
         });
         await enqueueJobs(queues, args);
+        // spec.json of each job follows in the background: the record in Redis holds the same spec,
+        // and the artifact route answers from it until the file is there
+        const writing = (async () => {
+          for (let i = 0; i < jobs.length; i += PUTS_AT_ONCE) {
+            await Promise.all(jobs.slice(i, i + PUTS_AT_ONCE).map((j) => artifacts.putJson(keys.jobFile(j.record.id, 'spec.json'), j.record.spec)));
+          }
+        })().catch((err: unknown) => log?.error({ err }, 'could not write the spec.json files of a batch; GET .../artifacts/spec.json answers from the job record'));
+        background.add(writing);
+        void writing.finally(() => background.delete(writing));
       } catch (e) {
         log?.error({ err: e }, 'could not queue the jobs of a batch');
         for (const j of jobs) await store.setStatus(j.record.id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } }).catch(() => undefined);
         throw new NightshiftError('internal', 'the batch could not be queued and its jobs were marked failed; try again', { retryable: true, cause: e });
       }
+    },
+
+    /** Waits for the writes still running after their request was answered (the app awaits it on close). */
+    async settle(): Promise<void> {
+      while (background.size) await Promise.allSettled([...background]);
     },
 
     async list(p: Principal, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {

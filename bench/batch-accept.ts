@@ -1,0 +1,49 @@
+/**
+ * How long expanding and accepting a 1,000-job batch take: the pure expansion
+ * (expandBatch) alone, and POST /v1/batches end to end over the real parts (Redis,
+ * BullMQ flows, the embedded S3 server for the jobs' spec.json) through app.inject.
+ * Usage: npx tsx bench/batch-accept.ts [rounds]   (REDIS_URL honoured)
+ */
+import { performance } from 'node:perf_hooks';
+import { expandBatch, type BatchSpec } from '../services/core/batch-spec.ts';
+import { createTestStack } from '../test/support/app.ts';
+
+const rounds = Number(process.argv[2] ?? 3);
+const sweep = (folds: number): BatchSpec => ({
+  name: 'bench',
+  base: {
+    dataset: { uri: 'builtin:make_regression?n_samples=200&n_features=4&random_state=1' },
+    model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 1 }] },
+    training: { loss: 'mse', epochs: 10, optimizer: { name: 'adam' } },
+    evaluation: { method: 'kfold', folds },
+  },
+  grid: {
+    'model.layers.0.units': [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+    'training.batchSize': [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+    'training.optimizer.learningRate': [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5, 1],
+  },
+  schedule: { notBefore: new Date(Date.now() + 3_600_000).toISOString() },
+});
+
+const stack = await createTestStack({ label: 'bench-batch' });
+const rows: string[] = [];
+try {
+  for (const folds of [3, 10]) {
+    for (let r = 0; r < rounds; r++) {
+      const spec = sweep(folds);
+      const t0 = performance.now();
+      const jobs = expandBatch(spec);
+      const expandMs = performance.now() - t0;
+      const t1 = performance.now();
+      const res = await stack.app.inject({ method: 'POST', url: '/v1/batches', headers: stack.auth('acme'), payload: spec });
+      const acceptMs = performance.now() - t1;
+      if (res.statusCode !== 201) throw new Error(`POST /v1/batches answered ${res.statusCode}: ${res.body}`);
+      const units = res.json().unitsTotal as number;
+      rows.push(`| ${jobs.length} | ${units} | ${r + 1} | ${expandMs.toFixed(0)} | ${acceptMs.toFixed(0)} |`);
+      console.log(`jobs ${jobs.length} units ${units} round ${r + 1}: expand ${expandMs.toFixed(0)} ms, accept ${acceptMs.toFixed(0)} ms`);
+    }
+  }
+} finally {
+  await stack.close();
+}
+console.log(['', '| jobs | units | round | expand (ms) | POST /v1/batches (ms) |', '| ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n'));
