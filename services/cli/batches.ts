@@ -76,8 +76,19 @@ export function createBatchCommands({ client, io, sleep = (ms) => new Promise((r
   }
 
   return {
-    async submit(file: string, o: { set?: string[]; watch?: boolean; json?: boolean }): Promise<number> {
+    async submit(file: string, o: { set?: string[]; watch?: boolean; json?: boolean; dryRun?: boolean }): Promise<number> {
       const spec = loadSpec(file, io, o.set ?? []);
+      if (o.dryRun) {
+        const d = await client().dryRun(spec);
+        show(o.json, d, () => [
+          `valid: ${d.jobs.length} jobs, ${d.unitsTotal} units`,
+          `starts    ${d.notBefore ? time(d.notBefore) : 'now'}`,
+          `deadline  ${d.deadline ? time(d.deadline) : '-'}`,
+          '',
+          table(['job', 'units'], d.jobs.map((j) => [j.name, j.units])),
+        ].join('\n'));
+        return 0;
+      }
       const accepted = await client().submit(spec);
       show(o.json, accepted, () => accepted.id);
       if (!o.watch) return 0;
@@ -111,7 +122,7 @@ export function createBatchCommands({ client, io, sleep = (ms) => new Promise((r
       return 0;
     },
     /** `batch <id>`, `batch submit <file>`, `batch report <id>`, `batch cancel <id>`, `batch retry-failed <id>` */
-    async dispatch(what: string, arg: string | undefined, o: { set?: string[]; watch?: boolean; json?: boolean; csv?: boolean }): Promise<number> {
+    async dispatch(what: string, arg: string | undefined, o: { set?: string[]; watch?: boolean; json?: boolean; csv?: boolean; dryRun?: boolean }): Promise<number> {
       const need = (n: string) => {
         if (!arg) throw new UsageError(`batch ${what} needs ${n}`);
         return arg;

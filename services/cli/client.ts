@@ -280,6 +280,14 @@ export interface BatchAccepted {
   deadline?: string;
 }
 
+export interface BatchDryRun {
+  valid: true;
+  unitsTotal: number;
+  jobs: Array<{ name: string; params: Record<string, unknown>; units: number }>;
+  notBefore?: string;
+  deadline?: string;
+}
+
 /** The batch routes, over a client's base URL and key. */
 export function batchClient({ url, key, fetch: fetchImpl = globalThis.fetch }: ClientOptions) {
   const base = url.replace(/\/+$/, '');
@@ -299,6 +307,7 @@ export function batchClient({ url, key, fetch: fetchImpl = globalThis.fetch }: C
   }
   return {
     submit: async (spec: unknown): Promise<BatchAccepted> => (await call('POST', '/v1/batches', spec)).json() as Promise<BatchAccepted>,
+    dryRun: async (spec: unknown): Promise<BatchDryRun> => (await call('POST', '/v1/batches?dryRun=true', spec)).json() as Promise<BatchDryRun>,
     get: async (id: string): Promise<BatchView> => (await call('GET', `/v1/batches/${seg(id)}`)).json() as Promise<BatchView>,
     list: async (q: { status?: string; limit?: number; cursor?: string } = {}): Promise<{ items: BatchView[]; nextCursor: string | null }> =>
       (await call('GET', `/v1/batches${query({ ...q })}`)).json() as Promise<{ items: BatchView[]; nextCursor: string | null }>,

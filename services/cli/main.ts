@@ -173,6 +173,7 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     .description('a batch: `batch submit <batch.json> [--watch]`, `batch <id>` (leaderboard), `batch report <id> [--csv]`, `batch cancel <id>`, `batch retry-failed <id>`')
     .option('--set <path=value>', 'submit: patch the BatchSpec, e.g. budgetUsd=40 (repeatable)', collect, [])
     .option('--watch', 'follow the batch until it ends (progress on stderr); with submit, exit 1 unless it completed')
+    .option('--dry-run', 'submit: only expand and check; prints the jobs, their units and when the batch would start and end')
     .option('--csv', 'report: CSV instead of Markdown')
     .option('--json', 'print the raw API answer')
     .action((what: string, arg: string | undefined, o) => run(() => batch.dispatch(what, arg, o))());

@@ -21,6 +21,14 @@ const BatchListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
 });
+const SubmitQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false, description: 'only expand and check: answers the jobs, their units and the schedule' })) });
+const DryRunAnswer = Type.Object({
+  valid: Type.Literal(true),
+  unitsTotal: Type.Integer(),
+  jobs: Type.Array(Type.Object({ name: Type.String(), params: Type.Object({}, { additionalProperties: true }), units: Type.Integer() })),
+  notBefore: Type.Optional(Type.String()),
+  deadline: Type.Optional(Type.String()),
+});
 const ReportQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('md'), Type.Literal('csv')], { default: 'md' })) });
 
 export const batchRoutes: FastifyPluginAsyncTypebox<{ batches: BatchService }> = async (app, { batches }) => {
@@ -30,10 +38,12 @@ export const batchRoutes: FastifyPluginAsyncTypebox<{ batches: BatchService }> =
       tags: ['batches'],
       summary: 'Submit a batch (a sweep of jobs)',
       description: 'Expands base + grid / random / jobs into JobSpecs, checks every one (a bad one rejects the whole batch, naming its path), stores and queues them. With a schedule the jobs wait as "scheduled" until notBefore or the window opens; at the deadline units not started are cancelled (deadline_missed).',
+      querystring: SubmitQuery,
       body: BatchSpecSchema,
-      response: { 201: BatchAccepted, ...errorResponses(400, 413, 415) },
+      response: { 200: DryRunAnswer, 201: BatchAccepted, ...errorResponses(400, 413, 415) },
     },
   }, async (req, reply) => {
+    if (req.query.dryRun) return reply.code(200).send(await batches.dryRun(req.principal, req.body as BatchSpec));
     const out = await batches.submit(req.principal, req.body as BatchSpec);
     return reply.code(201).header('location', `/v1/batches/${out.id}`).send(out);
   });

@@ -24,6 +24,23 @@ export interface BatchServiceDeps {
   now?: () => Date;
 }
 
+export interface BatchAccepted {
+  id: string;
+  jobIds: string[];
+  status: string;
+  unitsTotal: number;
+  notBefore?: string;
+  deadline?: string;
+}
+
+export interface BatchDryRun {
+  valid: true;
+  unitsTotal: number;
+  jobs: Array<{ name: string; params: Record<string, unknown>; units: number }>;
+  notBefore?: string;
+  deadline?: string;
+}
+
 export const batchReportKey = (id: string): string => `batches/${id}/report.md`;
 
 export function createBatchService({ store, batches, jobs, artifacts, now = () => new Date() }: BatchServiceDeps) {
@@ -40,39 +57,56 @@ export function createBatchService({ store, batches, jobs, artifacts, now = () =
     return v.batch;
   }
 
+  /** Schedule, expansion and every job's checks; throws a validation error naming the path. */
+  async function plan(p: Principal, spec: BatchSpec, id: string) {
+    let schedule;
+    try {
+      schedule = resolveSchedule(spec.schedule, now().getTime());
+    } catch (e) {
+      const field = (e as { field?: string }).field ?? 'schedule';
+      throw validationError(field, (e as Error).message.slice(field.length + 2));
+    }
+    const expanded = expandBatch(spec);
+    const params = expanded.map((e) => e.params);
+    const where = (i: number, field: string): string => {
+      if (spec.jobs) return `jobs.${i}.${field}`;
+      const varied = Object.keys(params[i]).find((k) => field === k || field.startsWith(`${k}.`) || k.startsWith(`${field}.`));
+      if (varied) return `${spec.grid ? 'grid' : 'random.space'}.${varied}`;
+      return `base.${field}`;
+    };
+    const prepared = await jobs.prepareMany(p, expanded.map((e) => e.spec), { batchId: id, where });
+    const unitsTotal = prepared.reduce((s, j) => s + j.units.length, 0);
+    if (unitsTotal > BATCH_LIMITS.units) {
+      throw validationError(spec.grid ? 'grid' : spec.random ? 'random.count' : 'jobs', `the batch has ${unitsTotal} training units, over the limit of ${BATCH_LIMITS.units}`);
+    }
+    return { prepared, params, unitsTotal, schedule };
+  }
+
   return {
     get,
 
-    async submit(p: Principal, spec: BatchSpec): Promise<{ id: string; jobIds: string[]; status: string; unitsTotal: number; notBefore?: string; deadline?: string }> {
-      const t = now().getTime();
-      let schedule;
-      try {
-        schedule = resolveSchedule(spec.schedule, t);
-      } catch (e) {
-        const field = (e as { field?: string }).field ?? 'schedule';
-        throw validationError(field, (e as Error).message.slice(field.length + 2));
-      }
-      const expanded = expandBatch(spec);
-      const id = newId('bat');
-      const paramPaths = expanded.map((e) => e.params);
-      const where = (i: number, field: string): string => {
-        if (spec.jobs) return `jobs.${i}.${field}`;
-        const varied = Object.keys(paramPaths[i]).find((k) => field === k || field.startsWith(`${k}.`) || k.startsWith(`${field}.`));
-        if (varied) return `${spec.grid ? 'grid' : 'random.space'}.${varied}`;
-        return `base.${field}`;
+    /** Everything submit checks, without storing anything: the jobs, their units, the schedule. */
+    async dryRun(p: Principal, spec: BatchSpec): Promise<BatchDryRun> {
+      const { prepared, params, unitsTotal, schedule } = await plan(p, spec, newId('bat'));
+      return {
+        valid: true, unitsTotal,
+        jobs: prepared.map((j, i) => ({ name: j.record.name, params: params[i], units: j.units.length })),
+        ...(schedule.notBefore !== undefined ? { notBefore: new Date(schedule.notBefore).toISOString() } : {}),
+        ...(schedule.deadline !== undefined ? { deadline: new Date(schedule.deadline).toISOString() } : {}),
       };
-      const prepared = await jobs.prepareMany(p, expanded.map((e) => e.spec), { batchId: id, where });
-      const unitsTotal = prepared.reduce((s, j) => s + j.units.length, 0);
-      if (unitsTotal > BATCH_LIMITS.units) {
-        throw validationError(spec.grid ? 'grid' : spec.random ? 'random.count' : 'jobs', `the batch has ${unitsTotal} training units, over the limit of ${BATCH_LIMITS.units}`);
-      }
+    },
+
+    async submit(p: Principal, spec: BatchSpec): Promise<BatchAccepted> {
+      const id = newId('bat');
+      const t = now().getTime();
+      const { prepared, params, unitsTotal, schedule } = await plan(p, spec, id);
       const rec: BatchRecord = {
         id,
         name: spec.name ?? 'batch',
         tenant: p.tenant,
         createdAt: new Date(t).toISOString(),
         jobIds: prepared.map((j) => j.record.id),
-        params: paramPaths,
+        params,
         unitsTotal,
         ...(schedule.notBefore !== undefined ? { notBefore: new Date(schedule.notBefore).toISOString() } : {}),
         ...(schedule.deadline !== undefined ? { deadline: new Date(schedule.deadline).toISOString() } : {}),
