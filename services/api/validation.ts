@@ -122,3 +122,17 @@ export function validationMessage(errors: ErrorObject[], context: string): { fie
   const field = fieldPath(e) || (context === 'body' ? 'body' : context);
   return { field, message: `${field}: ${describe(e)}` };
 }
+
+/**
+ * A JobSpec checked against its schema with the same choice of error as request
+ * bodies (the branch of a union the data meant, enums as one list): the dotted path
+ * and the message. For specs that are not request bodies (a batch's expanded jobs).
+ */
+export function jobSpecProblem(schema: Schema): (spec: unknown) => { path: string; message: string } | undefined {
+  const v = compileWith(bodyAjv, schema);
+  return (spec) => {
+    if (v(spec)) return undefined;
+    const [e] = rankErrors(v.errors ?? [], schema, spec);
+    return e ? { path: fieldPath(e), message: describe(e) } : { path: '', message: 'is invalid' };
+  };
+}

@@ -109,7 +109,7 @@ export function schemaHasPath(path: string, schema: SchemaNode = JobSpecSchema a
     for (const n of nodes.flatMap(expand)) {
       if (n.type === 'array' && /^\d+$/.test(part) && n.items) next.push(n.items);
       else if (n.type === 'object' && n.properties?.[part]) next.push(n.properties[part]);
-      else if (n.type === 'object' && n.additionalProperties === true && !n.properties) next.push({}); // model.keras: free-form
+      else if (n.type === 'object' && n.additionalProperties === true) next.push({ type: 'object', additionalProperties: true }); // model.keras: free-form
     }
     if (next.length === 0) return false;
     nodes = next;
@@ -151,6 +151,9 @@ function sample(d: Static<typeof Distribution>, rng: ReturnType<typeof createRng
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
 let jobSpecValidator: ValidateFunction | undefined;
+/** A JobSpec schema problem as a dotted path and a message; undefined when the spec is valid. */
+export type JobSpecCheck = (spec: unknown) => { path: string; message: string } | undefined;
+
 function checkJobSchema(spec: unknown): { path: string; message: string } | undefined {
   jobSpecValidator ??= ajv.compile(JobSpecSchema);
   if (jobSpecValidator(spec)) return undefined;
@@ -177,7 +180,7 @@ function jobName(batch: string, params: Record<string, unknown>, i: number): str
  * missing variation, a grid path the JobSpec does not have, a value the JobSpec
  * schema refuses, or more jobs than the limit.
  */
-export function expandBatch(b: BatchSpec): ExpandedJob[] {
+export function expandBatch(b: BatchSpec, check: JobSpecCheck = checkJobSchema): ExpandedJob[] {
   const forms = (['grid', 'random', 'jobs'] as const).filter((f) => b[f] !== undefined);
   if (forms.length === 0) throw validationError('grid', 'give one of grid, random or jobs');
   if (forms.length > 1) throw validationError(forms[1], `give only one of grid, random or jobs (also got ${forms[0]})`);
@@ -252,7 +255,7 @@ export function expandBatch(b: BatchSpec): ExpandedJob[] {
     if (b.resources) v.spec.resources = { ...(v.spec.resources as object | undefined), ...b.resources };
     if (b.priority !== undefined) v.spec.priority = b.priority;
     if (v.spec.name === undefined || b.grid || b.random) v.spec.name = v.params.name !== undefined ? v.spec.name : jobName(batchName, v.params, i);
-    const bad = checkJobSchema(v.spec);
+    const bad = check(v.spec);
     if (bad) throw validationError(v.where(bad.path), bad.message);
     return { spec: v.spec as unknown as JobSpec, params: v.params };
   });

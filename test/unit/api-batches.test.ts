@@ -113,6 +113,8 @@ describe('submit', () => {
     ['a cross-field rule of one job', sweep({ grid: { 'evaluation.folds': [3, 100] } }), 'grid.evaluation.folds'],
     ['a bad merge patch', { name: 'p', base, jobs: [{ training: { epochs: 3 } }, { training: { epochs: -1 } }] }, 'jobs.1.training.epochs'],
     ['grid and jobs together', sweep({ jobs: [{}] }), 'jobs'],
+    ['a field of the other layer type', sweep({ base: { ...base, model: { layers: [{ type: 'dense', units: 4 }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 1 }] } }, grid: { 'model.layers.1.units': [3] } }), 'grid.model.layers.1.units[0]'],
+    ['a value outside an enum', sweep({ grid: { 'training.loss': ['mse', 'hinge'] } }), 'grid.training.loss[1]'],
   ];
   it.each(bad)('rejects %s with a 400 naming the path', async (_what, body, field) => {
     const res = await post('/v1/batches', body);

@@ -15,6 +15,10 @@ import type { BatchListOptions, BatchStore } from '../../platform/batches.ts';
 import type { Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { JobService } from './jobs.ts';
+import { JobSpecSchema } from '../../core/spec.ts';
+import { jobSpecProblem } from '../validation.ts';
+
+const checkJobSpecSchema = jobSpecProblem(JobSpecSchema as unknown as Record<string, unknown>);
 
 export interface BatchServiceDeps {
   store: Store;
@@ -66,7 +70,7 @@ export function createBatchService({ store, batches, jobs, artifacts, now = () =
       const field = (e as { field?: string }).field ?? 'schedule';
       throw validationError(field, (e as Error).message.slice(field.length + 2));
     }
-    const expanded = expandBatch(spec);
+    const expanded = expandBatch(spec, checkJobSpecSchema);
     const params = expanded.map((e) => e.params);
     const where = (i: number, field: string): string => {
       if (spec.jobs) return `jobs.${i}.${field}`;
