@@ -8,6 +8,7 @@ import { scoreStrip } from './charts.js';
 import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTime, fmtUsd, fmtCi, fmtMeanStd, jobDurationMs, statusBadge, progressCell, engineOf } from './format.js';
 import { metricField, linesFor, chartFigure, summaryList, unitsTable } from './detail.js';
 import { createBatchesView } from './batches.js';
+import { followEvents, addProgress, withLive } from './live.js';
 
 const KEY_STORE = 'nightshift.apiKey';
 const TICK_MS = 2000;
@@ -187,14 +188,15 @@ function renderDetail() {
     return;
   }
   section.hidden = false;
-  const { job, history, summary } = d;
+  const { job, summary } = d;
+  const history = (d.history || d.live?.size) ? withLive(d.history ?? { units: [] }, d.live) : d.history;
   $('detail-h').textContent = `Job: ${job.name}`;
   $('detail-summary').replaceChildren(...summaryList(job, summary));
   const err = $('detail-error');
   err.hidden = !job.error;
   err.textContent = job.error ? `${job.error.code}: ${job.error.message}` : '';
   // charts and the units table only change with the data (keeps hover titles steady)
-  const sig = JSON.stringify([job.status, job.result, history, summary]);
+  const sig = JSON.stringify([job.status, job.result, d.history, summary, d.liveVersion ?? 0]);
   if (sig === d.sig) return;
   d.sig = sig;
 
@@ -208,7 +210,7 @@ function renderDetail() {
       if (ml.length) charts.push(chartFigure('metric', `${mf} per epoch`, mf, ml));
     }
   } else if (history) {
-    charts.push(h('p', { class: 'empty' }, TERMINAL.has(job.status) ? 'No training history was recorded.' : 'Learning curves appear as training units finish.'));
+    charts.push(h('p', { class: 'empty' }, TERMINAL.has(job.status) ? 'No training history was recorded.' : 'Learning curves appear as soon as a training unit reports its first epoch.'));
   }
   if (job.result && job.result.scores.length > 0) {
     charts.push(h('figure', { class: 'chart-fig strip-fig', 'data-chart': 'scores' },
@@ -255,8 +257,22 @@ async function refreshDetail() {
   }
 }
 
+/** Streams the job's per-epoch progress into d.live while the job trains (the stream ends with the job). */
+function followLive(d) {
+  if (!state.key) return;
+  d.live = new Map();
+  d.liveVersion = 0;
+  let pending = 0;
+  d.stopLive = followEvents(`/v1/jobs/${encodeURIComponent(d.id)}/events`, state.key, (type, ev) => {
+    if (state.detail !== d || type !== 'progress' || !addProgress(d.live, ev)) return;
+    d.liveVersion += 1;
+    if (!pending) pending = setTimeout(() => { pending = 0; if (state.detail === d) renderDetail(); }, 300);
+  });
+}
+
 function selectJob(id, { focus = true } = {}) {
   if (!id) {
+    state.detail?.stopLive?.();
     state.selected = null;
     state.detail = null;
     renderDetail();
@@ -269,7 +285,9 @@ function selectJob(id, { focus = true } = {}) {
   if (state.selected === id && state.detail) return;
   state.selected = id;
   const known = state.jobs.find((j) => j.id === id) ?? state.completed.find((j) => j.id === id);
+  state.detail?.stopLive?.();
   state.detail = { id, job: known ?? null, history: null, summary: null };
+  followLive(state.detail);
   renderJobs();
   renderDetail();
   if (focus) {
@@ -358,7 +376,11 @@ function useKey(key) {
     return;
   }
   setConn('Loading…');
-  if (state.selected) state.detail = { id: state.selected, job: null, history: null, summary: null };
+  state.detail?.stopLive?.();
+  if (state.selected) {
+    state.detail = { id: state.selected, job: null, history: null, summary: null };
+    followLive(state.detail);
+  }
   schedule();
 }
 

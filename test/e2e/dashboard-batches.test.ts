@@ -93,6 +93,31 @@ describe.skipIf(!hasChromium)('batch page in a browser', () => {
     await page.close();
   });
 
+  it('draws a unit\'s learning curve while it trains, from the per-epoch progress events', async () => {
+    const job = jobIds[3]; // not finished: no unit history exists
+    await stack.store.setStatus(job, 'running');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${base}/`);
+    await page.fill('#key-input', TEST_KEYS.acme);
+    await page.click('#key-form button[type=submit]');
+    await page.evaluate((id) => { location.hash = `#job=${id}`; }, job);
+    await page.waitForSelector('#detail-charts p.empty');
+    expect(await page.textContent('#detail-charts')).toContain('as soon as a training unit reports its first epoch');
+    await page.waitForTimeout(500); // the event stream is open
+    for (let e = 1; e <= 4; e++) await stack.store.progress(job, 'r0-p0-f1', e, 5, { loss: 1 / e, accuracy: 0.5 + e / 10 });
+    await page.waitForSelector('#detail-charts figure[data-chart=loss] path[data-kind=unit]');
+    const lossTitle = await page.textContent('#detail-charts figure[data-chart=loss] path[data-kind=unit] title');
+    expect(lossTitle).toContain('r0-p0-f1');
+    expect(await page.$$('#detail-charts figure[data-chart=metric] path[data-kind=unit]')).toHaveLength(1);
+    // a second unit's epochs add a second curve
+    await stack.store.progress(job, 'r0-p0-f2', 1, 5, { loss: 0.9, accuracy: 0.55 });
+    await page.waitForFunction(() => document.querySelectorAll('#detail-charts figure[data-chart=loss] path[data-kind=unit]').length === 2);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('sorts the leaderboard by a clicked column, and reverses on a second click', async () => {
     const { page, errors } = await open();
     await page.waitForSelector('#batch-lb tbody tr');
