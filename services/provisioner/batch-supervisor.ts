@@ -120,6 +120,9 @@ export function createBatchSupervisor(d: SupervisorDeps) {
         }
       }
 
+      // the full view (leaderboard) is assembled only for a batch that has ended
+      const statuses = await Promise.all(members.map(async (m) => (isTerminal(m.job.status) ? m.job.status : (await d.store.getStatus(m.job.id)) ?? m.job.status)));
+      if (!statuses.every((s) => isTerminal(s))) continue;
       const v = await d.batches.view(id, t);
       if (v && isBatchTerminal(v.batch.status)) {
         if (d.artifacts) await d.artifacts.put(reportKey(id), reportMarkdown(v.batch, v.leaderboard), 'text/markdown; charset=utf-8');
