@@ -79,6 +79,12 @@ export class NightshiftError extends Error {
 export const validationError = (field: string, message: string): NightshiftError =>
   new NightshiftError('validation_failed', `${field}: ${message}`, { field });
 
+/** A worker-side error about the spec or data set, as the 400 the API answers at submission (same message and field). */
+export function asSubmissionError(e: unknown): unknown {
+  if (!isNightshiftError(e) || e.status !== 400 || e.code === 'validation_failed') return e;
+  return new NightshiftError('validation_failed', e.message, { ...(e.field ? { field: e.field } : {}), cause: e });
+}
+
 export const notFound = (what: string, id: string): NightshiftError =>
   new NightshiftError('not_found', `${what} ${id} not found`);
 

@@ -5,8 +5,11 @@
  * (target range, smallest class vs folds) take its column summary.
  */
 import { LIMITS, type JobSpec, type LayerSpecT } from './spec.ts';
-import { validationError } from './errors.ts';
+import { asSubmissionError, validationError } from './errors.ts';
 import { onDemandUsd } from './prices.ts';
+import { canonicalLossName, canonicalMetricName } from './vocabulary.ts';
+import { defaultTarget } from './generator-params.ts';
+import { normalizeLayers, type NormalizedLayer } from './layers.ts';
 
 export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
 
@@ -38,26 +41,9 @@ export interface ResolvedJobSpec {
   seed: number;
 }
 
-const LOSS_ALIASES: Record<string, string> = {
-  mean_absolute_error: 'mae',
-  mean_squared_error: 'mse',
-  binary_crossentropy: 'binaryCrossentropy',
-  categorical_crossentropy: 'categoricalCrossentropy',
-  sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
-};
-
-const METRIC_ALIASES: Record<string, string> = {
-  acc: 'accuracy',
-  binary_accuracy: 'binaryAccuracy',
-  categorical_accuracy: 'categoricalAccuracy',
-  sparse_categorical_accuracy: 'sparseCategoricalAccuracy',
-  mean_absolute_error: 'mae',
-  mean_squared_error: 'mse',
-  mean_absolute_percentage_error: 'mape',
-};
-
-export const canonicalLoss = (name: string): string => LOSS_ALIASES[name] ?? name;
-export const canonicalMetric = (name: string): string => METRIC_ALIASES[name] ?? name;
+/** Canonical names through the vocabulary tables; an unknown name is returned as it is (the schema rejects it). */
+export const canonicalLoss = (name: string): string => canonicalLossName(name) ?? name;
+export const canonicalMetric = (name: string): string => canonicalMetricName(name) ?? name;
 
 /** Metrics where larger is better (scores are ranked accordingly). */
 export const HIGHER_IS_BETTER = new Set(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'precision', 'recall']);
@@ -75,7 +61,7 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
   const es = t.earlyStopping;
   return {
     name: spec.name ?? 'job',
-    dataset: { uri: spec.dataset.uri, header: spec.dataset.header ?? false, target: spec.dataset.target ?? [-1] },
+    dataset: { uri: spec.dataset.uri, header: spec.dataset.header ?? false, target: spec.dataset.target ?? defaultTarget(spec.dataset.uri) },
     preprocess: { standardize: spec.preprocess?.standardize ?? false },
     model: { ...(spec.model.layers ? { layers: spec.model.layers } : {}), ...(spec.model.keras ? { keras: spec.model.keras as Record<string, unknown> } : {}) },
     training: {
@@ -212,6 +198,14 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
   });
   if (new Set(targets).size !== targets.length) throw validationError('dataset.target', 'names the same column twice');
   if (targets.length >= d.columns) throw validationError('dataset.target', 'leaves no feature columns');
+  // the model as the worker will build it: Keras JSON normalised the same way, input width checked
+  let layers: NormalizedLayer[];
+  try {
+    layers = normalizeLayers(r, d.columns - targets.length);
+  } catch (e) {
+    throw asSubmissionError(e);
+  }
+  checkOutputUnits(r, layers, targets, d);
   const e = r.evaluation;
   const needRows = e.method === 'kfold' ? e.folds : e.method === 'holdout' ? 2 : 1;
   if (d.rows < needRows) {
@@ -229,6 +223,33 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
         throw validationError('evaluation.folds', `${e.folds} stratified folds need at least ${e.folds} rows of every class; the smallest class has ${smallest}`);
       }
     }
+  }
+}
+
+/**
+ * The output layer's width where the data set summary fixes it: one unit per target
+ * column for regression losses and binary cross-entropy, one per class for the
+ * categorical losses when the class counts are known.
+ */
+function checkOutputUnits(r: ResolvedJobSpec, layers: NormalizedLayer[], targets: number[], d: DatasetSummary): void {
+  const last = layers[layers.length - 1];
+  if (last.type !== 'dense') return;
+  const loss = r.training.loss;
+  let need: number | undefined;
+  let why = '';
+  if (!isClassificationLoss(loss) || loss === 'binaryCrossentropy') {
+    need = targets.length;
+    why = targets.length === 1 ? ' (one target column)' : ` (one per target column: ${r.dataset.target.join(', ')})`;
+  } else if (targets.length === 1) {
+    const counts = d.classCounts?.[targets[0]];
+    if (counts) {
+      need = Object.keys(counts).length;
+      why = ` (one per class: ${Object.keys(counts).length} classes)`;
+    }
+  }
+  if (need !== undefined && last.units !== need) {
+    const field = r.model.layers ? `model.layers.${r.model.layers.length - 1}.units` : 'model.keras';
+    throw validationError(field, `the output layer has ${last.units} units but the targets need ${need}${why}`);
   }
 }
 

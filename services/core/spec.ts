@@ -5,6 +5,7 @@
  * `model.keras` is the one free-form object (the JSON of a Keras model.to_json()).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ACTIVATION_NAMES, INITIALIZER_NAMES, LOSS_NAMES, METRIC_NAMES } from './vocabulary.ts';
 
 export const LIMITS = {
   layers: 32,
@@ -26,35 +27,16 @@ export const LIMITS = {
 
 const Strict = { additionalProperties: false } as const;
 
-export const ACTIVATIONS = [
-  'linear', 'relu', 'relu6', 'sigmoid', 'hardSigmoid', 'hard_sigmoid', 'tanh', 'softmax', 'softplus',
-  'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu',
-] as const;
-
-export const INITIALIZERS = [
-  // tfjs camelCase
-  'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'leCunUniform', 'leCunNormal',
-  'randomUniform', 'randomNormal', 'truncatedNormal', 'zeros', 'ones', 'orthogonal', 'identity',
-  // Keras names used by the tutorials
-  'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform', 'lecun_normal',
-  'uniform', 'normal', 'random_uniform', 'random_normal', 'truncated_normal',
-] as const;
+/** Accepted spellings, from the vocabulary tables (services/core/vocabulary.ts). */
+export const ACTIVATIONS = ACTIVATION_NAMES;
+export const INITIALIZERS = INITIALIZER_NAMES;
 
 const lit = <T extends readonly string[]>(values: T, opts: object = {}) =>
   Type.Union(values.map((v) => Type.Literal(v)) as never, opts) as unknown as TSchema & { static: T[number] };
 
-export const LossName = lit(
-  ['mae', 'mse', 'binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy',
-    'mean_absolute_error', 'mean_squared_error', 'binary_crossentropy', 'categorical_crossentropy',
-    'sparse_categorical_crossentropy'] as const,
-  { description: 'loss function (tfjs or Keras name)' },
-);
+export const LossName = lit(LOSS_NAMES, { description: 'loss function (tfjs or Keras name)' });
 
-export const MetricName = lit(
-  ['accuracy', 'acc', 'binaryAccuracy', 'binary_accuracy', 'categoricalAccuracy', 'categorical_accuracy',
-    'sparseCategoricalAccuracy', 'sparse_categorical_accuracy', 'mae', 'mse', 'mean_absolute_error',
-    'mean_squared_error', 'mape', 'mean_absolute_percentage_error', 'precision', 'recall'] as const,
-);
+export const MetricName = lit(METRIC_NAMES);
 
 const DenseLayer = Type.Object({
   type: Type.Literal('dense'),

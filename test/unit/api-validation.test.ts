@@ -51,6 +51,22 @@ const CASES: Case[] = [
   ['a builtin generator typo', (s) => (s.dataset.uri = 'builtin:make_regresion?n_samples=10'), 'dataset.uri', /unknown generator "make_regresion"/],
   ['a builtin parameter typo', (s) => (s.dataset.uri = 'builtin:make_regression?n_sample=10'), 'dataset.uri', /unknown parameter "n_sample"/],
   ['a non-numeric builtin parameter', (s) => (s.dataset.uri = 'builtin:make_classification?n_samples=many'), 'dataset.uri', /n_samples must be an integer/],
+  ['a Keras JSON with a Conv2D layer (the worker cannot build it)', (s) => {
+    delete s.model.layers;
+    s.model.keras = { class_name: 'Sequential', config: { layers: [{ class_name: 'Conv2D', config: { filters: 4, kernel_size: [3, 3] } }, { class_name: 'Dense', config: { units: 1 } }] } };
+  }, 'model.keras.config.layers.0', /unsupported layer class "Conv2D"/],
+  ['a Keras JSON with an unknown activation', (s) => {
+    delete s.model.layers;
+    s.model.keras = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4, activation: 'leaky_relu', batch_input_shape: [null, 8] } }, { class_name: 'Dense', config: { units: 1 } }] } };
+  }, 'model.keras.config.layers.0.config.activation', /unsupported activation "leaky_relu"/],
+  ['a Keras JSON whose input width is not the data set\'s', (s) => {
+    delete s.model.layers;
+    s.model.keras = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4, batch_input_shape: [null, 5] } }, { class_name: 'Dense', config: { units: 1 } }] } };
+  }, 'model.keras.config.layers.0', /expects 5 input features but the data set has 8/],
+  ['an output layer wider than the targets', (s) => (s.model.layers[1].units = 3), 'model.layers.1.units', /3 units but the targets need 1/],
+  ['a generator beyond the cell limit', (s) => (s.dataset.uri = 'builtin:make_regression?n_samples=1000000&n_features=100'), 'dataset.uri', /cells, over the limit of 50000000/],
+  ['a generator parameter beyond its bound', (s) => (s.dataset.uri = 'builtin:make_regression?n_samples=10&noise=-1'), 'dataset.uri', /noise must be in \[0, inf\]/],
+  ['make_classification with more informative features than features', (s) => (s.dataset.uri = 'builtin:make_classification?n_samples=50&n_features=3&n_informative=4'), 'dataset.uri', /must be at most n_features \(3\)/],
   ['an unsupported URI scheme', (s) => (s.dataset.uri = 'http://example.com/x.csv'), 'dataset.uri'],
   ['an unknown dataset id', (s) => (s.dataset.uri = 'dataset:ds_0000000000000000000000'), 'dataset.uri', /not found/],
 ];
@@ -86,6 +102,25 @@ describe('POST /v1/jobs validation', () => {
     expect(error.field).toBe(field);
     if (fragment) expect(error.message).toMatch(fragment);
     expect(['validation_failed', 'dataset_not_found']).toContain(error.code);
+  });
+
+  it('accepts silu in layers as it does in Keras JSON', async () => {
+    const spec = base();
+    spec.model.layers[0].activation = 'silu';
+    expect((await submit(spec)).statusCode).toBe(200);
+  });
+
+  it('defaults the target of make_regression with n_targets=3 to its three target columns', async () => {
+    const spec = base();
+    spec.dataset = { uri: 'builtin:make_regression?n_samples=60&n_features=4&n_targets=3&random_state=1' };
+    spec.model.layers[1].units = 3;
+    const res = await submit(spec);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().resolved.dataset.target).toEqual([-3, -2, -1]);
+    spec.model.layers[1].units = 1;
+    const narrow = await submit(spec);
+    expect(narrow.statusCode).toBe(400);
+    expect(narrow.json().error.message).toMatch(/^model\.layers\.1\.units: the output layer has 1 units but the targets need 3/);
   });
 
   it('rejects the same cases without dryRun, creating nothing', async () => {

@@ -6,18 +6,18 @@
  * same erf approximation as the tfjs cpu kernel.
  */
 
+import { canonicalActivation } from '../../../services/core/vocabulary.ts';
+
 export const ACTIVATION_KINDS = [
   'linear', 'relu', 'relu6', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus',
   'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu',
 ] as const;
 export type ActivationKind = (typeof ACTIVATION_KINDS)[number];
 
-const ALIASES: Record<string, ActivationKind> = { hard_sigmoid: 'hardSigmoid', silu: 'swish' };
-
-/** Canonical activation kind, or undefined when the fused engine has no such activation. */
+/** Canonical activation kind (through the vocabulary table), or undefined when the fused engine has no such activation. */
 export function activationKind(name: string): ActivationKind | undefined {
-  if ((ACTIVATION_KINDS as readonly string[]).includes(name)) return name as ActivationKind;
-  return ALIASES[name];
+  const c = canonicalActivation(name);
+  return c !== undefined && (ACTIVATION_KINDS as readonly string[]).includes(c) ? (c as ActivationKind) : undefined;
 }
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;

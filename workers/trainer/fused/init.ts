@@ -5,6 +5,7 @@
  */
 import { createRng, type Rng } from '../../../services/core/rng.ts';
 import type { NormalizedLayer } from '../ml/layers.ts';
+import { canonicalInitializer } from '../../../services/core/vocabulary.ts';
 
 export const INITIALIZER_KINDS = [
   'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'leCunUniform', 'leCunNormal',
@@ -12,11 +13,10 @@ export const INITIALIZER_KINDS = [
 ] as const;
 export type InitializerKind = (typeof INITIALIZER_KINDS)[number];
 
-const ALIASES: Record<string, InitializerKind> = { randomNormal: 'randomNormal005', randomUniform: 'randomUniform005' };
-
+/** Canonical initializer kind (through the vocabulary table), or undefined when the fused engine has no such initializer. */
 export function initializerKind(name: string): InitializerKind | undefined {
-  if ((INITIALIZER_KINDS as readonly string[]).includes(name)) return name as InitializerKind;
-  return ALIASES[name];
+  const c = (INITIALIZER_KINDS as readonly string[]).includes(name) ? name : canonicalInitializer(name);
+  return c !== undefined && (INITIALIZER_KINDS as readonly string[]).includes(c) ? (c as InitializerKind) : undefined;
 }
 
 /** [in, out] kernel then [out] bias (only when useBias) per dense layer, in tfjs order. */

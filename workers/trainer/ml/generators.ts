@@ -8,58 +8,18 @@
  * `random_state=N` gives the same data set as scikit-learn's `random_state=N`.
  * Without random_state the seed is 0, so a builtin URI always names the same data.
  */
-import { NightshiftError } from '../../../services/core/errors.ts';
 import { RandomState, fma } from '../../../services/core/numpy-random.ts';
 import type { Table } from './csv.ts';
+import {
+  GENERATOR_PARAMS, checkCells, checkClassificationParams, generatorInvalid, parseBuiltinUri, parseGeneratorParams,
+} from '../../../services/core/generator-params.ts';
 
-export const GENERATOR_LIMITS = { samples: 1_000_000, features: 10_000, cells: 50_000_000 } as const;
+export { GENERATOR_LIMITS } from '../../../services/core/generator-params.ts';
 
-const invalid = (message: string): NightshiftError => new NightshiftError('dataset_invalid', message, { field: 'dataset.uri' });
-
-type ParamKind = 'int' | 'number' | 'bool' | 'numbers';
-/** nullable: an explicit None/null is kept as null (instead of the default) */
-type ParamDef = { kind: ParamKind; dflt?: number | boolean; min?: number; max?: number; nullable?: boolean };
-type ParamValue = number | boolean | number[] | null | undefined;
-
-function parseParams(gen: string, query: URLSearchParams, defs: Record<string, ParamDef>): Record<string, ParamValue> {
-  const out: Record<string, ParamValue> = {};
-  for (const key of query.keys()) {
-    if (!Object.hasOwn(defs, key)) throw invalid(`${gen}: unknown parameter ${JSON.stringify(key)} (known: ${Object.keys(defs).join(', ')})`);
-  }
-  for (const [name, d] of Object.entries(defs)) {
-    const raw = query.get(name);
-    if (raw === null || raw === '' || raw === 'None' || raw === 'null') {
-      out[name] = d.nullable && raw !== null && raw !== '' ? null : d.dflt;
-      continue;
-    }
-    if (d.kind === 'bool') {
-      if (!['true', 'false', 'True', 'False', '1', '0'].includes(raw)) throw invalid(`${gen}: parameter ${name} must be true or false, got ${JSON.stringify(raw)}`);
-      out[name] = raw === 'true' || raw === 'True' || raw === '1';
-      continue;
-    }
-    if (d.kind === 'numbers') {
-      const xs = raw.replace(/^\[|\]$/g, '').split(',').map((s) => Number(s.trim()));
-      if (xs.some((x) => !Number.isFinite(x) || x < 0)) throw invalid(`${gen}: parameter ${name} must be a comma-separated list of non-negative numbers, got ${JSON.stringify(raw)}`);
-      out[name] = xs;
-      continue;
-    }
-    const v = Number(raw);
-    if (!Number.isFinite(v) || (d.kind === 'int' && !Number.isInteger(v))) {
-      throw invalid(`${gen}: parameter ${name} must be ${d.kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
-    }
-    if ((d.min !== undefined && v < d.min) || (d.max !== undefined && v > d.max)) {
-      throw invalid(`${gen}: parameter ${name} must be in [${d.min ?? '-inf'}, ${d.max ?? 'inf'}], got ${v}`);
-    }
-    out[name] = v;
-  }
-  return out;
-}
-
-function checkCells(gen: string, samples: number, columns: number): void {
-  if (samples * columns > GENERATOR_LIMITS.cells) {
-    throw invalid(`${gen}: n_samples x columns = ${samples * columns} cells, over the limit of ${GENERATOR_LIMITS.cells}`);
-  }
-}
+const invalid = generatorInvalid;
+const parseParams = parseGeneratorParams;
+const REGRESSION_PARAMS = GENERATOR_PARAMS.make_regression;
+const CLASSIFICATION_PARAMS = GENERATOR_PARAMS.make_classification;
 
 const tableOf = (columns: Float64Array[]): Table => ({
   rows: columns[0].length,
@@ -85,17 +45,6 @@ export interface RegressionResult {
   /** ground-truth coefficients, [feature][target] (after the feature shuffle) */
   coef: number[][];
 }
-
-const REGRESSION_PARAMS: Record<string, ParamDef> = {
-  n_samples: { kind: 'int', dflt: 100, min: 1, max: GENERATOR_LIMITS.samples },
-  n_features: { kind: 'int', dflt: 100, min: 1, max: GENERATOR_LIMITS.features },
-  n_informative: { kind: 'int', dflt: 10, min: 0, max: GENERATOR_LIMITS.features },
-  n_targets: { kind: 'int', dflt: 1, min: 1, max: 1024 },
-  bias: { kind: 'number', dflt: 0 },
-  noise: { kind: 'number', dflt: 0, min: 0 },
-  shuffle: { kind: 'bool', dflt: true },
-  random_state: { kind: 'int', dflt: 0, min: 0, max: 2 ** 32 - 1 },
-};
 
 /**
  * sklearn.datasets.make_regression (effective_rank=None), draw for draw:
@@ -132,24 +81,6 @@ export function makeRegression(query: URLSearchParams): RegressionResult {
   return { table: tableOf([...shuffledColumns(x, n, f, rows, cols), ...shuffledColumns(y, n, k, rows, null)]), coef };
 }
 
-const CLASSIFICATION_PARAMS: Record<string, ParamDef> = {
-  n_samples: { kind: 'int', dflt: 100, min: 1, max: GENERATOR_LIMITS.samples },
-  n_features: { kind: 'int', dflt: 20, min: 1, max: GENERATOR_LIMITS.features },
-  n_informative: { kind: 'int', dflt: 2, min: 1, max: GENERATOR_LIMITS.features },
-  n_redundant: { kind: 'int', dflt: 2, min: 0, max: GENERATOR_LIMITS.features },
-  n_repeated: { kind: 'int', dflt: 0, min: 0, max: GENERATOR_LIMITS.features },
-  n_classes: { kind: 'int', dflt: 2, min: 2, max: 1000 },
-  n_clusters_per_class: { kind: 'int', dflt: 2, min: 1, max: 1000 },
-  weights: { kind: 'numbers' },
-  flip_y: { kind: 'number', dflt: 0.01, min: 0, max: 1 },
-  class_sep: { kind: 'number', dflt: 1 },
-  hypercube: { kind: 'bool', dflt: true },
-  // None draws a random shift in [-class_sep, class_sep) / scale in [1, 101) per feature
-  shift: { kind: 'number', dflt: 0, nullable: true },
-  scale: { kind: 'number', dflt: 1, nullable: true },
-  shuffle: { kind: 'bool', dflt: true },
-  random_state: { kind: 'int', dflt: 0, min: 0, max: 2 ** 32 - 1 },
-};
 
 /** sklearn.utils.random.sample_without_replacement(n_population, n_samples, method="auto"). */
 export function sampleWithoutReplacement(population: number, count: number, gen: RandomState): number[] {
@@ -197,10 +128,7 @@ export function makeClassification(query: URLSearchParams): Table {
   const n = p.n_samples as number, f = p.n_features as number, inf = p.n_informative as number;
   const red = p.n_redundant as number, rep = p.n_repeated as number;
   const classes = p.n_classes as number, cpc = p.n_clusters_per_class as number;
-  if (inf + red + rep > f) throw invalid(`${g}: n_informative + n_redundant + n_repeated (${inf + red + rep}) must be at most n_features (${f})`);
-  if (Math.log2(classes * cpc) > inf) {
-    throw invalid(`${g}: n_classes (${classes}) * n_clusters_per_class (${cpc}) must be at most 2**n_informative (${2 ** Math.min(inf, 52)})`);
-  }
+  checkClassificationParams(p);
   checkCells(g, n, f + 1);
   let weights = (p.weights as number[] | undefined) ?? Array.from({ length: classes }, () => 1 / classes);
   if (weights.length === classes - 1) weights = [...weights, Math.max(0, 1 - weights.reduce((a, b) => a + b, 0))];
@@ -284,15 +212,11 @@ export function makeClassification(query: URLSearchParams): Table {
 
 /** Table of a `builtin:<generator>?<params>` URI. */
 export function generateBuiltin(uri: string): Table {
-  const m = /^builtin:([A-Za-z_][A-Za-z0-9_]*)(?:\?(.*))?$/s.exec(uri);
-  if (!m) throw invalid(`malformed builtin URI ${JSON.stringify(uri)}: expected builtin:<generator>?<params>`);
-  const query = new URLSearchParams(m[2] ?? '');
-  switch (m[1]) {
+  const { generator, query } = parseBuiltinUri(uri);
+  switch (generator) {
     case 'make_regression':
       return makeRegression(query).table;
     case 'make_classification':
       return makeClassification(query);
-    default:
-      throw invalid(`unknown generator ${JSON.stringify(m[1])} (known: make_regression, make_classification)`);
   }
 }
