@@ -51,8 +51,13 @@ function refLoss(
   masks: (Float32Array | null)[] = [],
 ): number {
   let total = 0;
+  const outAct = layers[layers.length - 1].activation;
+  // Keras semantics: cross-entropy after sigmoid / softmax is computed from the logits
+  const fromLogits = (loss === 'binaryCrossentropy' && outAct === 'sigmoid')
+    || (outAct === 'softmax' && (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy'));
   for (let r = 0; r < rows; r++) {
     let h = Array.from(x.subarray(r * inputDim, (r + 1) * inputDim));
+    let logits: number[] = [];
     let k = 0;
     for (const [j, l] of layers.entries()) {
       const mask = masks[j];
@@ -60,6 +65,7 @@ function refLoss(
       const W = w[k++];
       const b = l.useBias ? w[k++] : null;
       const z = Array.from({ length: l.units }, (_, o) => h.reduce((s, v, i) => s + v * W[i * l.units + o], b ? b[o] : 0));
+      logits = z;
       if (l.activation === 'softmax') {
         const m = Math.max(...z);
         const e = z.map((v) => Math.exp(v - m));
@@ -69,6 +75,17 @@ function refLoss(
     }
     const n = h.length;
     const t = loss === 'sparseCategoricalCrossentropy' ? [] : Array.from(y.subarray(r * n, (r + 1) * n));
+    if (fromLogits) {
+      if (loss === 'binaryCrossentropy') {
+        // -t log(sigmoid z) - (1 - t) log(1 - sigmoid z), written without overflow
+        total += logits.reduce((s, z, c) => s + t[c] * Math.log1p(Math.exp(-z)) + (1 - t[c]) * Math.log1p(Math.exp(z)), 0) / n;
+      } else {
+        const m = Math.max(...logits);
+        const lse = m + Math.log(logits.reduce((a, z) => a + Math.exp(z - m), 0));
+        total += loss === 'sparseCategoricalCrossentropy' ? lse - logits[y[r]] : logits.reduce((a, z, c) => a + t[c] * (lse - z), 0);
+      }
+      continue;
+    }
     switch (loss) {
       case 'mse': total += h.reduce((s, v, c) => s + (v - t[c]) ** 2, 0) / n; break;
       case 'mae': total += h.reduce((s, v, c) => s + Math.abs(v - t[c]), 0) / n; break;
@@ -155,8 +172,12 @@ describe('fused gradients match finite differences', () => {
   it('categorical crossentropy, softmax output (fused), soft targets', () => check('cce-soft', [dense(4, 'elu'), dense(3, 'softmax')], 'categoricalCrossentropy'));
   it('categorical crossentropy, sigmoid output (general)', () => check('cce-sig', [dense(4, 'elu'), dense(3, 'sigmoid')], 'categoricalCrossentropy'));
   it('sparse categorical, softmax output (fused)', () => check('scce', [dense(4, 'swish'), dense(4, 'softmax')], 'sparseCategoricalCrossentropy'));
-  it('sparse categorical, saturated softmax (clipped rows)', () =>
+  it('sparse categorical, saturated softmax: from the logits, no clipping', () =>
     check('scce-sat', [dense(4, 'relu'), dense(4, 'softmax')], 'sparseCategoricalCrossentropy', { scaleLast: 40, rows: 10 }));
+  it('binary crossentropy, saturated sigmoid: from the logits, the gradient does not vanish', () =>
+    check('bce-sat', [dense(4, 'relu'), dense(1, 'sigmoid')], 'binaryCrossentropy', { scaleLast: 400, rows: 10 }));
+  it('categorical crossentropy, saturated softmax, one-hot targets', () =>
+    check('cce-sat', [dense(4, 'tanh'), dense(3, 'softmax')], 'categoricalCrossentropy', { scaleLast: 60, rows: 8 }));
   it('sparse categorical, softplus output (general)', () => check('scce-sp', [dense(4, 'tanh'), dense(3, 'softplus')], 'sparseCategoricalCrossentropy'));
   it('l1 and l2 penalties, no bias', () =>
     check('reg', [dense(4, 'tanh', { l1: 0.01, l2: 0.03, useBias: false }), dense(2, 'linear', { l2: 0.1 })], 'mse'));

@@ -1,9 +1,14 @@
 /**
- * Losses (value and gradient at the output layer) and metrics of the fused engine, as
- * tfjs-layers computes them: per-sample losses are means over the outputs (mae, mse,
- * binary crossentropy) or sums (categorical), probabilities are clipped to
- * [1e-7, 1 - 1e-7] (gradient zero where clipped), categorical probabilities are first
- * normalised by their sum; sparse targets hold a class index per row.
+ * Losses (value and gradient at the output layer) and metrics of the fused engine.
+ * Per-sample losses are means over the outputs (mae, mse, binary crossentropy) or sums
+ * (categorical); sparse targets hold a class index per row.
+ *
+ * Cross-entropy after the activation that produces its probabilities (sigmoid + binary,
+ * softmax + categorical / sparse categorical) is computed as Keras computes it inside
+ * model.fit: from the logits z, value and gradient (log(1 + e^-|z|) + max(z, 0) - y z;
+ * logsumexp(z) - z_y), so the gradient sigma(z) - y never vanishes on a saturated unit.
+ * Any other pairing follows tfjs-layers: probabilities clipped to [1e-7, 1 - 1e-7]
+ * (gradient zero where clipped), categorical probabilities first normalised by their sum.
  */
 import { backprop, type ActivationKind } from './activations.ts';
 
@@ -33,8 +38,49 @@ export const ONE_MINUS_EPS = Math.fround(1 - 1e-7);
 const clip = (p: number): number => (p < EPS ? EPS : p > ONE_MINUS_EPS ? ONE_MINUS_EPS : p);
 const inRange = (p: number): boolean => p >= EPS && p <= ONE_MINUS_EPS;
 
-/** Sum over `rows` of the per-sample loss for outputs `a` (rows x cols). */
-export function lossSum(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number): number {
+/** Whether the loss is computed from the logits of the output activation (Keras semantics). */
+export function lossFromLogits(loss: LossKind, act: ActivationKind | string): boolean {
+  return (loss === 'binaryCrossentropy' && act === 'sigmoid')
+    || (act === 'softmax' && (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy'));
+}
+
+/** Sum over `rows` of the per-sample cross-entropy from logits `z` (rows x cols); see lossFromLogits. */
+export function logitLossSum(loss: LossKind, z: Float32Array, y: Float32Array, rows: number, cols: number): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    if (loss === 'binaryCrossentropy') {
+      let s = 0;
+      for (let c = 0; c < cols; c++) {
+        const v = z[o + c];
+        s += Math.max(v, 0) - v * y[o + c] + Math.log1p(Math.exp(-Math.abs(v)));
+      }
+      total += s / cols;
+      continue;
+    }
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) if (z[o + c] > max) max = z[o + c];
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(z[o + c] - max);
+    const lse = max + Math.log(sum);
+    if (loss === 'sparseCategoricalCrossentropy') {
+      total += lse - z[o + Math.floor(y[r])];
+    } else {
+      let s = 0;
+      for (let c = 0; c < cols; c++) if (y[o + c] !== 0) s += y[o + c] * (lse - z[o + c]);
+      total += s;
+    }
+  }
+  return total;
+}
+
+/**
+ * Sum over `rows` of the per-sample loss for outputs `a` (rows x cols). With the
+ * pre-activations `z` of an output whose activation pairs with the loss (see
+ * lossFromLogits), the loss comes from the logits.
+ */
+export function lossSum(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number, logits?: { z: Float32Array; act: ActivationKind }): number {
+  if (logits && lossFromLogits(loss, logits.act)) return logitLossSum(loss, logits.z, y, rows, cols);
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -77,7 +123,8 @@ export function lossSum(loss: LossKind, a: Float32Array, y: Float32Array, rows: 
 /**
  * Gradient of (scale * sum of per-sample losses) with respect to the output layer's
  * pre-activation `z`, written to `dz`; `da` is scratch (rows x cols). Sigmoid + binary
- * crossentropy and softmax + categorical crossentropy use the fused closed forms.
+ * crossentropy and softmax + categorical crossentropy are computed from the logits:
+ * sigma(z) - y and softmax(z) * sum(y) - y, with no clipping.
  */
 export function outputGradient(
   loss: LossKind, act: ActivationKind, z: Float32Array, a: Float32Array, y: Float32Array,
@@ -85,46 +132,31 @@ export function outputGradient(
 ): void {
   if (loss === 'binaryCrossentropy' && act === 'sigmoid') {
     const k = scale / cols;
-    for (let i = 0, n = rows * cols; i < n; i++) dz[i] = inRange(a[i]) ? (a[i] - y[i]) * k : 0;
+    for (let i = 0, n = rows * cols; i < n; i++) dz[i] = (a[i] - y[i]) * k;
     return;
   }
   if (act === 'softmax' && (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy')) {
-    softmaxCrossentropy(loss, a, y, rows, cols, scale, da, dz);
+    softmaxCrossentropy(loss, a, y, rows, cols, scale, dz);
     return;
   }
   for (let r = 0; r < rows; r++) outputRowGradient(loss, a, y, r, cols, scale, da);
   backprop(act, z, a, da, dz, rows, cols);
 }
 
-/** Fused softmax + crossentropy rows; rows where clipping changes the gradient use the general path. */
-function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number, scale: number, da: Float32Array, dz: Float32Array): void {
+/** Softmax + (sparse) categorical crossentropy from the logits: dz = softmax(z) * sum(y) - y. */
+function softmaxCrossentropy(loss: LossKind, a: Float32Array, y: Float32Array, rows: number, cols: number, scale: number, dz: Float32Array): void {
   const sparse = loss === 'sparseCategoricalCrossentropy';
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let sum = 0;
-    let mass = 0;
-    let fused = true;
-    for (let c = 0; c < cols; c++) {
-      const p = a[o + c];
-      if (sparse && !inRange(p)) fused = false;
-      sum += p;
-    }
     const target = sparse ? Math.floor(y[r]) : -1;
-    for (let c = 0; c < cols && fused; c++) {
-      const t = sparse ? (c === target ? 1 : 0) : y[o + c];
-      if (t !== 0 && !inRange(a[o + c] / sum)) fused = false;
-      mass += t;
+    let mass = 1;
+    if (!sparse) {
+      mass = 0;
+      for (let c = 0; c < cols; c++) mass += y[o + c];
     }
-    if (fused) {
-      for (let c = 0; c < cols; c++) {
-        const t = sparse ? (c === target ? 1 : 0) : y[o + c];
-        dz[o + c] = ((a[o + c] * mass) / sum - t) * scale;
-      }
-    } else {
-      outputRowGradient(loss, a, y, r, cols, scale, da);
-      let dot = 0;
-      for (let c = 0; c < cols; c++) dot += da[o + c] * a[o + c];
-      for (let c = 0; c < cols; c++) dz[o + c] = a[o + c] * (da[o + c] - dot);
+    for (let c = 0; c < cols; c++) {
+      const t = sparse ? (c === target ? 1 : 0) : y[o + c];
+      dz[o + c] = (a[o + c] * mass - t) * scale;
     }
   }
 }

@@ -171,7 +171,7 @@ export class FusedNetwork implements FusedModel {
     const last = this.ops.length - 1;
     const out = this.forward(ws, rows, rng);
     const cols = this.outputUnits;
-    let value = lossSum(loss, out, ws.y, rows, cols) / rows;
+    let value = lossSum(loss, out, ws.y, rows, cols, { z: ws.z[last], act: this.ops[last].act }) / rows;
     for (let k = 0; k < metrics.length; k++) sums[k] += metricSum(metrics[k], out, ws.y, rows, cols);
     outputGradient(loss, this.ops[last].act, ws.z[last], out, ws.y, rows, cols, 1 / rows, ws.da[last], ws.dz[last]);
     for (let l = last; l >= 0; l--) {
@@ -247,7 +247,7 @@ export class FusedNetwork implements FusedModel {
       const n = Math.min(ws.batch, rows - from);
       this.gather(ws, x, y, yCols, null, from, n);
       const out = this.forward(ws, n);
-      sums[0] += lossSum(loss, out, ws.y, n, this.outputUnits);
+      sums[0] += lossSum(loss, out, ws.y, n, this.outputUnits, { z: ws.z[this.ops.length - 1], act: this.ops[this.ops.length - 1].act });
       for (let k = 0; k < metrics.length; k++) sums[k + 1] += metricSum(metrics[k], out, ws.y, n, this.outputUnits);
     }
     return sums;

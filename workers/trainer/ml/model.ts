@@ -132,9 +132,73 @@ export function tfjsMetric(tf: Tf, metric: string): string | MetricFn {
   }
 }
 
-/** Compile with the spec's loss and metrics; returns the Keras names of [loss, ...metrics] in evaluate() order. */
-export function compileModel(tf: Tf, model: tfjs.LayersModel, spec: Pick<ResolvedJobSpec, 'training'>, optimizer: tfjs.Optimizer): string[] {
+/**
+ * The output activation whose cross-entropy is computed from the logits (Keras
+ * semantics; see docs/semantics.md): 'sigmoid' with binary cross-entropy, 'softmax'
+ * with (sparse) categorical cross-entropy; undefined otherwise.
+ */
+export function logitActivation(layers: NormalizedLayer[], loss: string): 'sigmoid' | 'softmax' | undefined {
+  const last = layers[layers.length - 1];
+  if (!last || last.type !== 'dense') return undefined;
+  if (loss === 'binaryCrossentropy' && last.activation === 'sigmoid') return 'sigmoid';
+  if (last.activation === 'softmax' && (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy')) return 'softmax';
+  return undefined;
+}
+
+/** The layers trained when the loss comes from the logits: the output activation dropped (applied in the loss and metrics). */
+export function logitLayers(layers: NormalizedLayer[]): NormalizedLayer[] {
+  const last = layers[layers.length - 1];
+  return last.type === 'dense' ? [...layers.slice(0, -1), { ...last, activation: 'linear' }] : layers;
+}
+
+/** Per-sample cross-entropy from logits, the value Keras computes in fit (no clipping, a gradient that never vanishes). */
+function logitLoss(tf: Tf, loss: string, act: 'sigmoid' | 'softmax', units: number): MetricFn {
+  if (act === 'sigmoid') {
+    // max(z, 0) - z y + log(1 + exp(-|z|)), mean over the outputs
+    return (yTrue, z) => tf.tidy(() => tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, yTrue)), tf.log1p(tf.exp(tf.neg(tf.abs(z))))), -1));
+  }
+  if (loss === 'sparseCategoricalCrossentropy') {
+    return (yTrue, z) => tf.tidy(() => {
+      const onehot = tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), 'int32'), units);
+      return tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(z)), -1));
+    });
+  }
+  return (yTrue, z) => tf.tidy(() => tf.neg(tf.sum(tf.mul(yTrue, tf.logSoftmax(z)), -1)));
+}
+
+/** A metric of the probabilities, given the logits. 'accuracy' is resolved as Keras does (by loss and output width). */
+function logitMetric(tf: Tf, metric: string, loss: string, act: 'sigmoid' | 'softmax', units: number): MetricFn {
+  const M = tf.metrics as unknown as Record<string, MetricFn>;
+  const fns: Record<string, MetricFn> = {
+    binaryAccuracy: M.binaryAccuracy, categoricalAccuracy: M.categoricalAccuracy, sparseCategoricalAccuracy: M.sparseCategoricalAccuracy,
+    mae: M.meanAbsoluteError, mse: M.meanSquaredError, mape: M.meanAbsolutePercentageError, precision: M.precision, recall: M.recall,
+  };
+  const kind = metric !== 'accuracy' ? metric
+    : units === 1 || loss === 'binaryCrossentropy' ? 'binaryAccuracy'
+    : loss === 'sparseCategoricalCrossentropy' ? 'sparseCategoricalAccuracy' : 'categoricalAccuracy';
+  const base = fns[kind];
+  if (!base) throw new NightshiftError('spec_invalid', `training.metrics: unknown metric ${JSON.stringify(metric)}`, { field: 'training.metrics' });
+  const probabilities = act === 'sigmoid' ? (z: tfjs.Tensor) => tf.sigmoid(z) : (z: tfjs.Tensor) => tf.softmax(z);
+  const fn: MetricFn = (yTrue, z) => tf.tidy(() => base(yTrue, probabilities(z)));
+  Object.defineProperty(fn, 'name', { value: kind });
+  return fn;
+}
+
+/**
+ * Compile with the spec's loss and metrics; returns the Keras names of [loss, ...metrics]
+ * in evaluate() order. With `logits` the model outputs logits (see logitLayers) and the
+ * loss and metrics apply the activation themselves.
+ */
+export function compileModel(tf: Tf, model: tfjs.LayersModel, spec: Pick<ResolvedJobSpec, 'training'>, optimizer: tfjs.Optimizer, logits?: { act: 'sigmoid' | 'softmax'; units: number }): string[] {
   const metrics = spec.training.metrics;
-  model.compile({ loss: tfjsLoss(spec.training.loss), optimizer, metrics: metrics.map((m) => tfjsMetric(tf, m)) });
+  const loss = spec.training.loss;
+  if (logits) {
+    model.compile({
+      loss: logitLoss(tf, loss, logits.act, logits.units), optimizer,
+      metrics: metrics.map((m) => logitMetric(tf, m, loss, logits.act, logits.units)),
+    });
+  } else {
+    model.compile({ loss: tfjsLoss(loss), optimizer, metrics: metrics.map((m) => tfjsMetric(tf, m)) });
+  }
   return ['loss', ...metrics.map(kerasMetricName)];
 }

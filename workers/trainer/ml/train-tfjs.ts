@@ -10,7 +10,7 @@ import {
   EarlyStopping, decodeFloats, diverged, encodeFloats,
   type Checkpoint, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,
 } from './engine.ts';
-import { buildModel, compileModel, createOptimizer, setLearningRate } from './model.ts';
+import { buildModel, compileModel, createOptimizer, logitActivation, logitLayers, setLearningRate } from './model.ts';
 
 export async function serializeWeights(tensors: Array<{ name: string; tensor: tfjs.Tensor }>): Promise<SerializedTensor[]> {
   const out: SerializedTensor[] = [];
@@ -82,9 +82,14 @@ export const tfjsEngine: EngineImpl = {
   async run(ctx: EngineContext, keepModel: boolean): Promise<EngineResult> {
     const { name: backend, tf } = await selectBackend(ctx.backend);
     const t = ctx.spec.training;
-    const model = buildModel(tf, ctx.layers, ctx.inputDim, ctx.modelSeed);
+    // cross-entropy after sigmoid/softmax is trained from the logits (Keras semantics): the
+    // trained model ends in a linear layer; the kept model gets the activation back
+    const act = logitActivation(ctx.layers, t.loss);
+    const last = ctx.layers[ctx.layers.length - 1];
+    const units = last.type === 'dense' ? last.units : 1;
+    const model = buildModel(tf, act ? logitLayers(ctx.layers) : ctx.layers, ctx.inputDim, ctx.modelSeed);
     const opt = createOptimizer(tf, t.optimizer);
-    const names = compileModel(tf, model, ctx.spec, opt.optimizer);
+    const names = compileModel(tf, model, ctx.spec, opt.optimizer, act ? { act, units } : undefined);
     const tensors: tfjs.Tensor[] = [];
     const own = <T extends tfjs.Tensor>(x: T): T => (tensors.push(x), x);
     let keep = false;
@@ -186,8 +191,15 @@ export const tfjsEngine: EngineImpl = {
         for (let i = 0; i < scalars.length; i++) heldOut[names[i]] = (await scalars[i].data())[0];
         tf.dispose(scalars);
       }
-      keep = keepModel;
-      return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(keepModel ? { model } : {}), backend };
+      let kept: tfjs.LayersModel | undefined;
+      if (keepModel && act) {
+        kept = buildModel(tf, ctx.layers, ctx.inputDim, ctx.modelSeed);
+        kept.setWeights(model.getWeights());
+      } else if (keepModel) {
+        kept = model;
+        keep = true;
+      }
+      return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(kept ? { model: kept } : {}), backend };
     } finally {
       tf.dispose(tensors);
       opt.optimizer.dispose();
