@@ -1,6 +1,7 @@
 /** The Job resource as the API answers it, and the statuses it moves through. */
 import { Type } from '@sinclair/typebox';
 import type { ErrorInfo } from './errors.ts';
+import type { IntervalInfo } from './stats.ts';
 
 export const JOB_STATUSES = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -14,6 +15,8 @@ export interface JobResult {
   std: number;
   stderr: number;
   ci95: [number, number];
+  /** how ci95 was computed (Student's t with n - 1 degrees of freedom) */
+  interval?: IntervalInfo;
   runMeans?: number[];
   final?: Record<string, number>;
 }
@@ -60,6 +63,13 @@ export const JobSchema = Type.Object({
     std: Num,
     stderr: Num,
     ci95: Type.Tuple([Num, Num]),
+    interval: Type.Optional(Type.Object({
+      method: Type.Union([Type.Literal('student_t'), Type.Literal('none')]),
+      confidence: Num,
+      df: Type.Integer(),
+      t: Type.Optional(Num),
+      sampleStderr: Type.Optional(Num),
+    }, { description: 'how ci95 was computed: mean +- t(0.975, n-1) * s/sqrt(n), s the sample standard deviation' })),
     runMeans: Type.Optional(Type.Array(Num)),
     final: Type.Optional(Type.Record(Type.String(), Num)),
   })),

@@ -3,6 +3,7 @@
  * trainer, the provisioner and the CLI (type-only: importing them loads nothing).
  */
 
+import type { IntervalInfo } from './stats.ts';
 import type { UnitResult } from './job.ts';
 
 /** One epoch of a unit's history, Keras names: {epoch, loss, val_loss?, accuracy?, ...}. */
@@ -86,6 +87,7 @@ export interface JobSummary {
   std?: number;
   stderr?: number;
   ci95?: [number, number];
+  interval?: IntervalInfo;
   min?: number;
   max?: number;
   runMeans?: number[];

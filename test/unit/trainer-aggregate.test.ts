@@ -28,7 +28,9 @@ describe('summarizeJob', () => {
     const std = Math.sqrt(1.25);
     expect(result!.std).toBeCloseTo(std, 12);
     expect(result!.stderr).toBeCloseTo(std / 2, 12);
-    expect(result!.ci95[0]).toBeCloseTo(2.5 - 1.96 * std / 2, 12);
+    // Student t, 3 df (scipy: t.ppf(0.975, 3) = 3.1824463052837078), sample std sqrt(5/3)
+    expect(result!.ci95[0]).toBeCloseTo(2.5 - 3.1824463052837078 * Math.sqrt(5 / 3) / 2, 10);
+    expect(result!.interval).toMatchObject({ method: 'student_t', df: 3 });
     expect(summary).toMatchObject({ metric: 'mae', method: 'kfold', n: 4, scores: [1, 2, 3, 4], mean: 2.5, min: 1, max: 4, runMeans: [1.5, 3.5], unitSeconds: 2.5 });
     expect(summary.std).toBe(result!.std);
     expect(summary.units.map((u) => u.key)).toEqual(['final', 'r0-p0-f0', 'r0-p0-f1', 'r1-p0-f0', 'r1-p0-f1']);

@@ -20,12 +20,12 @@ export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], final
   const metric = primaryMetric(spec);
   const scores = evals.map((r) => r.score!);
   let result: JobResult | undefined;
-  let stats: Pick<JobSummary, 'mean' | 'std' | 'stderr' | 'ci95' | 'min' | 'max' | 'runMeans'> = {};
+  let stats: Pick<JobSummary, 'mean' | 'std' | 'stderr' | 'ci95' | 'interval' | 'min' | 'max' | 'runMeans'> = {};
   if (scores.length > 0) {
-    const { mean, std, stderr, ci95, min, max } = summarize(scores);
+    const { mean, std, stderr, ci95, interval, min, max } = summarize(scores);
     const means = spec.runs > 1 ? { runMeans: runMeans(evals.map((r) => ({ run: r.run, score: r.score! }))) } : {};
-    result = { metric, scores, mean, std, stderr, ci95, ...means, ...(finalLast ? { final: finalLast } : {}) };
-    stats = { mean, std, stderr, ci95, min, max, ...means };
+    result = { metric, scores, mean, std, stderr, ci95, interval, ...means, ...(finalLast ? { final: finalLast } : {}) };
+    stats = { mean, std, stderr, ci95, interval, min, max, ...means };
   }
   const summary: JobSummary = {
     metric,
