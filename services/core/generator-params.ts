@@ -55,7 +55,7 @@ export function parseGeneratorParams(gen: string, query: URLSearchParams, defs: 
   const invalid = generatorInvalid;
   const out: Record<string, ParamValue> = {};
   for (const key of query.keys()) {
-    if (!(key in defs)) throw invalid(`${gen}: unknown parameter ${JSON.stringify(key)} (known: ${Object.keys(defs).join(', ')})`);
+    if (!Object.hasOwn(defs, key)) throw invalid(`${gen}: unknown parameter ${JSON.stringify(key)} (known: ${Object.keys(defs).join(', ')})`);
   }
   for (const [name, d] of Object.entries(defs)) {
     const raw = query.get(name);

@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ErrorInfo } from './errors.ts';
 import type { IntervalInfo } from './stats.ts';
+import type { TrainingWarning } from './health.ts';
 
 export const JOB_STATUSES = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -37,6 +38,10 @@ export interface Job {
   error?: ErrorInfo;
   backend?: string;
   engine?: string;
+  /** why that engine ran the units (training.engine "auto" explains its choice) */
+  engineReason?: string;
+  /** training-health findings of the job's units (a model that predicts one class, a flat loss) */
+  warnings?: TrainingWarning[];
 }
 
 const Num = Type.Number();
@@ -78,6 +83,12 @@ export const JobSchema = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) })),
   backend: Type.Optional(Type.String()),
   engine: Type.Optional(Type.String()),
+  engineReason: Type.Optional(Type.String()),
+  warnings: Type.Optional(Type.Array(Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    unit: Type.Optional(Type.String()),
+  }), { description: 'training-health findings: a unit whose loss is flat or not finite, whose predictions are constant, or whose accuracy is the class rate' })),
 }, { $id: 'Job' });
 
 /** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */
@@ -101,4 +112,13 @@ export interface UnitResult {
   instanceId?: string;
   /** the unit continued from a checkpoint written at this epoch (after an interruption or a crash) */
   resumedFromEpoch?: number;
+  /** why the engine was chosen */
+  engineReason?: string;
+  /** training-health findings of this unit */
+  warnings?: TrainingWarning[];
+}
+
+/** The job's warnings: every unit's, tagged with its unit key, in unit order. */
+export function jobWarnings(results: readonly UnitResult[]): TrainingWarning[] {
+  return results.flatMap((r) => (r.warnings ?? []).map((w) => ({ code: w.code, message: w.message, unit: r.key })));
 }

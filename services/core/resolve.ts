@@ -10,13 +10,14 @@ import { onDemandUsd } from './prices.ts';
 import { canonicalLossName, canonicalMetricName } from './vocabulary.ts';
 import { defaultTarget } from './generator-params.ts';
 import { normalizeLayers, type NormalizedLayer } from './layers.ts';
+import { PreprocessColumnError, scalingPlan, type PreprocessSpec, type ScaleKind } from './preprocess.ts';
 
 export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
 
 export interface ResolvedJobSpec {
   name: string;
   dataset: { uri: string; header: boolean; target: number[] };
-  preprocess: { standardize: boolean };
+  preprocess: PreprocessSpec;
   model: { layers?: LayerSpecT[]; keras?: Record<string, unknown> };
   training: {
     loss: string;
@@ -62,7 +63,11 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
   return {
     name: spec.name ?? 'job',
     dataset: { uri: spec.dataset.uri, header: spec.dataset.header ?? false, target: spec.dataset.target ?? defaultTarget(spec.dataset.uri) },
-    preprocess: { standardize: spec.preprocess?.standardize ?? false },
+    preprocess: {
+      standardize: spec.preprocess?.standardize ?? false,
+      minmax: spec.preprocess?.minmax ?? false,
+      columns: { ...((spec.preprocess?.columns ?? {}) as Record<string, ScaleKind>) },
+    },
     model: { ...(spec.model.layers ? { layers: spec.model.layers } : {}), ...(spec.model.keras ? { keras: spec.model.keras as Record<string, unknown> } : {}) },
     training: {
       loss: canonicalLoss(t.loss as string),
@@ -161,6 +166,9 @@ export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary, fleet?: Fl
     }
     if (ev.method === 'none' && ev.stratify) throw validationError('evaluation.stratify', 'needs method "holdout" or "kfold"');
   }
+  if (r.preprocess.standardize && r.preprocess.minmax) {
+    throw validationError('preprocess.minmax', 'give standardize or minmax, not both (choose per column with preprocess.columns)');
+  }
   if (r.training.validationData === 'heldOut' && r.evaluation.method === 'none') {
     throw validationError('training.validationData', '"heldOut" needs evaluation.method "holdout" or "kfold"');
   }
@@ -198,6 +206,14 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
   });
   if (new Set(targets).size !== targets.length) throw validationError('dataset.target', 'names the same column twice');
   if (targets.length >= d.columns) throw validationError('dataset.target', 'leaves no feature columns');
+  const features: number[] = [];
+  for (let c = 0; c < d.columns; c++) if (!targets.includes(c)) features.push(c);
+  try {
+    scalingPlan(r.preprocess, features, d.columns);
+  } catch (e) {
+    if (e instanceof PreprocessColumnError) throw validationError(`preprocess.columns.${e.key}`, e.reason);
+    throw e;
+  }
   // the model as the worker will build it: Keras JSON normalised the same way, input width checked
   let layers: NormalizedLayer[];
   try {

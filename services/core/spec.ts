@@ -66,7 +66,13 @@ export const JobSpecSchema = Type.Object({
     header: Type.Optional(Type.Boolean({ default: false })),
     target: Type.Optional(Type.Array(Type.Integer({ minimum: -100_000, maximum: 100_000 }), { minItems: 1, maxItems: 1024, default: [-1] })),
   }, Strict),
-  preprocess: Type.Optional(Type.Object({ standardize: Type.Optional(Type.Boolean()) }, Strict)),
+  preprocess: Type.Optional(Type.Object({
+    standardize: Type.Optional(Type.Boolean({ description: 'standardize every feature: (x - mean) / std, fitted on each unit\'s training rows' })),
+    minmax: Type.Optional(Type.Boolean({ description: 'scale every feature to [0, 1]: (x - min) / (max - min), fitted on each unit\'s training rows' })),
+    columns: Type.Optional(Type.Record(Type.String({ pattern: '^-?[0-9]{1,6}$' }), lit(['none', 'standardize', 'minmax'] as const), {
+      description: 'per feature column (data set index, negative from the end): "standardize", "minmax" or "none"; overrides standardize/minmax',
+    })),
+  }, Strict)),
   model: Type.Object({
     layers: Type.Optional(Type.Array(LayerSpec, { minItems: 1, maxItems: LIMITS.layers })),
     keras: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JSON of a Keras model.to_json()' })),

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
 import { isTerminal } from '../core/job.ts';
 import type { ErrorInfo } from '../core/errors.ts';
+import type { TrainingWarning } from '../core/health.ts';
 import type { JobSpec } from '../core/spec.ts';
 import type { DatasetSummary } from '../core/resolve.ts';
 import type { DatasetView } from '../core/views.ts';
@@ -96,6 +97,8 @@ export function createStore(redis: Redis, prefix: string) {
       ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
       ...(h.backend ? { backend: h.backend } : {}),
       ...(h.engine ? { engine: h.engine } : {}),
+      ...(h.engineReason ? { engineReason: h.engineReason } : {}),
+      ...(h.warnings ? { warnings: JSON.parse(h.warnings) as TrainingWarning[] } : {}),
     };
     return job;
   }
@@ -206,7 +209,7 @@ export function createStore(redis: Redis, prefix: string) {
     async setStatus(
       id: string,
       status: JobStatus,
-      extra: { error?: ErrorInfo; result?: JobResult; artifacts?: Record<string, string>; backend?: string; engine?: string } = {},
+      extra: { error?: ErrorInfo; result?: JobResult; artifacts?: Record<string, string>; backend?: string; engine?: string; warnings?: TrainingWarning[] } = {},
     ): Promise<boolean> {
       const now = new Date().toISOString();
       const fields: string[] = [];
@@ -215,6 +218,7 @@ export function createStore(redis: Redis, prefix: string) {
       if (extra.artifacts) fields.push('artifacts', JSON.stringify(extra.artifacts));
       if (extra.backend) fields.push('backend', extra.backend);
       if (extra.engine) fields.push('engine', extra.engine);
+      if (extra.warnings?.length) fields.push('warnings', JSON.stringify(extra.warnings));
       const r = (await redis.eval(SET_STATUS, 1, k.job(id), status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
       if (r === 1) await publish({ type: 'status', jobId: id, at: now, status, ...(extra.error ? { error: extra.error } : {}) });
       return r === 1;
@@ -230,7 +234,7 @@ export function createStore(redis: Redis, prefix: string) {
       return r === 1;
     },
 
-    async setField(id: string, field: 'backend' | 'engine' | 'cost', value: string): Promise<void> {
+    async setField(id: string, field: 'backend' | 'engine' | 'engineReason' | 'cost', value: string): Promise<void> {
       await redis.hset(k.job(id), field, value);
     },
 

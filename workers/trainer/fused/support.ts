@@ -50,3 +50,46 @@ export function fusedSupport(layers: NormalizedLayer[], training: FusedTrainingS
   }
   return { ok: true };
 }
+
+/**
+ * What the engine parity suite (test/unit/engine-parity.test.ts) runs through both
+ * engines and finds in agreement. training.engine "auto" picks the fused engine only
+ * for models and training settings inside this table; that suite checks that its
+ * cases cover every entry, so the table cannot claim more than was compared.
+ */
+export const PARITY_COVERED = {
+  activations: ['linear', 'relu', 'sigmoid', 'softmax', 'tanh'],
+  kernelInitializers: ['glorotUniform', 'heNormal', 'heUniform', 'randomUniform005'],
+  biasInitializers: ['zeros'],
+  losses: ['binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'mse', 'mae'],
+  optimizers: ['adam', 'sgd', 'rmsprop'],
+  metrics: ['accuracy', 'mae', 'mse'],
+  /** dropout layers and max-norm kernel constraints */
+  dropout: true,
+  maxNorm: true,
+} as const;
+
+export interface ParityTrainingSpec extends FusedTrainingSpec {
+  optimizer: { name: string; decay?: number } | string;
+}
+
+const inList = (list: readonly string[], v: string): boolean => list.includes(v);
+
+/** Whether a model and its training settings lie inside PARITY_COVERED; the reason names the first thing outside. */
+export function parityCovered(layers: NormalizedLayer[], training: ParityTrainingSpec): FusedSupport {
+  const no = (reason: string): FusedSupport => ({ ok: false, reason });
+  const P = PARITY_COVERED;
+  for (const [i, l] of layers.entries()) {
+    if (l.type === 'dropout') continue;
+    if (!inList(P.activations, l.activation)) return no(`layer ${i}: activation ${l.activation}`);
+    if (!inList(P.kernelInitializers, l.kernelInitializer)) return no(`layer ${i}: kernel initializer ${l.kernelInitializer}`);
+    if (l.useBias && !inList(P.biasInitializers, l.biasInitializer)) return no(`layer ${i}: bias initializer ${l.biasInitializer}`);
+    if (l.l1 || l.l2) return no(`layer ${i}: l1/l2 kernel regularization`);
+  }
+  if (!inList(P.losses, training.loss)) return no(`loss ${training.loss}`);
+  const opt = typeof training.optimizer === 'string' ? { name: training.optimizer } : training.optimizer;
+  if (!inList(P.optimizers, opt.name)) return no(`optimizer ${opt.name}`);
+  if ((opt as { decay?: number }).decay) return no('optimizer decay');
+  for (const m of training.metrics) if (!inList(P.metrics, m)) return no(`metric ${m}`);
+  return { ok: true };
+}

@@ -7,6 +7,7 @@
 import { NightshiftError } from '../../../services/core/errors.ts';
 import { isClassificationLoss, resolveColumn, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { cellText, parseCsv, type Table } from './csv.ts';
+import type { Scaling } from '../../../services/core/preprocess.ts';
 import { generateBuiltin } from './generators.ts';
 
 export type Task = 'regression' | 'binary' | 'multiclass';
@@ -22,7 +23,10 @@ export interface ModelMeta {
   /** original class labels, index = encoded class */
   labels?: string[];
   encoding: Encoding;
+  /** kept for models that standardize every feature; `scaling` is what predict applies */
   standardize?: { mean: number[]; std: number[] };
+  /** per-feature scaling fitted on the training rows: x' = (x - offset) / scale */
+  scaling?: Scaling;
 }
 
 export interface PreparedDataset {

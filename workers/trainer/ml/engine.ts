@@ -80,6 +80,8 @@ export interface EngineResult {
   history: EpochLogs[];
   /** [loss, ...metrics] on the test rows, Keras names */
   heldOut?: Record<string, number>;
+  /** the model's outputs on the test rows (rows x output units), for the training-health checks */
+  testPredictions?: Float32Array;
   /** the trained model when the engine is tfjs and the caller keeps it */
   model?: tfjs.LayersModel;
   backend: string;
@@ -89,6 +91,9 @@ export interface EngineImpl {
   readonly name: string;
   run(ctx: EngineContext, keepModel: boolean): Promise<EngineResult>;
 }
+
+/** An engine with the reason it was chosen (training.engine "auto" explains itself). */
+export type EngineChoice = EngineImpl & { reason?: string };
 
 export function encodeFloats(values: ArrayLike<number>): string {
   const f = values instanceof Float32Array ? values : Float32Array.from(values);

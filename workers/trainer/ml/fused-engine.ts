@@ -8,13 +8,13 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import {
-  createFusedModel, fusedSupport, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
+  createFusedModel, fusedSupport, parityCovered, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
   type FusedOptimizerState, type LossKind, type OptimizerSpec,
 } from '../fused/index.ts';
 import { selectBackend, type BackendName } from './backend.ts';
 import {
   EarlyStopping, decodeFloats, diverged, encodeFloats,
-  type Checkpoint, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,
+  type Checkpoint, type EngineChoice, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,
 } from './engine.ts';
 import type { NormalizedLayer } from './layers.ts';
 import { buildModel, kerasMetricName } from './model.ts';
@@ -114,7 +114,11 @@ export const fusedEngine: EngineImpl = {
     if (interrupted) return { status: 'interrupted', history, backend };
     if (es?.restoreBestWeights && es.state.bestWeights) net.setWeights(deserialize(es.state.bestWeights));
     let heldOut: Record<string, number> | undefined;
-    if (ctx.test && ctx.test.rows > 0) heldOut = kerasKeys(net.evaluate(ctx.test.x, ctx.test.y, ctx.test.rows, loss, t.metrics), t.metrics);
+    let testPredictions: Float32Array | undefined;
+    if (ctx.test && ctx.test.rows > 0) {
+      heldOut = kerasKeys(net.evaluate(ctx.test.x, ctx.test.y, ctx.test.rows, loss, t.metrics), t.metrics);
+      testPredictions = net.predict(ctx.test.x, ctx.test.rows);
+    }
     let model: tfjs.LayersModel | undefined;
     if (keepModel) {
       const m = buildModel(tf, layers, ctx.inputDim, ctx.modelSeed);
@@ -123,23 +127,29 @@ export const fusedEngine: EngineImpl = {
       tf.dispose(tensors);
       model = m;
     }
-    return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(model ? { model } : {}), backend };
+    return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(testPredictions ? { testPredictions } : {}), ...(model ? { model } : {}), backend };
   },
 };
 
 /**
  * training.engine: "tfjs" and "fused" are taken as asked ("fused" fails clearly when
- * the model needs more than it has); "auto" picks fused for dense/dropout MLPs unless
- * a native TensorFlow backend (tfjs-node, tfjs-node-gpu) is loaded.
+ * the model needs more than it has); "auto" picks fused only for dense/dropout MLPs
+ * whose layers and training settings the engine parity suite covers (PARITY_COVERED),
+ * and only when no native TensorFlow backend (tfjs-node, tfjs-node-gpu) is loaded.
+ * The choice carries its reason, which the Job shows.
  */
-export function chooseEngine(spec: ResolvedJobSpec, layers: NormalizedLayer[], backend: BackendName | string): EngineImpl {
+export function chooseEngine(spec: ResolvedJobSpec, layers: NormalizedLayer[], backend: BackendName | string): EngineChoice {
   const want = spec.training.engine;
-  if (want === 'tfjs') return tfjsEngine;
-  const support = fusedSupport(layers, { loss: spec.training.loss, optimizer: spec.training.optimizer, metrics: spec.training.metrics });
+  const t = { loss: spec.training.loss, optimizer: spec.training.optimizer, metrics: spec.training.metrics };
+  if (want === 'tfjs') return { ...tfjsEngine, reason: 'training.engine is "tfjs"' };
+  const support = fusedSupport(layers, t);
   if (want === 'fused') {
     if (!support.ok) throw new NightshiftError('spec_invalid', `training.engine: the fused engine cannot train this model: ${support.reason}; use "tfjs" or "auto"`, { field: 'training.engine' });
-    return fusedEngine;
+    return { ...fusedEngine, reason: 'training.engine is "fused"' };
   }
-  const native = backend === 'tensorflow' || backend === 'tensorflow-gpu';
-  return support.ok && !native ? fusedEngine : tfjsEngine;
+  if (backend === 'tensorflow' || backend === 'tensorflow-gpu') return { ...tfjsEngine, reason: `auto: the native TensorFlow backend (${backend}) is loaded` };
+  if (!support.ok) return { ...tfjsEngine, reason: `auto: the fused engine cannot train this model (${support.reason})` };
+  const parity = parityCovered(layers, t);
+  if (!parity.ok) return { ...tfjsEngine, reason: `auto: ${parity.reason} is outside what the engine parity suite covers` };
+  return { ...fusedEngine, reason: `auto: a dense/dropout MLP inside what the engine parity suite covers, on the ${backend} backend` };
 }

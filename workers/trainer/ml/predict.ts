@@ -1,6 +1,6 @@
 /**
  * Predictions from the final model of a job: loads model.json/weights.bin and
- * meta.json once, then validates rows, standardizes them with the training
+ * meta.json once, then validates rows, scales them with the training
  * statistics, runs the model and maps outputs back to the original labels.
  */
 import type * as tfjs from '@tensorflow/tfjs';
@@ -37,7 +37,8 @@ export async function createPredictor(store: ArtifactStore, prefixOrJobId: strin
         for (let j = 0; j < width; j++) {
           const v = r[j];
           if (typeof v !== 'number' || !Number.isFinite(v)) throw new NightshiftError('predict_input_invalid', `rows.${i}.${j}: not a finite number`, { field: `rows.${i}.${j}` });
-          x[i * width + j] = meta.standardize ? (v - meta.standardize.mean[j]) / meta.standardize.std[j] : v;
+          x[i * width + j] = meta.scaling ? (v - meta.scaling.offset[j]) / meta.scaling.scale[j]
+            : meta.standardize ? (v - meta.standardize.mean[j]) / meta.standardize.std[j] : v;
         }
       });
       const out = tf.tidy(() => (model.predict(tf.tensor2d(x, [rows.length, width])) as tfjs.Tensor).arraySync() as number[][]);

@@ -1,10 +1,11 @@
 /**
  * One training unit, start to finish: encode the table, split it (eval units: the
  * unit's holdout or k-fold split, seeded by splitSeed so every fold of a repeat sees
- * the same partition; final unit: all rows), standardize on the training rows only,
+ * the same partition; final unit: all rows), fit the feature scaling on the training
+ * rows only,
  * carve the validation rows (Keras validation_split: the last fraction of the
  * training rows before shuffling, or the held-out rows), train with the engine and
- * score the held-out rows. The BullMQ runtime calls this; it knows nothing of queues.
+ * score the held-out rows, then check the unit's training health. The BullMQ runtime calls this; it knows nothing of queues.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { NightshiftError } from '../../../services/core/errors.ts';
@@ -13,10 +14,12 @@ import { modelSeed, splitSeed, type UnitRef } from '../../../services/core/units
 import type { BackendName } from './backend.ts';
 import type { Table } from './csv.ts';
 import { prepareDataset, type ModelMeta } from './dataset.ts';
-import type { Checkpoint, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';
+import type { Checkpoint, EngineChoice, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';
 import { normalizeLayers, type NormalizedLayer } from './layers.ts';
 import { kerasMetricName } from './model.ts';
-import { gatherRows, holdoutSplit, kfoldSplits, standardizeApply, standardizeFit, type Split } from './splits.ts';
+import { gatherRows, holdoutSplit, kfoldSplits, type Split } from './splits.ts';
+import { PreprocessColumnError, anyScaling, applyScaling, fitScaling, maxAbs, scalingPlan } from '../../../services/core/preprocess.ts';
+import { trainingHealth, type TrainingWarning } from '../../../services/core/health.ts';
 import { tfjsEngine } from './train-tfjs.ts';
 
 export type { Checkpoint, EngineImpl, EpochLogs, UnitHooks } from './engine.ts';
@@ -29,7 +32,7 @@ export interface UnitRunInput {
   checkpoint?: Checkpoint;
   hooks: UnitHooks;
   /** an engine other than tfjs (the fused MLP), or a chooser given the model's layers; tfjs when absent */
-  engine?: EngineImpl | ((layers: NormalizedLayer[]) => EngineImpl);
+  engine?: EngineChoice | ((layers: NormalizedLayer[]) => EngineChoice);
 }
 
 export interface UnitRunOutput {
@@ -43,7 +46,11 @@ export interface UnitRunOutput {
   /** the trained model of the final unit, for the caller to save */
   model?: tfjs.LayersModel;
   engine: string;
+  /** why this engine trained the unit (auto's choice) */
+  engineReason?: string;
   backend: string;
+  /** training-health findings of this unit */
+  warnings: TrainingWarning[];
 }
 
 /** Train/test row indices of a unit. */
@@ -80,9 +87,21 @@ export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
   const split = unitSplit(spec, unit, data.rows, data.classIndex);
 
   let x = data.features;
-  if (spec.preprocess.standardize) {
-    meta.standardize = standardizeFit(x, data.rows, fc, split.train);
-    x = standardizeApply(x, fc, meta.standardize);
+  const scaled = anyScaling(spec.preprocess);
+  if (scaled) {
+    const featureColumns: number[] = [];
+    for (let c = 0; c < table.columns; c++) if (!meta.targetColumns.includes(c)) featureColumns.push(c);
+    let kinds;
+    try {
+      kinds = scalingPlan(spec.preprocess, featureColumns, table.columns);
+    } catch (e) {
+      if (e instanceof PreprocessColumnError) throw new NightshiftError('spec_invalid', e.message, { field: `preprocess.columns.${e.key}` });
+      throw e;
+    }
+    // fitted on this unit's training rows only: the held-out rows never leak into the statistics
+    meta.scaling = fitScaling(x, fc, split.train, kinds);
+    if (kinds.every((k) => k === 'standardize')) meta.standardize = { mean: meta.scaling.offset, std: meta.scaling.scale };
+    x = applyScaling(x, fc, meta.scaling);
   }
   const arrays = (idx: Int32Array): TrainArrays => ({ rows: idx.length, x: gatherRows(x, fc, idx), y: gatherRows(data.targets, data.targetWidth, idx) });
 
@@ -98,7 +117,7 @@ export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
   const test = split.test.length > 0 ? arrays(split.test) : undefined;
   if (spec.training.validationData === 'heldOut' && test) validation = test;
 
-  const engine = typeof input.engine === 'function' ? input.engine(layers) : input.engine ?? tfjsEngine;
+  const engine: EngineChoice = typeof input.engine === 'function' ? input.engine(layers) : input.engine ?? tfjsEngine;
   const checkpoint = input.checkpoint && input.checkpoint.engine === engine.name ? input.checkpoint : undefined;
   const seed = modelSeed(spec, unit);
   const result = await engine.run({
@@ -110,6 +129,15 @@ export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
 
   const primary = kerasMetricName(primaryMetric(spec));
   const score = result.heldOut ? result.heldOut[spec.training.metrics.length === 0 ? 'loss' : primary] : undefined;
+  const warnings = result.status === 'done' ? trainingHealth({
+    losses: result.history.map((h) => h.loss),
+    epochs: spec.training.epochs,
+    task: meta.task,
+    ...(result.testPredictions ? { predictions: result.testPredictions, outputs: meta.outputs } : {}),
+    ...(data.classIndex && test ? { classes: gatherClasses(data.classIndex, split.test) } : {}),
+    featureMagnitude: maxAbs(gatherRows(x, fc, split.train)),
+    scaled,
+  }) : [];
   return {
     status: result.status,
     history: result.history,
@@ -120,6 +148,14 @@ export async function runUnit(input: UnitRunInput): Promise<UnitRunOutput> {
     meta,
     ...(result.model ? { model: result.model } : {}),
     engine: engine.name,
+    ...(engine.reason ? { engineReason: engine.reason } : {}),
     backend: result.backend,
+    warnings,
   };
+}
+
+function gatherClasses(classIndex: Int32Array, rows: Int32Array): Int32Array {
+  const out = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = classIndex[rows[i]];
+  return out;
 }

@@ -182,6 +182,7 @@ export const tfjsEngine: EngineImpl = {
       }
       if (es?.restoreBestWeights && es.state.bestWeights) setModelWeights(tf, model, es.state.bestWeights);
       let heldOut: Record<string, number> | undefined;
+      let testPredictions: Float32Array | undefined;
       if (ctx.test && ctx.test.rows > 0) {
         const xt = own(toTensor(tf, ctx.test.x, ctx.test.rows, ctx.inputDim));
         const yt = own(toTensor(tf, ctx.test.y, ctx.test.rows, ctx.targetWidth));
@@ -190,6 +191,12 @@ export const tfjsEngine: EngineImpl = {
         heldOut = {};
         for (let i = 0; i < scalars.length; i++) heldOut[names[i]] = (await scalars[i].data())[0];
         tf.dispose(scalars);
+        const out = tf.tidy(() => {
+          const z = model.predict(xt, { batchSize: Math.max(t.batchSize, 256) }) as tfjs.Tensor;
+          return act === 'sigmoid' ? tf.sigmoid(z) : act === 'softmax' ? tf.softmax(z) : z.clone();
+        });
+        testPredictions = Float32Array.from(await out.data() as Float32Array);
+        out.dispose();
       }
       let kept: tfjs.LayersModel | undefined;
       if (keepModel && act) {
@@ -199,7 +206,7 @@ export const tfjsEngine: EngineImpl = {
         kept = model;
         keep = true;
       }
-      return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(kept ? { model: kept } : {}), backend };
+      return { status: 'done', history, ...(heldOut ? { heldOut } : {}), ...(testPredictions ? { testPredictions } : {}), ...(kept ? { model: kept } : {}), backend };
     } finally {
       tf.dispose(tensors);
       opt.optimizer.dispose();

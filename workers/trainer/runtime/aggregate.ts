@@ -6,7 +6,7 @@
 import type { Job as BullJob } from 'bullmq';
 import { CATALOG, parsePayload } from '../../../services/core/catalog.ts';
 import { keys } from '../../../services/core/keys.ts';
-import { isTerminal, type JobResult, type UnitResult } from '../../../services/core/job.ts';
+import { isTerminal, jobWarnings, type JobResult, type UnitResult } from '../../../services/core/job.ts';
 import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { runMeans, summarize } from '../../../services/core/stats.ts';
 import type { ArtifactStore } from '../../../services/core/artifacts.ts';
@@ -38,6 +38,7 @@ export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], final
       epochs: r.epochs, trainRows: r.trainRows, testRows: r.testRows, durationMs: r.durationMs, worker: r.worker,
       ...(r.instanceId ? { instanceId: r.instanceId } : {}),
       ...(r.resumedFromEpoch ? { resumedFromEpoch: r.resumedFromEpoch } : {}),
+      ...(r.warnings?.length ? { warnings: r.warnings } : {}),
     })),
     ...(finalLast ? { final: finalLast } : {}),
     backend: results[0]?.backend,
@@ -83,8 +84,9 @@ export function createAggregateProcessor(d: AggregateDeps) {
     const base = `/v1/jobs/${p.jobId}/artifacts`;
     const artifacts: Record<string, string> = { history: `${base}/history.json`, summary: `${base}/summary.json`, spec: `${base}/spec.json` };
     if (results.some((r) => r.kind === 'final')) Object.assign(artifacts, { model: `${base}/model.json`, weights: `${base}/weights.bin`, meta: `${base}/meta.json` });
-    await d.store.setStatus(p.jobId, 'completed', { ...(result ? { result } : {}), artifacts });
-    d.logger.info({ jobId: p.jobId, mean: result?.mean, n: result?.scores.length }, 'job completed');
+    const warnings = jobWarnings([...results].sort(unitOrder));
+    await d.store.setStatus(p.jobId, 'completed', { ...(result ? { result } : {}), artifacts, ...(warnings.length ? { warnings } : {}) });
+    d.logger.info({ jobId: p.jobId, mean: result?.mean, n: result?.scores.length, warnings: warnings.length }, 'job completed');
     return { status: 'completed' };
   };
 }

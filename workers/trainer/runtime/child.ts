@@ -103,6 +103,8 @@ async function run(msg: RunUnitMessage): Promise<void> {
       worker: msg.worker,
       ...(msg.instanceId ? { instanceId: msg.instanceId } : {}),
       ...(checkpoint ? { resumedFromEpoch: checkpoint.epoch } : {}),
+      ...(out.engineReason ? { engineReason: out.engineReason } : {}),
+      ...(out.warnings.length ? { warnings: out.warnings } : {}),
     };
     await artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null });
     await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));

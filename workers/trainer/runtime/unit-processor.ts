@@ -120,6 +120,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         await d.store.unitDone(p.jobId, outcome.result);
         if (outcome.result.backend) await d.store.setField(p.jobId, 'backend', outcome.result.backend);
         if (outcome.result.engine) await d.store.setField(p.jobId, 'engine', outcome.result.engine);
+        if (outcome.result.engineReason) await d.store.setField(p.jobId, 'engineReason', outcome.result.engineReason);
         d.logger.info({ ...log, score: outcome.result.score, ms: outcome.result.durationMs }, 'unit done');
         return outcome.result;
       case 'interrupted': {
