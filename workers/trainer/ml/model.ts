@@ -189,13 +189,20 @@ function logitMetric(tf: Tf, metric: string, loss: string, act: 'sigmoid' | 'sof
  * in evaluate() order. With `logits` the model outputs logits (see logitLayers) and the
  * loss and metrics apply the activation themselves.
  */
-export function compileModel(tf: Tf, model: tfjs.LayersModel, spec: Pick<ResolvedJobSpec, 'training'>, optimizer: tfjs.Optimizer, logits?: { act: 'sigmoid' | 'softmax'; units: number }): string[] {
+export function compileModel(
+  tf: Tf, model: tfjs.LayersModel, spec: Pick<ResolvedJobSpec, 'training'>, optimizer: tfjs.Optimizer,
+  logits?: { act: 'sigmoid' | 'softmax'; units: number; oneHotSparse?: boolean },
+): string[] {
   const metrics = spec.training.metrics;
   const loss = spec.training.loss;
   if (logits) {
+    // tfjs checks a custom loss's targets against the output shape, so sparse targets arrive one-hot:
+    // the same values through categorical cross-entropy and categorical accuracy
+    const asLoss = logits.oneHotSparse ? 'categoricalCrossentropy' : loss;
+    const asMetric = (m: string): string => (logits.oneHotSparse && (m === 'sparseCategoricalAccuracy' || m === 'accuracy') ? 'categoricalAccuracy' : m);
     model.compile({
-      loss: logitLoss(tf, loss, logits.act, logits.units), optimizer,
-      metrics: metrics.map((m) => logitMetric(tf, m, loss, logits.act, logits.units)),
+      loss: logitLoss(tf, asLoss, logits.act, logits.units), optimizer,
+      metrics: metrics.map((m) => logitMetric(tf, asMetric(m), asLoss, logits.act, logits.units)),
     });
   } else {
     model.compile({ loss: tfjsLoss(loss), optimizer, metrics: metrics.map((m) => tfjsMetric(tf, m)) });

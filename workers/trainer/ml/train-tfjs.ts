@@ -89,15 +89,19 @@ export const tfjsEngine: EngineImpl = {
     const units = last.type === 'dense' ? last.units : 1;
     const model = buildModel(tf, act ? logitLayers(ctx.layers) : ctx.layers, ctx.inputDim, ctx.modelSeed);
     const opt = createOptimizer(tf, t.optimizer);
-    const names = compileModel(tf, model, ctx.spec, opt.optimizer, act ? { act, units } : undefined);
+    const oneHotSparse = act === 'softmax' && t.loss === 'sparseCategoricalCrossentropy';
+    const names = compileModel(tf, model, ctx.spec, opt.optimizer, act ? { act, units, oneHotSparse } : undefined);
+    const targets = (a: Float32Array, rows: number): tfjs.Tensor2D => (oneHotSparse
+      ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(a), 'int32'), units), 'float32') as tfjs.Tensor2D)
+      : toTensor(tf, a, rows, ctx.targetWidth));
     const tensors: tfjs.Tensor[] = [];
     const own = <T extends tfjs.Tensor>(x: T): T => (tensors.push(x), x);
     let keep = false;
     try {
       const xTrain = own(toTensor(tf, ctx.train.x, ctx.train.rows, ctx.inputDim));
-      const yTrain = own(toTensor(tf, ctx.train.y, ctx.train.rows, ctx.targetWidth));
+      const yTrain = own(targets(ctx.train.y, ctx.train.rows));
       const val = ctx.validation && ctx.validation.rows > 0
-        ? [own(toTensor(tf, ctx.validation.x, ctx.validation.rows, ctx.inputDim)), own(toTensor(tf, ctx.validation.y, ctx.validation.rows, ctx.targetWidth))] as [tfjs.Tensor, tfjs.Tensor]
+        ? [own(toTensor(tf, ctx.validation.x, ctx.validation.rows, ctx.inputDim)), own(targets(ctx.validation.y, ctx.validation.rows))] as [tfjs.Tensor, tfjs.Tensor]
         : undefined;
       let history: EpochLogs[] = [];
       let start = 0;
@@ -185,7 +189,7 @@ export const tfjsEngine: EngineImpl = {
       let testPredictions: Float32Array | undefined;
       if (ctx.test && ctx.test.rows > 0) {
         const xt = own(toTensor(tf, ctx.test.x, ctx.test.rows, ctx.inputDim));
-        const yt = own(toTensor(tf, ctx.test.y, ctx.test.rows, ctx.targetWidth));
+        const yt = own(targets(ctx.test.y, ctx.test.rows));
         const r = model.evaluate(xt, yt, { batchSize: Math.max(t.batchSize, 256) });
         const scalars = Array.isArray(r) ? r : [r];
         heldOut = {};
