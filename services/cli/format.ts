@@ -67,13 +67,15 @@ export interface StatsInput {
   ci95?: [number, number];
   n?: number;
   scores?: number[];
+  interval?: { method: string; df: number; t?: number };
 }
 
-/** "accuracy 0.9870 ± 0.0021  95% CI [0.9829, 0.9911]  n=30" */
+/** "accuracy 0.9870 ± 0.0021  95% CI [0.9829, 0.9911] (t, 29 df)  n=30" */
 export function statsLine(r: StatsInput): string {
   const n = r.n ?? r.scores?.length;
   const parts = [`${r.metric} ${num(r.mean)} ± ${num(r.std)}`];
-  if (r.ci95) parts.push(`95% CI [${num(r.ci95[0])}, ${num(r.ci95[1])}]`);
+  const how = r.interval?.method === 'student_t' ? ` (t, ${r.interval.df} df)` : '';
+  if (r.ci95) parts.push(`95% CI [${num(r.ci95[0])}, ${num(r.ci95[1])}]${how}`);
   if (n !== undefined) parts.push(`n=${n}`);
   return parts.join('  ');
 }
@@ -104,11 +106,17 @@ export function jobsTable(jobs: Job[]): string {
       j.name,
       j.status,
       `${j.progress.unitsDone}/${j.progress.unitsTotal}`,
-      j.result ? `${j.result.metric} ${num(j.result.mean)} ± ${num(j.result.std)}` : j.error ? `${j.error.code}` : '-',
+      j.result ? `${j.result.metric} ${num(j.result.mean)} ± ${num(j.result.std)}${j.warnings?.length ? ' !' : ''}` : j.error ? `${j.error.code}` : '-',
       time(j.createdAt),
       duration(j.startedAt ?? j.createdAt, j.finishedAt),
     ]),
   );
+}
+
+/** One line per training-health warning: "! r0-p0-f1 constant_class: the model predicts ..." */
+export function warningsText(ws: Job['warnings']): string | undefined {
+  if (!ws || ws.length === 0) return undefined;
+  return `${ws.length}\n${ws.map((w) => `  ! ${w.unit ? `${w.unit} ` : ''}${w.code}: ${w.message}`).join('\n')}`;
 }
 
 export function jobDetail(j: Job): string {
@@ -124,6 +132,8 @@ export function jobDetail(j: Job): string {
     ['started', j.startedAt ? time(j.startedAt) : undefined],
     ['finished', j.finishedAt ? `${time(j.finishedAt)} (${duration(j.startedAt ?? j.createdAt, j.finishedAt)})` : undefined],
     ['engine', engineText(j)],
+    ['engine why', j.engineReason],
+    ['warnings', warningsText(j.warnings)],
     ['cost', j.cost ? `${usd(j.cost.usd)} (${Math.round(j.cost.instanceSeconds)} instance-seconds)` : undefined],
     ['batch', j.batchId],
   ]);
@@ -232,7 +242,7 @@ export function summaryReport(s: Summary): string {
   ]);
   const out = [table(['UNIT', 'KIND', `SCORE (${s.metric})`, 'EPOCHS', 'TRAIN', 'TEST', 'SECONDS', 'WORKER'], rows), ''];
   if (s.mean !== undefined) {
-    out.push(statsLine({ metric: s.metric, mean: s.mean, std: s.std, n: s.n, ...(s.ci95 ? { ci95: s.ci95 } : {}) }));
+    out.push(statsLine({ metric: s.metric, mean: s.mean, std: s.std, n: s.n, ...(s.ci95 ? { ci95: s.ci95 } : {}), ...(s.interval ? { interval: s.interval } : {}) }));
     out.push(keyValues([
       ['stderr', num(s.stderr)],
       ['min', num(s.min)],

@@ -5,7 +5,7 @@
 
 
 import { scoreStrip } from './charts.js';
-import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTime, fmtUsd, fmtCi, fmtMeanStd, jobDurationMs, statusBadge, progressCell, engineOf } from './format.js';
+import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTime, fmtUsd, fmtCi, fmtMeanStd, jobDurationMs, statusBadge, warningsBadge, progressCell, engineOf } from './format.js';
 import { metricField, linesFor, chartFigure, summaryList, unitsTable } from './detail.js';
 import { createBatchesView } from './batches.js';
 import { followEvents, addProgress, withLive } from './live.js';
@@ -75,7 +75,8 @@ function renderJobs() {
     }
     const r = job.result;
     setCell(tr.cells[0], h('a', { href: `#job=${encodeURIComponent(job.id)}`, class: 'job-link' }, job.name));
-    setCell(tr.cells[1], job.error ? [statusBadge(job.status), ' ', h('span', { class: 'err-note', title: job.error.message }, job.error.code)] : statusBadge(job.status));
+    const warn = warningsBadge(job);
+    setCell(tr.cells[1], job.error ? [statusBadge(job.status), ' ', h('span', { class: 'err-note', title: job.error.message }, job.error.code)] : warn ? [statusBadge(job.status), ' ', warn] : statusBadge(job.status));
     setCell(tr.cells[2], progressCell(job.progress));
     setCell(tr.cells[3], r ? r.metric : '—');
     setCell(tr.cells[4], fmtMeanStd(r));
@@ -129,9 +130,10 @@ function renderLeaderboard() {
         h('th', { scope: 'col', class: 'num' }, 'Rank'), h('th', { scope: 'col' }, 'Job'),
         h('th', { scope: 'col', class: 'num' }, 'Mean ± std'), h('th', { scope: 'col', class: 'num' }, '95% CI'),
         h('th', { scope: 'col', class: 'num' }, 'Scores'), h('th', { scope: 'col' }, 'Finished'))),
-      h('tbody', {}, ranked.map(({ job, rank }) => h('tr', { 'data-id': job.id },
+      h('tbody', {}, ranked.map(({ job, rank }) => h('tr', { 'data-id': job.id, class: job.warnings?.length ? 'lb-warned' : undefined },
         h('td', { class: 'num' }, String(rank)),
-        h('td', {}, h('a', { href: `#job=${encodeURIComponent(job.id)}` }, job.name)),
+        // a job whose units warned (a model that predicts one class, a flat loss) is marked: its score may not mean learning
+        h('td', {}, h('a', { href: `#job=${encodeURIComponent(job.id)}` }, job.name), ...(job.warnings?.length ? [' ', warningsBadge(job)] : [])),
         h('td', { class: 'num' }, fmtMeanStd(job.result)),
         h('td', { class: 'num' }, fmtCi(job.result.ci95)),
         h('td', { class: 'num' }, String(job.result.scores?.length ?? '—')),

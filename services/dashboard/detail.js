@@ -1,7 +1,7 @@
 // The job detail's parts: learning-curve charts, the summary list and the per-unit table.
 
 import { curve, fmtNum, lineChart, meanCurve } from './charts.js';
-import { COLORS, h, fmtDuration, fmtTime, fmtUsd, fmtCi, jobDurationMs, statusBadge, engineOf } from './format.js';
+import { COLORS, h, fmtDuration, fmtTime, fmtUsd, fmtCi, jobDurationMs, statusBadge, warningsBadge, engineOf } from './format.js';
 
 // ---------------------------------------------------------------- job detail
 
@@ -74,11 +74,14 @@ export function summaryList(job, summary) {
       ['Mean', fmtNum(r.mean)],
       ['Std', fmtNum(r.std)],
       ['Std error', fmtNum(r.stderr)],
-      ['95% CI', fmtCi(r.ci95)],
+      ['95% CI', r.interval?.method === 'student_t' ? `${fmtCi(r.ci95)} (Student t, ${r.interval.df} df)` : fmtCi(r.ci95)],
       ['Scores', `${r.scores.length} (min ${fmtNum(Math.min(...r.scores))}, max ${fmtNum(Math.max(...r.scores))})`],
     ] : []),
     ...(r?.final ? [['Final fit', Object.entries(r.final).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')]] : []),
     ['Engine / backend', engineOf(job)],
+    ...(job.engineReason ? [['Engine chosen', job.engineReason]] : []),
+    ...(job.warnings?.length ? [['Warnings', h('ul', { class: 'warnings' }, job.warnings.map((w) => h('li', { 'data-code': w.code },
+      warningsBadge({ warnings: [w] }), ' ', w.unit ? h('span', { class: 'mono' }, w.unit) : '', w.unit ? ': ' : '', w.message)))]] : []),
     ['Created', fmtTime(job.createdAt)],
     ['Started', fmtTime(job.startedAt)],
     ['Finished', fmtTime(job.finishedAt)],

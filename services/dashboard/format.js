@@ -64,6 +64,17 @@ export function statusBadge(status) {
   return h('span', { class: `badge badge-${String(status).replace(/[^a-z_]/g, '')}` }, String(status).replace(/_/g, ' '));
 }
 
+/**
+ * The training-health badge of a job: "⚠ 2 warnings", the messages in its title;
+ * null when the job has none.
+ */
+export function warningsBadge(job) {
+  const ws = Array.isArray(job?.warnings) ? job.warnings : [];
+  if (ws.length === 0) return null;
+  const title = ws.map((w) => `${w.unit ? `${w.unit}: ` : ''}${w.message}`).join('\n');
+  return h('span', { class: 'badge badge-warn', title, 'data-warnings': String(ws.length) }, `⚠ ${ws.length} warning${ws.length === 1 ? '' : 's'}`);
+}
+
 export function progressCell(p) {
   if (!p) return '—';
   const parts = [`${p.unitsDone}/${p.unitsTotal} units`];

@@ -68,7 +68,7 @@ async function finishUnit(jobId: string, fold: number): Promise<void> {
 }
 
 /** What the workers and the aggregator leave behind for a job whose units all finished. */
-async function complete(jobId: string, opts: { scores: number[]; metric: string; withVal: boolean; final: boolean }): Promise<void> {
+async function complete(jobId: string, opts: { scores: number[]; metric: string; withVal: boolean; final: boolean; warnings?: UnitResult['warnings'] }): Promise<void> {
   await stack.store.setStatus(jobId, 'running');
   const units: Array<{ key: string; kind: 'eval' | 'final'; fold: number; score?: number }> = opts.scores.map((score, fold) => ({ key: `r0-p0-f${fold}`, kind: 'eval', fold, score }));
   if (opts.final) units.push({ key: 'final', kind: 'final', fold: 0 });
@@ -79,6 +79,7 @@ async function complete(jobId: string, opts: { scores: number[]; metric: string;
       key: u.key, kind: u.kind, run: 0, repeat: 0, fold: u.fold, epochs: EPOCHS,
       ...(u.score !== undefined ? { score: u.score, heldOut: { loss: 0.2 + u.fold / 100, [opts.metric]: u.score } } : {}),
       trainRows: 40, testRows: 20, durationMs: 1500 + 100 * i, backend: 'cpu', engine: 'fused', worker: 'worker-1', instanceId: 'i-0123456789abcdef0',
+      ...(opts.warnings && u.kind === 'eval' ? { warnings: opts.warnings } : {}),
     };
     await stack.store.unitDone(jobId, result);
     await stack.store.setField(jobId, 'backend', 'cpu');
@@ -119,10 +120,16 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     ids.regA = await submit(regression('reg-small'));
     ids.regB = await submit(regression('reg-large'));
     ids.running = await submit(classification('still-training'));
+    ids.dead = await submit(classification('unscaled-saturated'));
     await complete(ids.narrow, { scores: [0.9, 0.94, 0.92], metric: 'accuracy', withVal: true, final: true });
     await complete(ids.wide, { scores: [0.97, 0.99, 0.98], metric: 'accuracy', withVal: true, final: true });
     await complete(ids.regA, { scores: [3.1, 2.9, 3.3], metric: 'mae', withVal: false, final: false });
     await complete(ids.regB, { scores: [2.1, 2.4, 2.2], metric: 'mae', withVal: false, final: false });
+    // what a worker records for a unit whose model saturated on unscaled features
+    await complete(ids.dead, {
+      scores: [0.65, 0.65, 0.65], metric: 'accuracy', withVal: false, final: true,
+      warnings: [{ code: 'constant_class', message: 'the model predicts the same class (0) for every one of its 20 held-out rows; features are unscaled (values up to 6000) — try preprocess.standardize or preprocess.minmax' }],
+    });
     await stack.store.setStatus(ids.running, 'running');
     await finishUnit(ids.running, 0);
     await stack.store.progress(ids.running, 'r0-p0-f1', 5, EPOCHS);
@@ -181,7 +188,21 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     // the leaderboard: accuracy higher first, mae lower first
     await page.waitForSelector('#lb-body [data-metric="accuracy"] tbody tr');
     const rankOf = (metric: string) => page.$$eval(`#lb-body [data-metric="${metric}"] tbody tr`, (trs) => trs.map((tr) => tr.getAttribute('data-id')));
-    expect(await rankOf('accuracy')).toEqual([ids.wide, ids.narrow]);
+    expect(await rankOf('accuracy')).toEqual([ids.wide, ids.narrow, ids.dead]);
+
+    // training-health warnings: a badge in the jobs table, a mark in the leaderboard, the messages in the detail
+    const deadBadge = `#jobs-body tr[data-id="${ids.dead}"] .badge-warn`;
+    await page.waitForSelector(deadBadge);
+    expect(await page.textContent(deadBadge)).toBe('⚠ 3 warnings');
+    expect(await page.getAttribute(deadBadge, 'title')).toContain('r0-p0-f0: the model predicts the same class (0)');
+    expect(await page.$$(`#jobs-body tr[data-id="${ids.wide}"] .badge-warn`)).toHaveLength(0);
+    expect(await page.getAttribute(`#lb-body [data-metric="accuracy"] tr[data-id="${ids.dead}"]`, 'class')).toBe('lb-warned');
+    expect(await page.textContent(`#lb-body [data-metric="accuracy"] tr[data-id="${ids.dead}"] .badge-warn`)).toBe('⚠ 3 warnings');
+    expect(await page.getAttribute(`#lb-body [data-metric="accuracy"] tr[data-id="${ids.wide}"]`, 'class')).toBeNull();
+    await page.click(`#jobs-body tr[data-id="${ids.dead}"] td:nth-child(4)`);
+    await page.waitForSelector('#detail-summary ul.warnings li[data-code="constant_class"]');
+    expect(await page.$$eval('#detail-summary ul.warnings li', (lis) => lis.length)).toBe(3);
+    expect(await page.textContent('#detail-summary ul.warnings')).toContain('features are unscaled (values up to 6000) — try preprocess.standardize');
     expect(await rankOf('mae')).toEqual([ids.regB, ids.regA]);
 
     // a tenant key sees no fleet
@@ -199,7 +220,8 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(await count('#detail [data-chart="metric"] path[data-series="accuracy"][data-kind="unit"]')).toBe(FOLDS);
     expect(await count('#detail [data-chart="metric"] path[data-series="val_accuracy"][data-kind="mean"]')).toBe(1);
     expect(await count('#units-table tbody tr')).toBe(FOLDS + 1);
-    expect(await page.textContent('#detail-summary')).toContain('0.9708 – 0.9892');
+    // Student t with 2 df over the sample std: 0.98 +- 4.3027 * 0.01 / sqrt(3)
+    expect(await page.textContent('#detail-summary')).toContain('0.9552 – 1.005 (Student t, 2 df)');
     expect(page.url()).toContain(`#job=${ids.wide}`);
 
     // the hostile name in the detail heading is text too

@@ -141,6 +141,23 @@ describe('results and predictions', () => {
     expect(d).toMatch(/^final\s+loss 0\.1000$/m);
     expect(d).toMatch(/^engine\s+tfjs$/m);
   });
+  it('status shows the training-health warnings, the engine reason and the interval used', () => {
+    const d = jobDetail(job({
+      engine: 'fused', backend: 'cpu', engineReason: 'auto: a dense/dropout MLP inside what the engine parity suite covers, on the cpu backend',
+      result: { metric: 'accuracy', scores: [0.65, 0.65, 0.66], mean: 0.6533, std: 0.0047, stderr: 0.0027, ci95: [0.6390, 0.6677], interval: { method: 'student_t', confidence: 0.95, df: 2, t: 4.3027 } },
+      warnings: [
+        { code: 'constant_class', message: 'the model predicts the same class (0) for every one of its 256 held-out rows; features are unscaled', unit: 'r0-p0-f0' },
+        { code: 'loss_flat', message: 'the loss did not move over the first 15 epochs', unit: 'r0-p0-f1' },
+      ],
+    }));
+    expect(d).toMatch(/^result\s+accuracy 0\.6533 ± 0\.0047  95% CI \[0\.6390, 0\.6677\] \(t, 2 df\)  n=3$/m);
+    expect(d).toMatch(/^engine why\s+auto: a dense\/dropout MLP inside/m);
+    expect(d).toMatch(/^warnings\s+2$/m);
+    expect(d).toContain('  ! r0-p0-f0 constant_class: the model predicts the same class (0) for every one of its 256 held-out rows; features are unscaled');
+    expect(d).toContain('  ! r0-p0-f1 loss_flat: the loss did not move over the first 15 epochs');
+    expect(jobDetail(job({}))).not.toMatch(/warnings/);
+    expect(jobsTable([job({ status: 'completed', result: { metric: 'accuracy', scores: [0.65], mean: 0.65, std: 0, stderr: 0, ci95: [0.65, 0.65] }, warnings: [{ code: 'loss_flat', message: 'x' }] })])).toMatch(/accuracy 0\.6500 ± 0\.0000 !/);
+  });
   it('predictions with labels; several outputs get a column each', () => {
     expect(predictionsTable({ predictions: [[0.00004], [0.9]], labels: ['-1', '1'] })).toBe(['ROW  PREDICTION  LABEL', '  0     4.00e-5     -1', '  1      0.9000      1'].join('\n'));
     expect(predictionsTable({ predictions: [[1, 2, 3]] }).split('\n')[0]).toBe('ROW    OUT0    OUT1    OUT2');
