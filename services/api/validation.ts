@@ -110,6 +110,8 @@ function describe(e: ErrorObject): string {
       return `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
     case 'anyOf':
       return 'does not match any allowed form';
+    case 'enum':
+      return `must be one of ${((e.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
     default:
       return e.message ?? 'is invalid';
   }

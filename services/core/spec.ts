@@ -69,7 +69,7 @@ export const JobSpecSchema = Type.Object({
   preprocess: Type.Optional(Type.Object({
     standardize: Type.Optional(Type.Boolean({ description: 'standardize every feature: (x - mean) / std, fitted on each unit\'s training rows' })),
     minmax: Type.Optional(Type.Boolean({ description: 'scale every feature to [0, 1]: (x - min) / (max - min), fitted on each unit\'s training rows' })),
-    columns: Type.Optional(Type.Record(Type.String({ pattern: '^-?[0-9]{1,6}$' }), lit(['none', 'standardize', 'minmax'] as const), {
+    columns: Type.Optional(Type.Record(Type.String({ pattern: '^-?[0-9]{1,6}$' }), Type.Unsafe<'none' | 'standardize' | 'minmax'>({ type: 'string', enum: ['none', 'standardize', 'minmax'] }), {
       description: 'per feature column (data set index, negative from the end): "standardize", "minmax" or "none"; overrides standardize/minmax',
     })),
   }, Strict)),

@@ -67,6 +67,10 @@ const CASES: Case[] = [
   ['a generator beyond the cell limit', (s) => (s.dataset.uri = 'builtin:make_regression?n_samples=1000000&n_features=100'), 'dataset.uri', /cells, over the limit of 50000000/],
   ['a generator parameter beyond its bound', (s) => (s.dataset.uri = 'builtin:make_regression?n_samples=10&noise=-1'), 'dataset.uri', /noise must be in \[0, inf\]/],
   ['make_classification with more informative features than features', (s) => (s.dataset.uri = 'builtin:make_classification?n_samples=50&n_features=3&n_informative=4'), 'dataset.uri', /must be at most n_features \(3\)/],
+  ['both standardize and minmax', (s) => (s.preprocess = { standardize: true, minmax: true }), 'preprocess.minmax', /not both/],
+  ['a per-column choice on the target column', (s) => (s.preprocess = { columns: { '-1': 'minmax' } }), 'preprocess.columns.-1', /is a target column/],
+  ['a per-column choice out of range', (s) => (s.preprocess = { columns: { '12': 'minmax' } }), 'preprocess.columns.12', /out of range: the data set has 9 columns/],
+  ['an unknown per-column choice', (s) => (s.preprocess = { columns: { '0': 'robust' } }), 'preprocess.columns.0', /must be one of "none", "standardize", "minmax"/],
   ['an unsupported URI scheme', (s) => (s.dataset.uri = 'http://example.com/x.csv'), 'dataset.uri'],
   ['an unknown dataset id', (s) => (s.dataset.uri = 'dataset:ds_0000000000000000000000'), 'dataset.uri', /not found/],
 ];
