@@ -3,6 +3,7 @@
  * Redis, the embedded S3 server, the provisioner's local provider and worker
  * processes that run the real trainer.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/api/app.ts';
@@ -13,6 +14,7 @@ import { connectRedis } from '../../services/platform/redis.ts';
 import { createStore } from '../../services/platform/store.ts';
 import { TEST_REDIS_URL } from '../support/redis.ts';
 import { isDone, startE2EStack, trainerPids, type E2EStack } from '../support/stack.ts';
+import { pimaLikeCsv, saturatingSpec } from '../support/pima-like.ts';
 
 const TUTORIAL_ROW = [-0.99859353, 2.19284309, -0.42632938, -0.21043258, -0.76409478, 0.38773181, -0.99874473, -1.1567218, 0.3437602, -0.17309765];
 
@@ -229,6 +231,31 @@ describe('work that cannot train fails once, with a clear error', () => {
     expect(job.error.code).toBe('non_numeric_feature');
     expect(job.error.message).toMatch(/row 1/);
     expect(job.progress.unitsFailed).toBe(1);
+  });
+
+  it('an unscaled, saturating model completes with its training-health warnings in the API and in `nightshift status`', async () => {
+    const up = await s.call('POST', '/v1/datasets?name=pima-like', pimaLikeCsv(), 'text/csv');
+    expect(up.status).toBe(201);
+    const sub = await s.call('POST', '/v1/jobs', saturatingSpec(up.body.uri));
+    expect(sub.status).toBe(202);
+    const job = await s.waitFor(sub.body.id, isDone, 60_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.engine).toBe('fused');
+    expect(job.engineReason).toBe('training.engine is "fused"');
+    expect(job.result.interval).toMatchObject({ method: 'none', df: 0 });
+    const codes = job.warnings.map((w: { code: string }) => w.code);
+    expect(codes).toEqual(expect.arrayContaining(['loss_flat', 'constant_class']));
+    const cls = job.warnings.find((w: { code: string }) => w.code === 'constant_class');
+    expect(cls.unit).toBe('r0-p0-f0');
+    expect(cls.message).toMatch(/same class .* features are unscaled .* try preprocess\.standardize/);
+
+    const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['bin/nightshift.js', '--url', s.url, '--key', s.key, 'status', job.id], { env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 }, (err, stdout) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout: String(stdout) }));
+    });
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(/^warnings\s+\d+$/m);
+    expect(out.stdout).toMatch(/^ {2}! r0-p0-f0 constant_class: the model predicts the same class/m);
   });
 
   it('a loss that becomes NaN fails with training_diverged', async () => {
