@@ -9,6 +9,7 @@
  *  - otherwise Welch's t-test on the two score samples.
  * Pure; table-tested in test/unit/core-leaderboard.test.ts.
  */
+import { tInterval } from './stats.ts';
 import { tCdf } from './student-t.ts';
 
 export const ALPHA = 0.05;
@@ -123,10 +124,9 @@ export function compare(a: Contender, b: Contender): SigMark | null {
 
 function describe(xs: number[]): { mean: number; std: number; ci95: [number, number] } {
   const m = meanOf(xs);
-  // population std and mean +- 1.96 stderr, as each job's own result reports them
+  // population std and the Student-t interval (n - 1 df), as each job's own result reports them
   const sd = Math.sqrt(sum(xs.map((x) => (x - m) * (x - m))) / xs.length);
-  const se = sd / Math.sqrt(xs.length);
-  return { mean: m, std: sd, ci95: [m - 1.96 * se, m + 1.96 * se] };
+  return { mean: m, std: sd, ci95: tInterval(xs).ci };
 }
 
 /**
