@@ -6,6 +6,10 @@
 set -euo pipefail
 exec > >(tee -a /var/log/nightshift-bootstrap.log) 2>&1
 
+# A bootstrap that never hands over to the worker must not keep billing: power off in
+# N minutes unless the worker, once it heartbeats, cancels this (shutdown -c).
+shutdown -h +{{NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN}} 'nightshift: the worker never started'
+
 NIGHTSHIFT_PREFIX={{NIGHTSHIFT_PREFIX}}
 NIGHTSHIFT_CLUSTER={{NIGHTSHIFT_CLUSTER}}
 NIGHTSHIFT_IDLE_TIMEOUT_S={{NIGHTSHIFT_IDLE_TIMEOUT_S}}
@@ -51,6 +55,7 @@ NIGHTSHIFT_S3_SOURCES=$NIGHTSHIFT_S3_SOURCES
 AWS_REGION=$AWS_REGION
 NIGHTSHIFT_COMPUTE=ec2
 NIGHTSHIFT_SHUTDOWN_COMMAND=sudo shutdown -h now
+NIGHTSHIFT_HANDOVER_COMMAND=sudo shutdown -c
 LD_LIBRARY_PATH=$CUDA_LD
 ENV
 

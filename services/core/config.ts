@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { parseS3Grants, type S3Grant } from './data-sources.ts';
+import { parseTenantBudgets } from './budget.ts';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -53,10 +54,28 @@ export interface Config {
   };
   imdsEndpoint: string;
   shutdownCommand: string;
+  /** run once by the worker when it is ready: cancels the bootstrap's delayed power-off (EC2: sudo shutdown -c) */
+  handoverCommand?: string;
   /** id of the machine this worker runs on (local provider and cloud simulator set it; on EC2 it comes from IMDS) */
   instanceId?: string;
   /** BullMQ lock of a running unit: a worker that dies hard releases its unit after this long */
   unitLockMs: number;
+  /** costs and leaks (NIGHTSHIFT_TENANT_BUDGETS, NIGHTSHIFT_MAX_INSTANCE_HOURS, NIGHTSHIFT_HUNG_AFTER_S, NIGHTSHIFT_CLASS_BLOCK_AFTER) */
+  costs: {
+    /** tenant -> monthly USD */
+    tenantBudgets: Map<string, number>;
+    /** an instance older than this is terminated (its units go back to the queue) */
+    maxInstanceHours?: number;
+    /** a busy worker without epoch progress for this long is hung and is replaced */
+    hungAfterS: number;
+    /** consecutive launch failures after which a resource class is blocked */
+    blockAfterFailures: number;
+    /** per-class launch backoff: first delay and cap */
+    backoffBaseMs: number;
+    backoffCapMs: number;
+    /** a bootstrap that never hands over to the worker powers the machine off after this (user data: shutdown -h +N) */
+    bootstrapPowerOffMin: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -109,6 +128,14 @@ function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
   const v = env.NIGHTSHIFT_EC2_SPOT || 'no';
   if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError('NIGHTSHIFT_EC2_SPOT', `expected no, prefer or require, got "${v}"`);
   return v;
+}
+
+function tenantBudgets(env: Env): Map<string, number> {
+  try {
+    return parseTenantBudgets(env.NIGHTSHIFT_TENANT_BUDGETS ?? '');
+  } catch (e) {
+    throw new ConfigError('NIGHTSHIFT_TENANT_BUDGETS', (e as Error).message);
+  }
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -172,7 +199,17 @@ export function loadConfig(env: Env = process.env): Config {
     },
     imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
     shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',
+    handoverCommand: env.NIGHTSHIFT_HANDOVER_COMMAND || undefined,
     instanceId: env.NIGHTSHIFT_INSTANCE_ID || undefined,
     unitLockMs: int(env, 'NIGHTSHIFT_UNIT_LOCK_MS', 30_000, 1_000, 3_600_000),
+    costs: {
+      tenantBudgets: tenantBudgets(env),
+      maxInstanceHours: num(env, 'NIGHTSHIFT_MAX_INSTANCE_HOURS', 0.001, 10_000),
+      hungAfterS: int(env, 'NIGHTSHIFT_HUNG_AFTER_S', 1_800, 5, 7 * 86_400),
+      blockAfterFailures: int(env, 'NIGHTSHIFT_CLASS_BLOCK_AFTER', 3, 1, 100),
+      backoffBaseMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_MS', 5_000, 10, 3_600_000),
+      backoffCapMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_CAP_MS', 300_000, 10, 86_400_000),
+      bootstrapPowerOffMin: int(env, 'NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN', 30, 1, 1_440),
+    },
   };
 }

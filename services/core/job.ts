@@ -34,7 +34,10 @@ export interface Job {
   progress: { unitsDone: number; unitsTotal: number; unitsFailed?: number; epoch?: number; epochs?: number };
   result?: JobResult;
   artifacts?: Record<string, string>;
-  cost?: { usd: number; instanceSeconds: number };
+  /** what the job's units cost: their share of the instances they ran on, plus the idle share of instances launched for them */
+  cost?: { usd: number; instanceSeconds: number; idleUsd?: number; spotSavingsUsd?: number };
+  /** why queued work is not running (a blocked class, a quota, a missing image, a budget) */
+  waiting?: { reason: string; message: string };
   error?: ErrorInfo;
   backend?: string;
   engine?: string;
@@ -79,7 +82,8 @@ export const JobSchema = Type.Object({
     final: Type.Optional(Type.Record(Type.String(), Num)),
   })),
   artifacts: Type.Optional(Type.Record(Type.String(), Type.String())),
-  cost: Type.Optional(Type.Object({ usd: Num, instanceSeconds: Num })),
+  cost: Type.Optional(Type.Object({ usd: Num, instanceSeconds: Num, idleUsd: Type.Optional(Num), spotSavingsUsd: Type.Optional(Num) })),
+  waiting: Type.Optional(Type.Object({ reason: Type.String(), message: Type.String() })),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) })),
   backend: Type.Optional(Type.String()),
   engine: Type.Optional(Type.String()),

@@ -189,7 +189,7 @@ export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary, fleet?: Fl
   const max = spec.resources?.maxHourlyUsd;
   if (fleet && max !== undefined && (spec.resources?.spot ?? fleet.spot) === 'no') {
     const types = spec.resources?.instanceTypes ?? fleet.instanceTypes;
-    const cheapest = Math.min(...types.map(onDemandUsd));
+    const cheapest = Math.min(...types.map((t) => onDemandUsd(t)));
     if (cheapest > max) {
       throw validationError('resources.maxHourlyUsd', `${max} USD/h is below the on-demand price of every instance type (${types.map((t) => `${t} ${onDemandUsd(t)}`).join(', ')}); raise it, allow spot ("prefer") or pick cheaper resources.instanceTypes`);
     }

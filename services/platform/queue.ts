@@ -164,3 +164,42 @@ export async function unitDemand(q: Queues): Promise<Map<string, { pending: numb
   for (const jobId of classes.keys()) if (!seen.has(jobId)) classes.delete(jobId);
   return out;
 }
+
+/**
+ * Units waiting or running per job, with the job's resource class: what the budget
+ * gate admits from (unitDemand is its per-class sum). Same reads as unitDemand.
+ */
+export async function unitDemandByJob(q: Queues): Promise<Map<string, { resourceClass: string; pending: number; running: number }>> {
+  let classes = classOfJob.get(q);
+  if (!classes) classOfJob.set(q, (classes = new Map()));
+  const [pending, active] = await Promise.all([q.units.getRanges(['waiting', 'prioritized', 'paused'], 0, -1), q.units.getRanges(['active'], 0, -1)]);
+  const out = new Map<string, { resourceClass: string; pending: number; running: number }>();
+  const bump = async (unitId: string, f: 'pending' | 'running') => {
+    const dot = unitId.indexOf('.');
+    const jobId = dot > 0 ? unitId.slice(0, dot) : unitId;
+    let cls = classes.get(jobId);
+    if (cls === undefined) {
+      const j = await q.units.getJob(unitId);
+      if (!j) return;
+      cls = j.data.resourceClass;
+      classes.set(jobId, cls);
+    }
+    const e = out.get(jobId) ?? { resourceClass: cls, pending: 0, running: 0 };
+    e[f]++;
+    out.set(jobId, e);
+  };
+  for (const id of pending) await bump(id, 'pending');
+  for (const id of active) await bump(id, 'running');
+  for (const jobId of classes.keys()) if (!out.has(jobId)) classes.delete(jobId);
+  return out;
+}
+
+/** Moves a job's parked (delayed) units back to waiting now, e.g. when its budget was raised. */
+export async function promoteDelayedUnits(q: Queues, jobId: string): Promise<number> {
+  let n = 0;
+  for (const j of await q.units.getDelayed(0, -1)) {
+    if (!j || !j.id?.startsWith(`${jobId}.`)) continue;
+    await j.promote().then(() => n++, () => undefined);
+  }
+  return n;
+}

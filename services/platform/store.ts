@@ -39,6 +39,15 @@ export interface JobEvent {
 }
 
 // Sets status unless the current one is terminal. ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
+// budget_exhausted -> queued (or running when a unit had started), for a budget that was raised. ARGV: none.
+const REOPEN = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'budget_exhausted' then return 0 end
+local started = redis.call('HGET', KEYS[1], 'startedAt')
+redis.call('HSET', KEYS[1], 'status', started and 'running' or 'queued')
+redis.call('HDEL', KEYS[1], 'finishedAt', 'error', 'waiting')
+return 1
+`;
+
 const SET_STATUS = `
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
@@ -93,7 +102,8 @@ export function createStore(redis: Redis, prefix: string) {
       },
       ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
       ...(h.artifacts ? { artifacts: JSON.parse(h.artifacts) as Record<string, string> } : {}),
-      ...(h.cost ? { cost: JSON.parse(h.cost) as { usd: number; instanceSeconds: number } } : {}),
+      ...(h.cost ? { cost: JSON.parse(h.cost) as NonNullable<Job['cost']> } : {}),
+      ...(h.waiting && !isTerminal(h.status ?? '') ? { waiting: JSON.parse(h.waiting) as NonNullable<Job['waiting']> } : {}),
       ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
       ...(h.backend ? { backend: h.backend } : {}),
       ...(h.engine ? { engine: h.engine } : {}),
@@ -231,6 +241,22 @@ export function createStore(redis: Redis, prefix: string) {
         1, k.job(id),
       )) as number;
       if (r === 1) await publish({ type: 'status', jobId: id, at: new Date().toISOString(), status: 'queued' });
+      return r === 1;
+    },
+
+    /** why the job's queued work does not run (undefined clears it) */
+    async setWaiting(id: string, waiting: { reason: string; message: string } | undefined): Promise<void> {
+      if (waiting) await redis.hset(k.job(id), 'waiting', JSON.stringify(waiting));
+      else await redis.hdel(k.job(id), 'waiting');
+    },
+
+    /** a job stopped by its budget goes back to queued/running (the budget was raised); false if it was not budget_exhausted */
+    async reopenFromBudget(id: string): Promise<boolean> {
+      const r = (await redis.eval(REOPEN, 1, k.job(id))) as number;
+      if (r === 1) {
+        const status = await redis.hget(k.job(id), 'status');
+        await publish({ type: 'status', jobId: id, at: new Date().toISOString(), status });
+      }
       return r === 1;
     },
 

@@ -7,11 +7,14 @@ import {
   WORKER_RECORD_TTL_S,
   costOf,
   fleetKeys,
+  meteredOf,
   parseHeartbeat,
   type InstanceRecord,
   type LaunchRecord,
   type WorkerHeartbeat,
 } from './fleet.ts';
+import type { ClassFailures } from './holds.ts';
+import type { InstanceSource } from '../platform/costs.ts';
 
 export function createFleetStore(redis: Redis, prefix: string) {
   const k = fleetKeys(prefix);
@@ -58,8 +61,34 @@ export function createFleetStore(redis: Redis, prefix: string) {
         .exec();
       return done;
     },
+    /** the meter's source: every instance of record (live ones bill up to now) */
+    instanceSource(): InstanceSource {
+      return {
+        all: async () => {
+          const [live, done] = await Promise.all([redis.hgetall(k.instances), redis.hgetall(k.history)]);
+          const recs = new Map([...parseAll<InstanceRecord>(done), ...parseAll<InstanceRecord>(live)]);
+          return [...recs.values()].map(meteredOf);
+        },
+        byIds: async (ids) => {
+          if (!ids.length) return [];
+          const [live, done] = await Promise.all([redis.hmget(k.instances, ...ids), redis.hmget(k.history, ...ids)]);
+          return ids.flatMap((_, i) => {
+            const v = live[i] ?? done[i];
+            return v ? [meteredOf(JSON.parse(v) as InstanceRecord)] : [];
+          });
+        },
+      };
+    },
     async history(): Promise<Map<string, InstanceRecord>> {
       return parseAll<InstanceRecord>(await redis.hgetall(k.history));
+    },
+    /** per-class launch backoff / blocked states (persisted so /healthz and a restarted provisioner see them) */
+    async holds(): Promise<Map<string, ClassFailures>> {
+      return parseAll<ClassFailures>(await redis.hgetall(k.holds));
+    },
+    async putHold(cls: string, h: ClassFailures | undefined): Promise<void> {
+      if (h) await redis.hset(k.holds, cls, JSON.stringify(h));
+      else await redis.hdel(k.holds, cls);
     },
     async spentUsd(): Promise<number> {
       return Number((await redis.get(k.spent)) ?? 0);

@@ -13,7 +13,9 @@
  *   instances            hash   instanceId -> InstanceRecord JSON (live instances)
  *   history              hash   instanceId -> InstanceRecord JSON (terminated instances)
  *   spent                float  USD of terminated instances
+ *   holds                hash   resourceClass -> ClassFailures JSON (launch backoff / blocked classes)
  */
+import { instanceUsd, type MeteredInstance } from '../core/costs.ts';
 
 export const fleetKeys = (prefix: string) => ({
   worker: (instanceId: string) => `${prefix}:fleet:worker:${instanceId}`,
@@ -25,6 +27,7 @@ export const fleetKeys = (prefix: string) => ({
   instances: `${prefix}:fleet:instances`,
   history: `${prefix}:fleet:history`,
   spent: `${prefix}:fleet:spent`,
+  holds: `${prefix}:fleet:holds`,
 });
 export type FleetKeys = ReturnType<typeof fleetKeys>;
 
@@ -42,6 +45,8 @@ export interface WorkerHeartbeat {
   startedAt: number;
   /** ms epoch when the provisioner claimed the instance for termination */
   drainingAt?: number;
+  /** ms epoch of the last epoch any of its units finished (or of a unit's start) */
+  lastProgressAt?: number;
 }
 
 export function parseHeartbeat(h: Record<string, string> | null | undefined): WorkerHeartbeat | undefined {
@@ -54,6 +59,7 @@ export function parseHeartbeat(h: Record<string, string> | null | undefined): Wo
     heartbeatAt: Number(h.heartbeatAt),
     startedAt: Number(h.startedAt ?? h.heartbeatAt),
     ...(h.drainingAt ? { drainingAt: Number(h.drainingAt) } : {}),
+    ...(h.lastProgressAt ? { lastProgressAt: Number(h.lastProgressAt) } : {}),
   };
 }
 
@@ -84,14 +90,31 @@ export interface InstanceRecord {
   adopted?: boolean;
   terminatedAt?: number;
   terminateReason?: string;
+  /** on-demand price of its type in its region (spot savings are measured against it) */
+  onDemandUsd?: number;
+  /** where hourlyUsd came from: spot price history of its zone, or the catalog (no history) */
+  priceSource?: string;
+  zone?: string;
+  /** units it runs at once */
+  slots?: number;
+  /** jobs whose pending units made the provisioner launch it (idle cost goes to them) */
+  demand?: MeteredInstance['demand'];
 }
 
-export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number =>
-  (r.hourlyUsd * Math.max(0, (r.terminatedAt ?? now) - r.launchedAt)) / 3_600_000;
+/** USD billed so far: per second from launch to termination, EC2's 60 s minimum. */
+export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number => instanceUsd(r, now);
+
+/** The meter's view of a record. */
+export const meteredOf = (r: InstanceRecord): MeteredInstance => ({
+  id: r.id, type: r.type, market: r.market, resourceClass: r.resourceClass, hourlyUsd: r.hourlyUsd, launchedAt: r.launchedAt, slots: r.slots ?? 1,
+  ...(r.onDemandUsd !== undefined ? { onDemandUsd: r.onDemandUsd } : {}),
+  ...(r.terminatedAt !== undefined ? { terminatedAt: r.terminatedAt } : {}),
+  ...(r.demand ? { demand: r.demand } : {}),
+});
 
 /**
  * Agent write (heartbeat or a change of active units). KEYS[1] worker hash, KEYS[2] provisioner key.
- * ARGV: instanceId, workerId, activeUnits, now, startedAt, ttlS.
+ * ARGV: instanceId, workerId, activeUnits, now, startedAt, ttlS, lastProgressAt ('' = none).
  * lastBusyAt moves to now while units are held and at the moment the last one ends.
  * Returns [drainingAt or 0, 1 when a provisioner is alive else 0] (one round trip per heartbeat).
  */
@@ -103,6 +126,7 @@ if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then
   redis.call('HSET', KEYS[1], 'startedAt', ARGV[5], 'lastBusyAt', ARGV[5])
 end
 if n > 0 or prev > 0 then redis.call('HSET', KEYS[1], 'lastBusyAt', ARGV[4]) end
+if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'lastProgressAt', ARGV[7]) end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 local d = redis.call('HGET', KEYS[1], 'drainingAt')
 return { tonumber(d or '0'), redis.call('EXISTS', KEYS[2]) }

@@ -16,6 +16,16 @@
  *  6. scale up per class: enough instances that every pending and running unit has a
  *     slot, never above maxInstances in total, and only as many as the budget left
  *     can pay for (each launch reserves hourlyUsd x reserveS).
+ *  7. unneeded: a booting instance (no heartbeat yet) whose class has had no pending or
+ *     running unit for idleTimeout is terminated, and so are booting instances beyond
+ *     what the class's demand needs once they have booted for idleTimeout (youngest
+ *     first) — not kept until the boot timeout.
+ *  8. max lifetime: an instance older than maxLifetimeMs is terminated (its units are
+ *     checkpointed and handed back).
+ *  9. hung: a worker that holds units but reported no epoch progress for hungAfterMs is
+ *     terminated; its units go back to the queue.
+ * 10. launch holds: a class in backoff or blocked launches nothing until notBefore (a
+ *     blocked class without notBefore never); the hold is reported in `held`.
  */
 
 export interface ObservedInstance {
@@ -26,7 +36,13 @@ export interface ObservedInstance {
   /** a launch record of ours (or an earlier adoption) knows this instance */
   known: boolean;
   slots: number;
-  heartbeat?: { at: number; activeUnits: number; lastBusyAt: number; drainingAt?: number };
+  heartbeat?: { at: number; activeUnits: number; lastBusyAt: number; drainingAt?: number; lastProgressAt?: number };
+}
+
+/** Why a class may not launch now (per-class backoff after failures, or blocked). */
+export interface ClassHold {
+  notBefore?: number;
+  blocked?: { reason: string; message: string };
 }
 
 export interface PlanInput {
@@ -41,7 +57,15 @@ export interface PlanInput {
     staleAfterMs: number;
     /** slots of a new instance per class (default 1) */
     slotsPerInstance?: Record<string, number>;
+    /** rule 8: undefined = no maximum */
+    maxLifetimeMs?: number;
+    /** rule 9: undefined = never */
+    hungAfterMs?: number;
   };
+  /** rule 7: last moment each class had a pending or running unit */
+  lastDemandAt?: Record<string, number>;
+  /** rule 10 */
+  holds?: Record<string, ClassHold>;
   /** undefined = no budget limit */
   budgetLeftUsd?: number;
   /** price of one new instance per class (USD/h) */
@@ -50,7 +74,7 @@ export interface PlanInput {
   reserveS?: number;
 }
 
-export type TerminateReason = 'orphan' | 'boot-timeout' | 'lost' | 'idle' | 'stopped';
+export type TerminateReason = 'orphan' | 'boot-timeout' | 'lost' | 'idle' | 'stopped' | 'unneeded' | 'max-lifetime' | 'hung';
 
 export type Action =
   | { kind: 'launch'; resourceClass: string; count: number; reason: string }
@@ -59,7 +83,7 @@ export type Action =
 export interface Plan {
   actions: Action[];
   /** why a wanted launch did not happen (cap, budget), per class */
-  held: Array<{ resourceClass: string; wanted: number; reason: 'cap' | 'budget' }>;
+  held: Array<{ resourceClass: string; wanted: number; reason: 'cap' | 'budget' | 'backoff' | 'blocked' }>;
 }
 
 const LIVE = new Set(['pending', 'running']);
@@ -83,6 +107,10 @@ export function plan(input: PlanInput): Plan {
     if (!LIVE.has(i.state)) continue;
     const hb = i.heartbeat;
     if (hb?.drainingAt !== undefined) continue; // already claimed: the act step finishes it
+    if (limits.maxLifetimeMs !== undefined && now - i.launchedAt >= limits.maxLifetimeMs) {
+      terminate(i, 'max-lifetime', true);
+      continue;
+    }
     if (!hb) {
       if (!i.known) terminate(i, 'orphan', false);
       else if (now - i.launchedAt >= limits.bootTimeoutMs) terminate(i, 'boot-timeout', false);
@@ -92,8 +120,33 @@ export function plan(input: PlanInput): Plan {
       terminate(i, 'lost', true);
       continue;
     }
+    if (limits.hungAfterMs !== undefined && hb.activeUnits > 0 && hb.lastProgressAt !== undefined && now - hb.lastProgressAt >= limits.hungAfterMs) {
+      terminate(i, 'hung', true);
+      continue;
+    }
     if (hb.activeUnits === 0 && now - hb.lastBusyAt >= limits.idleTimeoutMs && pendingOf(i.resourceClass) === 0) {
       terminate(i, 'idle', false);
+    }
+  }
+
+  // rule 7: booting instances nobody needs any more
+  const needOf = (cls: string) => pendingOf(cls) + (input.demand[cls]?.running ?? 0);
+  const byClass = new Map<string, ObservedInstance[]>();
+  for (const i of input.instances) {
+    if (!LIVE.has(i.state) || terminating.has(i.id) || i.heartbeat?.drainingAt !== undefined) continue;
+    byClass.set(i.resourceClass, [...(byClass.get(i.resourceClass) ?? []), i]);
+  }
+  for (const [cls, list] of byClass) {
+    const need = needOf(cls);
+    let capacity = list.filter((i) => i.heartbeat).reduce((s, i) => s + Math.max(1, i.slots), 0);
+    const booting = list.filter((i) => !i.heartbeat && i.known).sort((a, b) => a.launchedAt - b.launchedAt || a.id.localeCompare(b.id));
+    for (const i of booting) {
+      if (capacity < need) {
+        capacity += Math.max(1, i.slots);
+        continue;
+      }
+      const since = need === 0 ? Math.max(i.launchedAt, input.lastDemandAt?.[cls] ?? 0) : i.launchedAt;
+      if (now - since >= limits.idleTimeoutMs) terminate(i, 'unneeded', false);
     }
   }
 
@@ -112,6 +165,11 @@ export function plan(input: PlanInput): Plan {
     const missingSlots = d.pending + d.running - capacity;
     if (missingSlots <= 0) continue;
     const wanted = Math.ceil(missingSlots / slots);
+    const hold = input.holds?.[cls];
+    if (hold && (hold.notBefore === undefined ? hold.blocked !== undefined : hold.notBefore > now)) {
+      held.push({ resourceClass: cls, wanted, reason: hold.blocked ? 'blocked' : 'backoff' });
+      continue;
+    }
     let count = Math.min(wanted, Math.max(0, limits.maxInstances - total));
     if (count < wanted) held.push({ resourceClass: cls, wanted: wanted - count, reason: 'cap' });
     const price = input.hourlyUsd[cls] ?? 0;

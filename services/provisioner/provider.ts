@@ -17,6 +17,8 @@ export interface ProviderInstance {
   /** from the instance's tags: which launch made it and which class it serves */
   launchId?: string;
   resourceClass?: string;
+  /** availability zone it runs in (spot prices are per zone) */
+  zone?: string;
 }
 
 export interface LaunchRequest {
@@ -35,6 +37,10 @@ export interface LaunchResult {
   instances: ProviderInstance[];
   /** price of what was launched (USD/h per instance) */
   hourlyUsd: number;
+  /** the on-demand price of that type (spot savings are measured against it) */
+  onDemandUsd?: number;
+  /** where hourlyUsd came from ('spot-history', 'catalog', 'catalog: no spot price history', 'local') */
+  priceSource?: string;
 }
 
 export interface ComputeProvider {
@@ -56,7 +62,8 @@ export interface ComputeProvider {
   close?(): Promise<void>;
 }
 
-export type LaunchErrorKind = 'capacity' | 'retryable' | 'fatal';
+/** quota: an account limit (vCPUs, spot instance count) that no retry can change */
+export type LaunchErrorKind = 'capacity' | 'retryable' | 'fatal' | 'quota';
 
 export class LaunchError extends Error {
   constructor(

@@ -11,7 +11,10 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.ts';
-import { unitDemand, type Queues } from '../platform/queue.ts';
+import type { Queues } from '../platform/queue.ts';
+import type { BatchBudgets } from '../core/budget.ts';
+import { createMeter } from '../platform/meter.ts';
+import { createEconomy } from './economy.ts';
 import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from './fleet.ts';
 import { createFleetStore } from './fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
@@ -41,6 +44,8 @@ export interface ProvisionerDeps {
   id?: string;
   /** batch schedules and deadlines, run by the leader every pass (absent: no batch supervision) */
   batches?: BatchSupervisor;
+  /** batch budgets (budgetUsd of the batch record); absent = batches have no budget of their own */
+  batchBudgets?: BatchBudgets;
 }
 
 export interface PlanResult {
@@ -80,6 +85,13 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   /** a job's own resources.spot wins over the provisioner's default */
   const spotOf = (cls: string): SpotPolicy => parseResourceClass(cls).spot ?? spot;
   const lastState = new Map<string, InstanceState>();
+  const meter = createMeter(d.redis, config.prefix);
+  const economy = createEconomy({
+    config, redis: d.redis, queues: d.queues, fleet: store, meter, log, now,
+    hourlyUsd: (cls) => provider.hourlyUsd(cls, spotOf(cls)),
+    slots: (cls) => provider.slots(cls),
+    ...(d.batchBudgets ? { batchBudgets: d.batchBudgets } : {}),
+  });
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
@@ -93,8 +105,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     if (!res.leader) return res;
 
     // observe; `records` is kept in step with every write below, so the pass reads the instance hash once
-    const [demandMap, described, records, launches] = await Promise.all([unitDemand(d.queues), provider.describe(), store.instances(), store.launches()]);
-    let demand = Object.fromEntries(demandMap);
+    const [econ, described, records, launches] = await Promise.all([economy.pass(t), provider.describe(), store.instances(), store.launches()]);
+    let demand = econ.demand;
     const seen = new Map(described.map((i) => [i.id, i]));
     const heartbeats = await store.heartbeats([...new Set([...seen.keys(), ...records.keys()])]);
     for (const i of described) lastState.set(i.id, i.state);
@@ -141,7 +153,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     }
     for (const o of observed) {
       const hb = heartbeats.get(o.id);
-      if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}) };
+      if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}), ...(hb.lastProgressAt ? { lastProgressAt: hb.lastProgressAt } : {}) };
     }
     updateGauges(demand, observed);
     if (d.batches) {
@@ -176,9 +188,13 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
         bootTimeoutMs: config.bootTimeoutS * 1000,
         staleAfterMs,
         slotsPerInstance: Object.fromEntries([...classes].map((c) => [c, provider.slots(c)])),
+        ...(config.costs.maxInstanceHours !== undefined ? { maxLifetimeMs: config.costs.maxInstanceHours * 3_600_000 } : {}),
+        hungAfterMs: config.costs.hungAfterS * 1000,
       },
-      ...(config.budgetUsd !== undefined ? { budgetLeftUsd: config.budgetUsd - spent - running } : {}),
+      ...(econ.budgetLeftUsd !== undefined ? { budgetLeftUsd: econ.budgetLeftUsd } : {}),
       hourlyUsd,
+      holds: econ.holds,
+      lastDemandAt: econ.lastDemandAt,
     });
     res.actions = p.actions;
     res.held = p.held;
@@ -221,7 +237,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       if (a.kind === 'terminate') m.decisions.inc({ action: 'terminate', reason: a.reason, class: a.resourceClass });
       if (a.kind !== 'launch') continue;
       m.decisions.inc({ action: 'launch', reason: 'demand', class: a.resourceClass });
-      await launch(a.resourceClass, a.count, a.reason, launches, res);
+      await launch(a.resourceClass, a.count, a.reason, launches, res, econ.jobsByClass.get(a.resourceClass) ?? []);
     }
     return res;
   }
@@ -231,7 +247,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     return { id: r.id, resourceClass: r.resourceClass, state, launchedAt: r.launchedAt, known: true, slots: provider.slots(r.resourceClass) };
   }
 
-  async function launch(cls: string, count: number, reason: string, launches: Map<string, LaunchRecord>, res: PlanResult): Promise<void> {
+  async function launch(cls: string, count: number, reason: string, launches: Map<string, LaunchRecord>, res: PlanResult, demandJobs: NonNullable<InstanceRecord['demand']>): Promise<void> {
     // an intent left 'requested' by a crash mid-call is retried under its own id: same tags, same client token
     const t = now();
     const unfinished = [...launches.values()].find((l) => l.status === 'requested' && l.resourceClass === cls && t - l.createdAt < RECENT_INTENT_MS);
@@ -247,18 +263,27 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
         ...(needs.maxHourlyUsd !== undefined ? { maxHourlyUsd: needs.maxHourlyUsd } : {}),
       });
       for (const i of out.instances) {
-        await store.putInstance({ id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt });
+        await store.putInstance({
+          id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
+          slots: provider.slots(cls), demand: demandJobs,
+          ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
+          ...(out.priceSource ? { priceSource: out.priceSource } : {}),
+          ...(i.zone ? { zone: i.zone } : {}),
+        });
+        await meter.instanceCausedBy(i.id, demandJobs.map((j) => j.jobId));
         m.launched.inc({ class: cls, type: i.type, market: i.market });
         res.launched.push(i.id);
       }
       await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: t, status: 'launched', instanceIds: out.instances.map((i) => i.id) });
-      log.info({ launchId, instanceIds: out.instances.map((i) => i.id), types: [...new Set(out.instances.map((i) => i.type))], hourlyUsd: out.hourlyUsd }, 'launched');
+      log.info({ launchId, instanceIds: out.instances.map((i) => i.id), types: [...new Set(out.instances.map((i) => i.type))], hourlyUsd: out.hourlyUsd, priceSource: out.priceSource }, 'launched');
+      if (out.instances.length) await economy.launched(cls);
     } catch (err) {
       const kind = err instanceof LaunchError ? err.kind : 'fatal';
       const msg = (err as Error).message;
       m.launchErrors.inc({ kind });
       res.errors.push(`launch ${launchId}: ${msg}`);
       await store.putLaunch({ launchId, resourceClass: cls, count, createdAt: t, status: 'failed', error: msg });
+      await economy.launchFailed(cls, { kind, codes: err instanceof LaunchError ? err.attempts.map((a) => a.code) : [], message: msg }, now());
       log.error({ launchId, kind, err: msg, attempts: err instanceof LaunchError ? err.attempts : undefined }, 'launch failed; the next pass tries again');
     }
   }

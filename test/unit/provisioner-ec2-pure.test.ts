@@ -11,9 +11,10 @@ describe('classifyLaunchError', () => {
   it.each([
     ['InsufficientInstanceCapacity', awsErr('InsufficientInstanceCapacity', 500), 'capacity'],
     ['SpotMaxPriceTooLow', awsErr('SpotMaxPriceTooLow'), 'capacity'],
-    ['MaxSpotInstanceCountExceeded', awsErr('MaxSpotInstanceCountExceeded'), 'capacity'],
+    ['MaxSpotInstanceCountExceeded', awsErr('MaxSpotInstanceCountExceeded'), 'quota'],
+    ['InstanceLimitExceeded', awsErr('InstanceLimitExceeded'), 'quota'],
     ['InsufficientHostCapacity', awsErr('InsufficientHostCapacity'), 'capacity'],
-    ['VcpuLimitExceeded', awsErr('VcpuLimitExceeded'), 'capacity'],
+    ['VcpuLimitExceeded', awsErr('VcpuLimitExceeded'), 'quota'],
     ['Unsupported (type not offered in the AZ)', awsErr('Unsupported'), 'capacity'],
     ['RequestLimitExceeded (EC2 throttling)', awsErr('RequestLimitExceeded', 503), 'retry'],
     ['Throttling', awsErr('Throttling'), 'retry'],
@@ -99,7 +100,7 @@ describe('user data', () => {
   it('the shipped template renders with the provider variables and carries no secret inline', () => {
     const out = renderUserData(loadUserDataTemplate(), {
       NIGHTSHIFT_PREFIX: 'ns', NIGHTSHIFT_CLUSTER: 'c', NIGHTSHIFT_IDLE_TIMEOUT_S: '120', NIGHTSHIFT_S3_BUCKET: 'b', AWS_REGION: 'us-east-1',
-      NIGHTSHIFT_REDIS_URL_PARAMETER: '/c/redis-url', NIGHTSHIFT_RELEASE_URI: 's3://b/r.tgz', NIGHTSHIFT_CUDA_HOME: '/usr/local/cuda-11.2',
+      NIGHTSHIFT_REDIS_URL_PARAMETER: '/c/redis-url', NIGHTSHIFT_RELEASE_URI: 's3://b/r.tgz', NIGHTSHIFT_CUDA_HOME: '/usr/local/cuda-11.2', NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN: '30',
       NIGHTSHIFT_S3_SOURCES: 'alice:s3://lab-data/alice/',
     });
     expect(out).toContain("NIGHTSHIFT_S3_SOURCES='alice:s3://lab-data/alice/'");
@@ -108,5 +109,10 @@ describe('user data', () => {
     expect(out).toContain('aws ssm get-parameter --with-decryption');
     expect(out).not.toMatch(/\{\{/);
     expect(out).not.toMatch(/redis:\/\//);
+    // the delayed power-off comes before anything that can hang, and the worker is told how to cancel it
+    const powerOff = out.indexOf("shutdown -h +'30'");
+    expect(powerOff).toBeGreaterThan(0);
+    expect(powerOff).toBeLessThan(out.indexOf('aws ssm get-parameter'));
+    expect(out).toContain('NIGHTSHIFT_HANDOVER_COMMAND=sudo shutdown -c');
   });
 });

@@ -90,7 +90,7 @@ describe('planner: scale down and repair', () => {
     ['idle, work pending for another class only', { cpu: { pending: 1, running: 0 } }, inst('a', { hb: { lastBusyAt: NOW - 9_000 } }), [['a', 'idle']]],
     ['holds a unit: never terminated for idleness', {}, inst('a', { hb: { activeUnits: 1, lastBusyAt: NOW - 99_000 } }), []],
     ['no heartbeat within the boot timeout', {}, inst('a', { hb: null, launchedAt: NOW - 10_000 }), [['a', 'boot-timeout']]],
-    ['still booting', {}, inst('a', { hb: null, launchedAt: NOW - 9_999 }), []],
+    ['still booting, a unit waits for it', { gpu: { pending: 1, running: 0 } }, inst('a', { hb: null, launchedAt: NOW - 9_999 }), []],
     ['orphan: unknown and silent', {}, inst('a', { hb: null, known: false, launchedAt: NOW - 1 }), [['a', 'orphan']]],
     ['unknown but heartbeating: adopted, not an orphan', {}, inst('a', { known: false, hb: { activeUnits: 1 } }), []],
     ['heartbeat stale: lost', {}, inst('a', { hb: { at: NOW - 20_000, activeUnits: 1 } }), [['a', 'lost']]],

@@ -4,6 +4,7 @@
  * provisioner through the agent, and exits cleanly on SIGTERM or a spot notice
  * (the running unit is checkpointed and handed back first).
  */
+import { exec } from 'node:child_process';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import pino from 'pino';
@@ -12,6 +13,7 @@ import { QUEUES } from '../../services/core/catalog.ts';
 import { newId } from '../../services/core/ids.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createStore } from '../../services/platform/store.ts';
+import { createMeter } from '../../services/platform/meter.ts';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
 import { startAgent } from './agent/index.ts';
 import { TrainerChild } from './runtime/trainer-child.ts';
@@ -60,6 +62,8 @@ const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
     active += delta;
     agent.setActiveUnits(active);
   },
+  onProgress: () => agent.progress(),
+  meter: createMeter(redis, config.prefix),
   logger,
 }), {
   connection: redis,
@@ -84,6 +88,12 @@ for (const w of [unitWorker, aggregateWorker]) {
 // Warm the trainer child (backend selection) before taking work.
 const backend = await child.warm();
 logger.info({ backend, instanceId: agent.instanceId, host: hostname() }, 'worker ready');
+// the bootstrap's delayed power-off guards a machine whose worker never starts; this one did
+if (config.handoverCommand) {
+  exec(config.handoverCommand, (err) => {
+    if (err) logger.warn({ err: err.message, command: config.handoverCommand }, 'handover command failed');
+  });
+}
 void unitWorker.run();
 void aggregateWorker.run();
 

@@ -2,9 +2,18 @@
  * What to do with a failed EC2 call, as a pure function (table-tested):
  *  - capacity: this type/subnet/market cannot give us instances now -> try the next one
  *  - retry:    throttling, 5xx, network trouble -> back off and call again (same ClientToken)
+ *  - quota:    an account limit (vCPUs, spot instance count, instance count) -> the class
+ *              is blocked with a message naming the quota (retrying cannot help)
  *  - fatal:    anything else (bad AMI, permissions, malformed request) -> surface it
  */
-export type LaunchErrorClass = 'capacity' | 'retry' | 'fatal';
+export type LaunchErrorClass = 'capacity' | 'retry' | 'fatal' | 'quota';
+
+/** Account quotas, with the Service Quotas name a user raises. */
+export const QUOTAS: Readonly<Record<string, string>> = {
+  VcpuLimitExceeded: 'the vCPU quota of this instance family ("Running On-Demand ... instances" / "All ... Spot Instance Requests" in Service Quotas)',
+  MaxSpotInstanceCountExceeded: 'the spot instance count quota ("All ... Spot Instance Requests")',
+  InstanceLimitExceeded: 'the instance count limit of this type in the region',
+};
 
 const CAPACITY = new Set([
   'InsufficientInstanceCapacity',
@@ -13,9 +22,6 @@ const CAPACITY = new Set([
   'InsufficientCapacity',
   'InsufficientFreeAddressesInSubnet',
   'SpotMaxPriceTooLow',
-  'MaxSpotInstanceCountExceeded',
-  'InstanceLimitExceeded',
-  'VcpuLimitExceeded',
   'Unsupported',
 ]);
 
@@ -45,6 +51,7 @@ export function errorCode(err: unknown): string {
 export function classifyLaunchError(err: unknown): LaunchErrorClass {
   const e = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string; cause?: { code?: string } } | undefined;
   const code = errorCode(err);
+  if (code in QUOTAS) return 'quota';
   if (CAPACITY.has(code)) return 'capacity';
   if (RETRY.has(code)) return 'retry';
   if (e?.$retryable) return 'retry';

@@ -26,9 +26,9 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Config } from '../../core/config.ts';
 import type { Market, SpotPolicy } from '../fleet.ts';
 import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
-import { backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
+import { QUOTAS, backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';
-import { onDemandUsd } from '../../core/prices.ts';
+import { onDemandUsd, slotsOfType } from '../../core/prices.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotPrice } from './prices.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
@@ -60,6 +60,20 @@ export function clientToken(launchId: string, market: Market, type: string, subn
   return raw.length <= 64 ? raw : raw.slice(0, 64);
 }
 
+/**
+ * The types a launch may try, in order. A fallback type from the configured list that
+ * holds more GPUs than the first one would be paid several times over for one unit's
+ * work, so it is tried only when the job's own resources.instanceTypes names it.
+ */
+export function launchTypes(configured: string[], jobTypes: string[] | undefined): { types: string[]; skipped: string[] } {
+  if (jobTypes?.length) return { types: jobTypes, skipped: [] };
+  const first = configured[0];
+  if (first === undefined) return { types: [], skipped: [] };
+  const base = slotsOfType(first);
+  const types = configured.filter((t, i) => i === 0 || slotsOfType(t) <= base);
+  return { types, skipped: configured.filter((t) => !types.includes(t)) };
+}
+
 export function marketsFor(spot: SpotPolicy): Market[] {
   return spot === 'no' ? ['on-demand'] : spot === 'prefer' ? ['spot', 'on-demand'] : ['spot'];
 }
@@ -79,6 +93,7 @@ function toView(i: Instance): ProviderInstance {
     launchedAt: i.LaunchTime ? i.LaunchTime.getTime() : Date.now(),
     ...(launchId ? { launchId } : {}),
     ...(resourceClass ? { resourceClass } : {}),
+    ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
   };
 }
 
@@ -145,6 +160,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         NIGHTSHIFT_CUDA_HOME: deps.cudaHome ?? '/usr/local/cuda-11.2',
         // workers re-check every s3:// data set against the same grants as the API
         NIGHTSHIFT_S3_SOURCES: formatS3Grants(config.s3Sources),
+        NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN: String(config.costs.bootstrapPowerOffMin),
       }),
     ).toString('base64');
   }
@@ -180,20 +196,30 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     };
   }
 
-  async function spotUsd(type: string): Promise<number | undefined> {
-    const c = spotCache.get(type);
+  /** the spot price of a type (in one zone when given: what an instance there pays), re-read at most every 10 minutes */
+  async function spotUsd(type: string, zone?: string): Promise<number | undefined> {
+    const ck = `${type}|${zone ?? ''}`;
+    const c = spotCache.get(ck);
     if (c && Date.now() - c.at < 10 * 60_000) return c.usd;
     let usd: number | undefined;
     try {
-      const r = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [type as never], ProductDescriptions: ['Linux/UNIX', 'Linux/UNIX (Amazon VPC)'], StartTime: new Date(Date.now() - 3_600_000) }));
+      const r = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [type as never], ProductDescriptions: ['Linux/UNIX', 'Linux/UNIX (Amazon VPC)'], StartTime: new Date(Date.now() - 3_600_000), ...(zone ? { AvailabilityZone: zone } : {}) }));
       usd = pickSpotPrice((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), onDemandUsd(type));
     } catch (err) {
       log.warn({ type, err: errorCode(err) }, 'spot price history unavailable');
     }
-    spotCache.set(type, { at: Date.now(), usd });
+    spotCache.set(ck, { at: Date.now(), usd });
     return usd;
   }
-  const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? onDemandUsd(type) : onDemandUsd(type));
+  const region = config.s3.region;
+  const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? onDemandUsd(type, region) : onDemandUsd(type, region));
+  /** what a launch of this type and market is paid, and where the figure comes from */
+  async function quote(type: string, market: Market, zone?: string): Promise<Pick<LaunchResult, 'hourlyUsd' | 'onDemandUsd' | 'priceSource'>> {
+    const od = onDemandUsd(type, region);
+    if (market !== 'spot') return { hourlyUsd: od, onDemandUsd: od, priceSource: 'catalog' };
+    const spot = await spotUsd(type, zone);
+    return spot === undefined ? { hourlyUsd: od, onDemandUsd: od, priceSource: 'catalog: no spot price history' } : { hourlyUsd: spot, onDemandUsd: od, priceSource: 'spot-history' };
+  }
 
   return {
     kind: 'ec2',
@@ -201,13 +227,16 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       const have = await byLaunch(req.launchId);
       if (have.length >= req.count) {
         const v = have.map(toView);
-        return { instances: v, hourlyUsd: await priceOf(v[0].type, v[0].market) };
+        return { instances: v, ...(await quote(v[0].type, v[0].market, v[0].zone)) };
       }
       const image = await amiId();
       const attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [];
       const subnets: Array<string | undefined> = e.subnetIds.length ? e.subnetIds : [undefined];
-      const types = req.instanceTypes ?? e.instanceTypes;
-      for (const market of marketsFor(req.spot)) {
+      const { types, skipped } = launchTypes(e.instanceTypes, req.instanceTypes);
+      for (const t of skipped) attempts.push({ type: t, market: 'on-demand', code: 'more GPUs than one unit uses: name it in resources.instanceTypes to allow it' });
+      const markets = marketsFor(req.spot);
+      markets: for (const [mi, market] of markets.entries()) {
+        const lastMarket = mi === markets.length - 1;
         for (const type of types) {
           if (req.maxHourlyUsd !== undefined && (await priceOf(type, market)) > req.maxHourlyUsd) {
             attempts.push({ type, market, code: `over maxHourlyUsd ${req.maxHourlyUsd}` });
@@ -217,12 +246,12 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
             for (let attempt = 0; ; attempt++) {
               const already = attempt === 0 ? have : await byLaunch(req.launchId);
               const missing = req.count - already.length;
-              if (missing <= 0) return { instances: already.map(toView), hourlyUsd: await priceOf(type, market) };
+              if (missing <= 0) return { instances: already.map(toView), ...(await quote(type, market, already.map(toView)[0]?.zone)) };
               try {
                 const out = await ec2.send(new RunInstancesCommand(runInput(req, missing, image, market, type, subnet)));
                 const got = [...already, ...(out.Instances ?? [])].map(toView);
                 log.info({ launchId: req.launchId, type, market, subnet, ids: got.map((i) => i.id) }, 'instances launched');
-                return { instances: got, hourlyUsd: await priceOf(type, market) };
+                return { instances: got, ...(await quote(type, market, got[0]?.zone)) };
               } catch (err) {
                 const code = errorCode(err);
                 const cls = classifyLaunchError(err);
@@ -234,6 +263,12 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
                   continue;
                 }
                 if (cls === 'retry') throw new LaunchError('retryable', `RunInstances kept failing (${code}) for ${type}/${market}`, attempts);
+                // spot "prefer": a refusal of the spot request (quota, permissions, ...) still tries on-demand
+                if ((cls === 'fatal' || cls === 'quota') && !lastMarket) {
+                  log.warn({ launchId: req.launchId, type, market, code }, 'spot launch refused; trying on-demand');
+                  continue markets;
+                }
+                if (cls === 'quota') throw new LaunchError('quota', `quota reached for ${type}/${market}: ${code}: ${QUOTAS[code]}; ask AWS to raise it (Service Quotas) or choose other instance types`, attempts);
                 if (cls === 'fatal') throw new LaunchError('fatal', `RunInstances refused ${type}/${market}: ${code}: ${(err as Error).message}`, attempts);
                 log.warn({ launchId: req.launchId, type, market, subnet, code }, 'no capacity; trying the next option');
                 break;

@@ -64,7 +64,7 @@ export function createLocalProvider(config: Config, o: LocalProviderOptions = {}
         });
         out.push(view);
       }
-      return { instances: out.map((v) => ({ ...v })), hourlyUsd: config.localHourlyUsd };
+      return { instances: out.map((v) => ({ ...v })), hourlyUsd: config.localHourlyUsd, onDemandUsd: config.localHourlyUsd, priceSource: 'local (NIGHTSHIFT_LOCAL_HOURLY_USD)' };
     },
     async describe() {
       prune(Date.now());

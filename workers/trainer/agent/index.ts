@@ -20,6 +20,8 @@ export interface WorkerAgent {
   readonly instanceId: string;
   /** number of units this worker is running right now (0 = idle) */
   setActiveUnits(n: number): void;
+  /** a unit finished an epoch (the provisioner treats a busy worker without progress as hung) */
+  progress(): void;
   /** called once when an interruption notice arrives (spot instance-action, or the provisioner draining this instance) */
   onInterruption(cb: (notice: { action: string; time?: string }) => void): void;
   stop(): Promise<void>;
@@ -75,6 +77,7 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
   const startedAt = now();
   let active = 0;
   let lastBusyAt = startedAt;
+  let lastProgressAt: number | undefined;
   let provisionerSeenAt = startedAt;
   let stopped = false;
   let shutdownRun = false;
@@ -96,7 +99,7 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
     writing = writing.then(async () => {
       try {
         const [drainingAt, provisioner] = (await withTimeout(
-          redis.eval(HEARTBEAT_LUA, 2, keys.worker(instanceId), keys.provisioner, instanceId, opts.workerId, String(active), String(now()), String(startedAt), String(WORKER_RECORD_TTL_S)),
+          redis.eval(HEARTBEAT_LUA, 2, keys.worker(instanceId), keys.provisioner, instanceId, opts.workerId, String(active), String(now()), String(startedAt), String(WORKER_RECORD_TTL_S), lastProgressAt === undefined ? '' : String(lastProgressAt)),
           2_000,
         )) as [number, number];
         if (provisioner) provisionerSeenAt = now();
@@ -147,8 +150,12 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
     setActiveUnits(n: number) {
       const v = Math.max(0, Math.floor(n));
       if (v > 0 || active > 0) lastBusyAt = now();
+      if (v > active) lastProgressAt = now();
       active = v;
       void write();
+    },
+    progress() {
+      lastProgressAt = now();
     },
     onInterruption(cb) {
       listeners.push(cb);

@@ -5,7 +5,9 @@
  * retried up to maxAttempts; an interruption notice -> the unit goes back to the
  * queue without spending an attempt and resumes from its checkpoint elsewhere.
  */
-import { UnrecoverableError, WaitingError, type Job as BullJob } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job as BullJob } from 'bullmq';
+import { shapeKey } from '../../../services/core/budget.ts';
+import type { Meter } from '../../../services/platform/meter.ts';
 import { CATALOG, parsePayload, type UnitPayload } from '../../../services/core/catalog.ts';
 import { isTerminal, type UnitResult } from '../../../services/core/job.ts';
 import { resolveJobSpec } from '../../../services/core/resolve.ts';
@@ -23,6 +25,10 @@ export interface UnitProcessorDeps {
   /** true once an interruption notice (spot, SIGTERM) arrived: hand units back */
   interrupted(): boolean;
   onActive?(delta: 1 | -1): void;
+  /** a unit finished an epoch */
+  onProgress?(): void;
+  /** records which instance ran the unit and for how long (costs) */
+  meter?: Meter;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }
 
@@ -32,6 +38,8 @@ export type UnitReturn = UnitResult | { skipped: string };
 const STATUS_POLL_MS = 1_000;
 /** A unit asked to stop at a deadline that has not checkpointed by then is killed. */
 const DEADLINE_STOP_GRACE_MS = 30_000;
+/** A unit of a job stopped by its budget waits this long before it looks again (a raised budget reopens the job). */
+export const BUDGET_PARK_MS = 30_000;
 
 export function createUnitProcessor(d: UnitProcessorDeps) {
   return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
@@ -40,6 +48,11 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     const rec = await d.store.getRecord(p.jobId);
     if (!rec) return { skipped: 'unknown job' };
     const status = await d.store.getStatus(p.jobId);
+    if (status === 'budget_exhausted' && token) {
+      // parked, not dropped: raising the budget reopens the job and its units run
+      await job.moveToDelayed(Date.now() + BUDGET_PARK_MS, token);
+      throw new DelayedError();
+    }
     if (!status || isTerminal(status)) return { skipped: status ?? 'unknown' };
     if (d.interrupted()) {
       await job.moveToWait(token);
@@ -72,6 +85,8 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
 
     await d.store.setStatus(p.jobId, 'running');
     d.onActive?.(1);
+    const span = d.instanceId ? { instanceId: d.instanceId, jobId: p.jobId, tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), unit: p.unit.key, start: Date.now() } : undefined;
+    if (span) await d.meter?.unitStarted(span).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit start (costs)'));
     const { timeoutMinutes } = resolveJobSpec(rec.spec);
     const timeoutMs = timeoutMinutes * 60_000;
     let stopAsked = false;
@@ -101,6 +116,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
         {
           onEpoch: (m) => {
+            d.onProgress?.();
             void d.store.progress(p.jobId, m.unit, m.epoch, m.epochs, m.logs).catch(() => undefined);
             void job.updateProgress({ unit: m.unit, epoch: m.epoch, epochs: m.epochs }).catch(() => undefined);
           },
@@ -113,11 +129,15 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       clearInterval(statusWatch);
       clearTimeout(deadlineKill);
       d.onActive?.(-1);
+      if (span) await d.meter?.unitEnded(span, Date.now()).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit end (costs)'));
     }
 
     switch (outcome.kind) {
       case 'done':
         await d.store.unitDone(p.jobId, outcome.result);
+        if (outcome.result.epochs > 0 && !outcome.result.resumedFromEpoch) {
+          await d.meter?.recordDuration(shapeKey(rec.spec), outcome.result.durationMs / 1000, outcome.result.epochs).catch(() => undefined);
+        }
         if (outcome.result.backend) await d.store.setField(p.jobId, 'backend', outcome.result.backend);
         if (outcome.result.engine) await d.store.setField(p.jobId, 'engine', outcome.result.engine);
         if (outcome.result.engineReason) await d.store.setField(p.jobId, 'engineReason', outcome.result.engineReason);

@@ -1,0 +1,232 @@
+/**
+ * Metering and cost apportioning, as pure functions (table tests in
+ * test/unit/core-costs.test.ts).
+ *
+ * - An instance bills per second from its launch call until it is terminated, with
+ *   EC2's 60-second minimum: billed seconds = max(60, end - launch).
+ * - A unit's cost is its wall time on the instance x the instance's price / the
+ *   instance's slots (a 4-GPU instance running one unit charges that unit a quarter).
+ * - What no unit used (boot, idle tail, empty slots) is idle cost: it is attributed
+ *   to the jobs whose demand caused the launch (weights recorded at launch), else to
+ *   the jobs that ran on the instance (by their use), else it stays unattributed.
+ * - Totals always add up: the sum over jobs plus the unattributed part equals the sum
+ *   over instances, in USD and in instance-seconds.
+ */
+
+export const MIN_BILLED_S = 60;
+
+export interface MeteredInstance {
+  id: string;
+  type: string;
+  market: 'spot' | 'on-demand';
+  resourceClass?: string;
+  /** what this instance is paid, USD per hour */
+  hourlyUsd: number;
+  /** the on-demand price of its type in its region (spot savings = on-demand - paid) */
+  onDemandUsd?: number;
+  launchedAt: number;
+  /** undefined while it runs: the bill so far is computed up to `now` */
+  terminatedAt?: number;
+  slots: number;
+  /** jobs whose pending units made the provisioner launch it, with their unit counts */
+  demand?: Array<{ jobId: string; tenant: string; batchId?: string; units: number }>;
+}
+
+/** One unit's stay on an instance (a unit handed back and resumed elsewhere has one span per instance). */
+export interface UnitSpan {
+  instanceId: string;
+  jobId: string;
+  tenant: string;
+  batchId?: string;
+  unit: string;
+  start: number;
+  /** undefined while it runs (or when its worker died): it counts until the instance ended */
+  end?: number;
+}
+
+export interface CostLine {
+  instanceId: string;
+  instanceType: string;
+  market: 'spot' | 'on-demand';
+  launchedAt: number;
+  /** undefined = the unattributed rest of the instance */
+  jobId?: string;
+  tenant?: string;
+  batchId?: string;
+  usd: number;
+  /** the idle part of usd */
+  idleUsd: number;
+  instanceSeconds: number;
+  spotSavingsUsd: number;
+}
+
+export interface InstanceBill {
+  instanceId: string;
+  billedSeconds: number;
+  usd: number;
+  idleUsd: number;
+  spotSavingsUsd: number;
+  lines: CostLine[];
+}
+
+export function billedSeconds(launchedAt: number, end: number): number {
+  return Math.max(MIN_BILLED_S, Math.max(0, end - launchedAt) / 1000);
+}
+
+/** USD of an instance up to `now` (its whole life once terminated), with the 60 s minimum. */
+export function instanceUsd(i: Pick<MeteredInstance, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number {
+  return (billedSeconds(i.launchedAt, i.terminatedAt ?? now) * i.hourlyUsd) / 3600;
+}
+
+interface Who {
+  jobId: string;
+  tenant: string;
+  batchId?: string;
+}
+
+export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceBill {
+  const end = inst.terminatedAt ?? now;
+  const billed = billedSeconds(inst.launchedAt, end);
+  const perS = inst.hourlyUsd / 3600;
+  const usd = billed * perS;
+  const savingsPerS = Math.max(0, (inst.onDemandUsd ?? inst.hourlyUsd) - inst.hourlyUsd) / 3600;
+  const slots = Math.max(1, inst.slots);
+
+  // use per job: wall seconds on this instance / slots
+  const use = new Map<string, { who: Who; s: number }>();
+  for (const sp of spans) {
+    if (sp.instanceId !== inst.id) continue;
+    const a = Math.max(sp.start, inst.launchedAt);
+    const b = Math.min(sp.end ?? end, end);
+    if (b <= a) continue;
+    const cur = use.get(sp.jobId) ?? { who: { jobId: sp.jobId, tenant: sp.tenant, ...(sp.batchId ? { batchId: sp.batchId } : {}) }, s: 0 };
+    cur.s += (b - a) / 1000 / slots;
+    use.set(sp.jobId, cur);
+  }
+  let usedS = [...use.values()].reduce((s, u) => s + u.s, 0);
+  // more overlapping units than slots (a misreported slot count): never charge more than the bill
+  if (usedS > billed) {
+    for (const u of use.values()) u.s *= billed / usedS;
+    usedS = billed;
+  }
+  const idleS = billed - usedS;
+
+  // who carries the idle seconds: the launch's demand, else the users, else nobody
+  const weights = new Map<string, { who: Who; w: number }>();
+  for (const d of inst.demand ?? []) {
+    if (d.units <= 0) continue;
+    const cur = weights.get(d.jobId) ?? { who: { jobId: d.jobId, tenant: d.tenant, ...(d.batchId ? { batchId: d.batchId } : {}) }, w: 0 };
+    cur.w += d.units;
+    weights.set(d.jobId, cur);
+  }
+  if (weights.size === 0) for (const [id, u] of use) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
+  const totalW = [...weights.values()].reduce((s, x) => s + x.w, 0);
+
+  const base = { instanceId: inst.id, instanceType: inst.type, market: inst.market, launchedAt: inst.launchedAt };
+  const lines: CostLine[] = [];
+  const jobIds = new Set([...use.keys(), ...weights.keys()]);
+  for (const id of jobIds) {
+    const u = use.get(id);
+    const w = weights.get(id);
+    const idleShareS = totalW > 0 && w ? (idleS * w.w) / totalW : 0;
+    const s = (u?.s ?? 0) + idleShareS;
+    const who = (u ?? w)!.who;
+    lines.push({ ...base, ...who, usd: s * perS, idleUsd: idleShareS * perS, instanceSeconds: s, spotSavingsUsd: s * savingsPerS });
+  }
+  if (totalW === 0 && idleS > 0) {
+    lines.push({ ...base, usd: idleS * perS, idleUsd: idleS * perS, instanceSeconds: idleS, spotSavingsUsd: idleS * savingsPerS });
+  }
+  return { instanceId: inst.id, billedSeconds: billed, usd, idleUsd: idleS * perS, spotSavingsUsd: billed * savingsPerS, lines };
+}
+
+export const GROUP_BY = ['day', 'job', 'batch', 'instanceType', 'tenant'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+export interface CostGroup {
+  key: string;
+  usd: number;
+  instanceSeconds: number;
+  idleUsd: number;
+  spotSavingsUsd: number;
+}
+
+export interface CostReport {
+  totalUsd: number;
+  idleUsd: number;
+  spotSavingsUsd: number;
+  /** the part no job carries (an instance no demand of record launched and no unit used) */
+  unattributedUsd: number;
+  groups: CostGroup[];
+}
+
+/** UTC day of a timestamp, YYYY-MM-DD. */
+export const utcDay = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+const UNATTRIBUTED = '(unattributed)';
+const NO_BATCH = '(no batch)';
+
+function keyOf(l: CostLine, by: GroupBy): string {
+  switch (by) {
+    case 'day':
+      return utcDay(l.launchedAt);
+    case 'job':
+      return l.jobId ?? UNATTRIBUTED;
+    case 'batch':
+      return l.jobId === undefined ? UNATTRIBUTED : l.batchId ?? NO_BATCH;
+    case 'instanceType':
+      return l.instanceType;
+    case 'tenant':
+      return l.tenant ?? UNATTRIBUTED;
+  }
+}
+
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+/**
+ * Groups cost lines. Lines count in the day their instance was launched (UTC), and
+ * `from`/`to` (ms, to exclusive) select instances by launch time.
+ */
+export function groupCosts(lines: CostLine[], by: GroupBy, range: { from?: number; to?: number } = {}): CostReport {
+  const sel = lines.filter((l) => (range.from === undefined || l.launchedAt >= range.from) && (range.to === undefined || l.launchedAt < range.to));
+  const groups = new Map<string, CostGroup>();
+  let total = 0;
+  let idle = 0;
+  let savings = 0;
+  let unattributed = 0;
+  for (const l of sel) {
+    const k = keyOf(l, by);
+    const g = groups.get(k) ?? { key: k, usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 };
+    g.usd += l.usd;
+    g.instanceSeconds += l.instanceSeconds;
+    g.idleUsd += l.idleUsd;
+    g.spotSavingsUsd += l.spotSavingsUsd;
+    groups.set(k, g);
+    total += l.usd;
+    idle += l.idleUsd;
+    savings += l.spotSavingsUsd;
+    if (l.jobId === undefined) unattributed += l.usd;
+  }
+  const out = [...groups.values()].map((g) => ({ key: g.key, usd: round6(g.usd), instanceSeconds: round6(g.instanceSeconds), idleUsd: round6(g.idleUsd), spotSavingsUsd: round6(g.spotSavingsUsd) }));
+  out.sort((a, b) => (by === 'day' ? a.key.localeCompare(b.key) : b.usd - a.usd || a.key.localeCompare(b.key)));
+  return { totalUsd: round6(total), idleUsd: round6(idle), spotSavingsUsd: round6(savings), unattributedUsd: round6(unattributed), groups: out };
+}
+
+export interface JobCost {
+  usd: number;
+  instanceSeconds: number;
+  idleUsd: number;
+  spotSavingsUsd: number;
+}
+
+/** A job's cost from the lines of the instances it ran on or caused. */
+export function jobCost(lines: CostLine[], jobId: string): JobCost {
+  const mine = lines.filter((l) => l.jobId === jobId);
+  const sum = (f: (l: CostLine) => number) => round6(mine.reduce((s, l) => s + f(l), 0));
+  return { usd: sum((l) => l.usd), instanceSeconds: sum((l) => l.instanceSeconds), idleUsd: sum((l) => l.idleUsd), spotSavingsUsd: sum((l) => l.spotSavingsUsd) };
+}
+
+/** Start of the UTC calendar month of `t` (budgets are per month). */
+export function monthStartUtc(t: number): number {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}

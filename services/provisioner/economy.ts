@@ -1,0 +1,211 @@
+/**
+ * The provisioner's money and patience, once per reconcile pass (the decisions are
+ * pure: core/budget.ts gateDemand, holds.ts afterFailure; this module reads and
+ * writes around them):
+ *  - demand per job, admitted through the budget gate (global and per-tenant monthly
+ *    budgets, batch budgets through BatchBudgets); a job whose budget cannot pay for
+ *    one more unit and has nothing running becomes budget_exhausted with a message,
+ *    one that still runs units shows `waiting`; raising the budget reopens it;
+ *  - per-class launch backoff and blocked classes, shown as `waiting` on their jobs;
+ *  - the jobs whose demand a launch serves (they carry its idle cost).
+ */
+import type { Redis } from 'ioredis';
+import { budgetMessage, estimateUnitSeconds, gateDemand, shapeKey, type BatchBudgets, type BudgetScope, type PendingWork } from '../core/budget.ts';
+import type { Config } from '../core/config.ts';
+import { monthStartUtc, type CostLine } from '../core/costs.ts';
+import { isTerminal } from '../core/job.ts';
+import { resolveJobSpec } from '../core/resolve.ts';
+import { createCostReader } from '../platform/costs.ts';
+import type { Meter } from '../platform/meter.ts';
+import { promoteDelayedUnits, unitDemandByJob, type Queues } from '../platform/queue.ts';
+import { createStore } from '../platform/store.ts';
+import type { FleetStore } from './fleet-store.ts';
+import { afterFailure, holdsOf, type ClassFailures } from './holds.ts';
+import type { ClassHold } from './planner.ts';
+import type { LaunchErrorKind } from './provider.ts';
+
+type Demand = Record<string, { pending: number; running: number }>;
+
+export interface EconomyPass {
+  demand: Demand;
+  holds: Record<string, ClassHold>;
+  lastDemandAt: Record<string, number>;
+  /** undefined = no global budget */
+  budgetLeftUsd?: number;
+  /** per class: the admitted jobs and their pending units (a launch records them) */
+  jobsByClass: Map<string, Array<{ jobId: string; tenant: string; batchId?: string; units: number }>>;
+  held: Array<{ jobId: string; message: string; exhausted: boolean }>;
+}
+
+export interface EconomyDeps {
+  config: Config;
+  redis: Redis;
+  queues: Queues;
+  fleet: FleetStore;
+  meter: Meter;
+  batchBudgets?: BatchBudgets;
+  /** expected USD/h of one new instance of a class */
+  hourlyUsd(cls: string): Promise<number>;
+  slots(cls: string): number;
+  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  now: () => number;
+}
+
+/** the projected length of a unit never counts below EC2's minimum billing */
+const MIN_UNIT_S = 60;
+
+export function createEconomy(d: EconomyDeps) {
+  const { config, log } = d;
+  const jobs = createStore(d.redis, config.prefix);
+  const costs = createCostReader(d.meter, d.fleet.instanceSource(), d.now);
+  const stoppedKey = `${config.prefix}:costs:budget-stopped`;
+  const info = new Map<string, { tenant: string; batchId?: string; createdAt: string; shape: string; epochs: number; priority: number }>();
+  const lastDemandAt = new Map<string, number>();
+  const waitingShown = new Map<string, string>();
+  let holds: Map<string, ClassFailures> | undefined;
+  let firstPass = true;
+  const policy = { baseMs: config.costs.backoffBaseMs, capMs: config.costs.backoffCapMs, blockAfter: config.costs.blockAfterFailures };
+
+  async function jobInfo(jobId: string) {
+    let i = info.get(jobId);
+    if (!i) {
+      const rec = await jobs.getRecord(jobId);
+      if (!rec) return undefined;
+      const r = resolveJobSpec(rec.spec);
+      i = { tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), createdAt: rec.createdAt, shape: shapeKey(rec.spec), epochs: r.training.epochs, priority: r.priority };
+      info.set(jobId, i);
+    }
+    return i;
+  }
+
+  const budgeted = () => config.budgetUsd !== undefined || config.costs.tenantBudgets.size > 0 || d.batchBudgets !== undefined;
+
+  async function scopes(lines: CostLine[], batchIds: Set<string>, t: number): Promise<BudgetScope[]> {
+    const month = monthStartUtc(t);
+    const inMonth = lines.filter((l) => l.launchedAt >= month);
+    const out: BudgetScope[] = [];
+    if (config.budgetUsd !== undefined) out.push({ kind: 'global', key: '', limitUsd: config.budgetUsd, spentUsd: inMonth.reduce((s, l) => s + l.usd, 0) });
+    for (const [tenant, limitUsd] of config.costs.tenantBudgets) {
+      out.push({ kind: 'tenant', key: tenant, limitUsd, spentUsd: inMonth.filter((l) => l.tenant === tenant).reduce((s, l) => s + l.usd, 0) });
+    }
+    for (const b of batchIds) {
+      const limitUsd = await d.batchBudgets?.limitUsd(b);
+      if (limitUsd !== undefined) out.push({ kind: 'batch', key: b, limitUsd, spentUsd: lines.filter((l) => l.batchId === b).reduce((s, l) => s + l.usd, 0) });
+    }
+    return out;
+  }
+
+  async function unitUsd(cls: string, shape: string, epochs: number): Promise<number> {
+    const est = estimateUnitSeconds(await d.meter.durations(shape), epochs, MIN_UNIT_S);
+    return ((await d.hourlyUsd(cls)) * Math.max(MIN_UNIT_S, est)) / 3600 / Math.max(1, d.slots(cls));
+  }
+
+  async function showWaiting(jobId: string, w: { reason: string; message: string } | undefined): Promise<void> {
+    const key = w ? `${w.reason}\u0000${w.message}` : '';
+    if ((waitingShown.get(jobId) ?? '') === key && !(firstPass && !w)) return;
+    await jobs.setWaiting(jobId, w);
+    if (w) waitingShown.set(jobId, key);
+    else waitingShown.delete(jobId);
+  }
+
+  return {
+    async pass(t: number): Promise<EconomyPass> {
+      holds ??= await d.fleet.holds();
+      const byJob = await unitDemandByJob(d.queues);
+      const work: Array<PendingWork & { order: [number, string] }> = [];
+      for (const [jobId, w] of byJob) {
+        const i = await jobInfo(jobId);
+        if (!i) continue;
+        const status = await jobs.getStatus(jobId);
+        if (status === 'budget_exhausted') continue; // parked until its budget is raised
+        const pending = status && isTerminal(status) ? 0 : w.pending;
+        work.push({
+          jobId, tenant: i.tenant, ...(i.batchId ? { batchId: i.batchId } : {}), resourceClass: w.resourceClass, pending, running: w.running,
+          unitUsd: budgeted() && pending > 0 ? await unitUsd(w.resourceClass, i.shape, i.epochs) : 0,
+          order: [-i.priority, i.createdAt],
+        });
+      }
+      work.sort((a, b) => a.order[0] - b.order[0] || a.order[1].localeCompare(b.order[1]));
+
+      let sc: BudgetScope[] = [];
+      if (budgeted()) sc = await scopes(await costs.lines(), new Set(work.flatMap((w) => (w.batchId ? [w.batchId] : []))), t);
+      const gate = gateDemand(work, sc);
+      const heldIds = new Set<string>();
+      for (const h of gate.held) {
+        heldIds.add(h.jobId);
+        const w = work.find((x) => x.jobId === h.jobId)!;
+        if (h.exhausted && w.running === 0) {
+          if (await jobs.setStatus(h.jobId, 'budget_exhausted', { error: { code: 'budget_exhausted', message: h.message } })) {
+            await d.redis.sadd(stoppedKey, h.jobId);
+            log.warn({ jobId: h.jobId, scope: h.scope.kind, key: h.scope.key }, 'budget exhausted: job stopped');
+          }
+        } else {
+          await showWaiting(h.jobId, { reason: 'budget', message: h.message });
+        }
+      }
+
+      // a raised budget reopens what it stopped
+      for (const jobId of await d.redis.smembers(stoppedKey)) {
+        const i = await jobInfo(jobId);
+        const status = await jobs.getStatus(jobId);
+        if (!i || status !== 'budget_exhausted') {
+          await d.redis.srem(stoppedKey, jobId);
+          continue;
+        }
+        const cls = (await jobs.getRecord(jobId))?.resourceClass ?? 'any';
+        const need = await unitUsd(cls, i.shape, i.epochs);
+        const blocking = sc.find((s) => (s.kind === 'global' || (s.kind === 'tenant' && s.key === i.tenant) || (s.kind === 'batch' && s.key === i.batchId)) && s.limitUsd - s.spentUsd + 1e-12 < need);
+        if (blocking) continue;
+        if (await jobs.reopenFromBudget(jobId)) {
+          await d.redis.srem(stoppedKey, jobId);
+          await promoteDelayedUnits(d.queues, jobId);
+          log.info({ jobId }, 'budget raised: job reopened');
+        }
+      }
+
+      const demand = gate.admitted;
+      for (const [cls, v] of Object.entries(demand)) if (v.pending + v.running > 0) lastDemandAt.set(cls, t);
+      const planHolds = holdsOf(holds);
+      const jobsByClass: EconomyPass['jobsByClass'] = new Map();
+      const admittedLeft = new Map(Object.entries(demand).map(([c, v]) => [c, v.pending]));
+      for (const w of work) {
+        if (heldIds.has(w.jobId) || w.pending === 0) {
+          if (!heldIds.has(w.jobId) && (w.running > 0 || firstPass)) await showWaiting(w.jobId, undefined);
+          continue;
+        }
+        const units = Math.min(w.pending, admittedLeft.get(w.resourceClass) ?? 0);
+        admittedLeft.set(w.resourceClass, (admittedLeft.get(w.resourceClass) ?? 0) - units);
+        if (units > 0) jobsByClass.set(w.resourceClass, [...(jobsByClass.get(w.resourceClass) ?? []), { jobId: w.jobId, tenant: w.tenant, ...(w.batchId ? { batchId: w.batchId } : {}), units }]);
+        const hold = holds.get(w.resourceClass);
+        await showWaiting(w.jobId, hold && w.running === 0 ? { reason: hold.reason, message: hold.message } : undefined);
+      }
+      firstPass = false;
+      const global = sc.find((s) => s.kind === 'global');
+      return {
+        demand,
+        holds: planHolds,
+        lastDemandAt: Object.fromEntries(lastDemandAt),
+        ...(global ? { budgetLeftUsd: global.limitUsd - global.spentUsd } : {}),
+        jobsByClass,
+        held: gate.held.map((h) => ({ jobId: h.jobId, message: h.message, exhausted: h.exhausted })),
+      };
+    },
+    async launchFailed(cls: string, f: { kind: LaunchErrorKind; codes: string[]; message: string }, t: number): Promise<ClassFailures> {
+      holds ??= await d.fleet.holds();
+      const next = afterFailure(holds.get(cls), f, t, policy);
+      holds.set(cls, next);
+      await d.fleet.putHold(cls, next);
+      if (next.blocked) log.warn({ resourceClass: cls, reason: next.reason, message: next.message }, 'resource class blocked');
+      return next;
+    },
+    async launched(cls: string): Promise<void> {
+      holds ??= await d.fleet.holds();
+      if (!holds.has(cls)) return;
+      holds.delete(cls);
+      await d.fleet.putHold(cls, undefined);
+      log.info({ resourceClass: cls }, 'resource class launches again');
+    },
+    budgetMessage,
+  };
+}
+export type Economy = ReturnType<typeof createEconomy>;

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { apportionInstance, billedSeconds, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
+
+const T0 = Date.UTC(2026, 10, 27, 22, 0, 0);
+const s = (n: number) => n * 1000;
+const inst = (o: Partial<MeteredInstance> = {}): MeteredInstance => ({ id: 'i-1', type: 'p3.2xlarge', market: 'on-demand', hourlyUsd: 3.6, launchedAt: T0, terminatedAt: T0 + s(1000), slots: 1, ...o });
+const span = (jobId: string, start: number, end: number | undefined, o: Partial<UnitSpan> = {}): UnitSpan => ({ instanceId: 'i-1', jobId, tenant: 'alice', unit: 'r0-p0-f0', start: T0 + s(start), ...(end === undefined ? {} : { end: T0 + s(end) }), ...o });
+
+describe('billing: per second, 60 s minimum', () => {
+  it.each([
+    ['0 s is billed 60 s', 0, 60],
+    ['59.9 s is billed 60 s', 59.9, 60],
+    ['60 s', 60, 60],
+    ['61.5 s is billed to the millisecond', 61.5, 61.5],
+    ['one hour', 3600, 3600],
+  ])('%s', (_n, secs, billed) => {
+    expect(billedSeconds(T0, T0 + secs * 1000)).toBeCloseTo(billed, 9);
+  });
+  it('a 30-second instance at 3.60 USD/h costs 0.06 USD (the minute)', () => {
+    expect(instanceUsd({ hourlyUsd: 3.6, launchedAt: T0, terminatedAt: T0 + s(30) }, 0)).toBeCloseTo(0.06, 12);
+  });
+  it('a live instance bills up to now', () => {
+    expect(instanceUsd({ hourlyUsd: 3.6, launchedAt: T0 }, T0 + s(600))).toBeCloseTo(0.6, 12);
+  });
+});
+
+describe('apportioning', () => {
+  // 1000 s at 3.60 USD/h = 1.00 USD, 0.001 USD per second
+  it.each([
+    ['one unit used 600 s of 1000: 0.60 use, 0.40 idle, both its own', [span('a', 100, 700)], undefined, { a: [1.0, 0.4] }, 0],
+    ['two jobs split use, idle by use (3:1)', [span('a', 0, 600), span('b', 600, 800)], undefined, { a: [0.6 + 0.15, 0.15], b: [0.2 + 0.05, 0.05] }, 0],
+    ['idle goes to the demand that caused the launch, not to the user', [span('b', 0, 500)], [{ jobId: 'a', tenant: 'alice', units: 1 }], { a: [0.5, 0.5], b: [0.5, 0] }, 0],
+    ['demand weights: 3 units vs 1 unit', [], [{ jobId: 'a', tenant: 'alice', units: 3 }, { jobId: 'b', tenant: 'bob', units: 1 }], { a: [0.75, 0.75], b: [0.25, 0.25] }, 0],
+    ['nobody used or caused it: all unattributed', [], undefined, {}, 1.0],
+    ['a span past termination is cut at the termination', [span('a', 900, 5000)], undefined, { a: [1.0, 0.9] }, 0],
+    ['an unfinished span counts until the instance ended', [span('a', 400, undefined)], undefined, { a: [1.0, 0.4] }, 0],
+    ['spans of other instances are ignored', [span('a', 0, 1000, { instanceId: 'i-2' })], undefined, {}, 1.0],
+  ] as const)('%s', (_n, spans, demand, expected, unattributed) => {
+    const bill = apportionInstance(inst(demand ? { demand: [...demand] } : {}), [...spans], 0);
+    expect(bill.usd).toBeCloseTo(1.0, 9);
+    const byJob = Object.fromEntries(bill.lines.filter((l) => l.jobId).map((l) => [l.jobId, [l.usd, l.idleUsd]]));
+    expect(Object.keys(byJob).sort()).toEqual(Object.keys(expected).sort());
+    for (const [j, [usd, idle]] of Object.entries(expected)) {
+      expect(byJob[j][0]).toBeCloseTo(usd, 9);
+      expect(byJob[j][1]).toBeCloseTo(idle, 9);
+    }
+    const un = bill.lines.filter((l) => !l.jobId).reduce((a, l) => a + l.usd, 0);
+    expect(un).toBeCloseTo(unattributed, 9);
+    // totals add up: jobs + unattributed = the instance, in USD and in instance-seconds
+    expect(bill.lines.reduce((a, l) => a + l.usd, 0)).toBeCloseTo(bill.usd, 9);
+    expect(bill.lines.reduce((a, l) => a + l.instanceSeconds, 0)).toBeCloseTo(1000, 6);
+  });
+
+  it('slots: one unit alone on a 4-slot instance pays a quarter of its wall time; the rest is idle', () => {
+    const bill = apportionInstance(inst({ slots: 4, demand: [{ jobId: 'a', tenant: 'alice', units: 1 }] }), [span('a', 0, 1000)], 0);
+    expect(bill.idleUsd).toBeCloseTo(0.75, 9);
+    expect(bill.lines[0].usd - bill.lines[0].idleUsd).toBeCloseTo(0.25, 9);
+  });
+
+  it('more overlapping units than slots never charge more than the bill', () => {
+    const bill = apportionInstance(inst(), [span('a', 0, 1000), span('b', 0, 1000)], 0);
+    expect(bill.lines.reduce((a, l) => a + l.usd, 0)).toBeCloseTo(1.0, 9);
+    expect(bill.idleUsd).toBeCloseTo(0, 9);
+  });
+
+  it('spot savings = (on-demand - paid) x seconds, split like the cost', () => {
+    const bill = apportionInstance(inst({ market: 'spot', hourlyUsd: 0.9, onDemandUsd: 3.06 }), [span('a', 0, 500), span('b', 500, 1000)], 0);
+    expect(bill.spotSavingsUsd).toBeCloseTo((2.16 * 1000) / 3600, 9);
+    expect(bill.lines.map((l) => l.spotSavingsUsd).reduce((a, b) => a + b, 0)).toBeCloseTo(bill.spotSavingsUsd, 9);
+  });
+
+  it('a short-lived instance is billed its minute and the unit carries it', () => {
+    const bill = apportionInstance(inst({ terminatedAt: T0 + s(10) }), [span('a', 1, 9)], 0);
+    expect(bill.billedSeconds).toBe(60);
+    expect(jobCost(bill.lines, 'a').usd).toBeCloseTo(0.06, 9);
+  });
+});
+
+describe('grouping', () => {
+  const a = apportionInstance(inst(), [span('a', 0, 500, { batchId: 'b1' }), span('b', 500, 900, { tenant: 'bob' })], 0);
+  const c = apportionInstance(inst({ id: 'i-2', type: 'g5.xlarge', hourlyUsd: 1.8, launchedAt: T0 + s(7200), terminatedAt: T0 + s(9000) }), [], 0);
+  const lines = [...a.lines, ...c.lines];
+
+  it.each([
+    ['day', [['2026-11-27', 1.0], ['2026-11-28', 0.9]]],
+    ['instanceType', [['p3.2xlarge', 1.0], ['g5.xlarge', 0.9]]],
+    ['tenant', [['(unattributed)', 0.9], ['alice', 0.5 + 0.1 * 5 / 9], ['bob', 0.4 + 0.1 * 4 / 9]]],
+    ['batch', [['(unattributed)', 0.9], ['b1', 0.5 + 0.1 * 5 / 9], ['(no batch)', 0.4 + 0.1 * 4 / 9]]],
+  ] as const)('by %s', (by, expected) => {
+    const r = groupCosts(lines, by);
+    expect(r.totalUsd).toBeCloseTo(1.9, 6);
+    expect(r.unattributedUsd).toBeCloseTo(0.9, 6);
+    expect(r.groups.map((g) => g.key).sort()).toEqual(expected.map((e) => e[0]).sort());
+    for (const [k, usd] of expected) expect(r.groups.find((g) => g.key === k)!.usd).toBeCloseTo(usd, 6);
+    expect(r.groups.reduce((x, g) => x + g.usd, 0)).toBeCloseTo(r.totalUsd, 5);
+  });
+
+  it('from/to select instances by launch time', () => {
+    const r = groupCosts(lines, 'job', { from: T0 + s(3600) });
+    expect(r.totalUsd).toBeCloseTo(0.9, 6);
+    expect(groupCosts(lines, 'job', { to: T0 + s(3600) }).totalUsd).toBeCloseTo(1.0, 6);
+  });
+
+  it('the month starts at 00:00 UTC on the 1st', () => {
+    expect(new Date(monthStartUtc(T0)).toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+});
