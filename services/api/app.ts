@@ -24,6 +24,10 @@ import { instanceRoutes } from './routes/instances.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { createBatchService } from './services/batches.ts';
 import { createBatchStore } from '../platform/batches.ts';
+import { costRoutes } from './routes/costs.ts';
+import { createCostService, type CostService } from './services/costs.ts';
+import { createFleetStore } from '../provisioner/fleet-store.ts';
+import { createMeter } from '../platform/meter.ts';
 import { createDatasetService, type DatasetService } from './services/datasets.ts';
 import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
@@ -57,6 +61,9 @@ export interface Services {
   files: FileService;
   predict: PredictService;
   metrics: Metrics;
+  costs: CostService;
+  /** launch holds per resource class (backoff, blocked), for /healthz */
+  fleetHolds(): Promise<Array<{ resourceClass: string; reason: string; message: string; blocked: boolean; until: string }>>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -102,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'datasets', description: 'uploaded CSV data sets' },
         { name: 'batches', description: 'sweeps of jobs with a schedule, a deadline and a leaderboard' },
         { name: 'health', description: 'health of the service' },
+        { name: 'costs', description: 'what instances cost, per day, job, batch, type and tenant; budgets' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -112,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetrics(app, metrics, deps.extraMetrics ?? []);
 
   const datasets = createDatasetService({ store, artifacts, dataSources: { bucket: artifacts.bucket, grants: config.s3Sources }, ...(now ? { now } : {}) });
+  const fleet = createFleetStore(store.redis, config.prefix);
   const services: Services = {
     store,
     artifacts,
@@ -120,6 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     files: createFileService({ artifacts }),
     predict: createPredictService({ artifacts, predictor: deps.predictor ?? defaultPredictor }),
     metrics,
+    costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), ...(now ? { now } : {}) }),
+    fleetHolds: async () => [...(await fleet.holds())].map(([resourceClass, h]) => ({ resourceClass, reason: h.reason, message: h.message, blocked: h.blocked, until: new Date(h.notBefore).toISOString() })),
   };
 
   app.addHook('onClose', async () => services.jobs.settle());
@@ -133,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const batchStore = createBatchStore(store.redis, config.prefix, store);
     await v1.register(batchRoutes, { batches: createBatchService({ store, batches: batchStore, jobs: services.jobs, artifacts, ...(now ? { now } : {}) }) });
     await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });
+    await v1.register(costRoutes, { services });
   });
   return app;
 }

@@ -50,6 +50,16 @@ export const DryRunAnswer = Type.Object({
   valid: Type.Literal(true),
   unitsTotal: Type.Integer({ description: 'training units (folds x repeats x runs, + the final fit)' }),
   resolved: Type.Object({}, { additionalProperties: true, description: 'the spec with every default filled in' }),
+  estimate: Type.Optional(Type.Object({
+    units: Type.Integer(),
+    unitSeconds: Type.Number({ description: 'projected seconds per unit' }),
+    basis: Type.String({ description: 'how unitSeconds was found' }),
+    instanceType: Type.String(),
+    hourlyOnDemandUsd: Type.Number(),
+    onDemandUsd: Type.Number({ description: 'projected cost on on-demand instances' }),
+    hourlySpotUsd: Type.Union([Type.Number(), Type.Null()]),
+    spotUsd: Type.Union([Type.Number(), Type.Null()], { description: 'projected cost at the last spot price paid for the type (null: none on record)' }),
+  })),
 });
 
 export const SubmitQuery = Type.Object({
@@ -104,4 +114,8 @@ export const HealthAnswer = Type.Object({
   ok: Type.Boolean(),
   redis: Type.Optional(Type.Boolean()),
   s3: Type.Optional(Type.Boolean()),
+  /** resource classes that cannot launch now: backing off after failures, or blocked (no image, a quota, permissions) */
+  fleet: Type.Optional(Type.Object({
+    holds: Type.Array(Type.Object({ resourceClass: Type.String(), reason: Type.String(), message: Type.String(), blocked: Type.Boolean(), until: Type.String() })),
+  })),
 });

@@ -18,7 +18,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services; timeo
       within(services.store.redis.ping(), timeoutMs).then((r) => r === 'PONG', () => false),
       within(services.artifacts.ping(), timeoutMs).then(() => true, (err: unknown) => (req.log.warn({ err }, 'artifact store not answering'), false)),
     ]);
-    if (redis && s3) return { ok: true };
+    const holds = redis ? await within(services.fleetHolds(), timeoutMs).catch(() => []) : [];
+    if (redis && s3) return { ok: true, ...(holds.length ? { fleet: { holds } } : {}) };
     return reply.code(503).send({ ok: false, redis, s3 });
   });
 };

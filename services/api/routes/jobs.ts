@@ -7,21 +7,24 @@ import {
 } from '../schemas.ts';
 
 export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { jobs, predict, metrics } = services;
+  const { jobs, predict, metrics, costs } = services;
 
   app.post('/v1/jobs', {
     bodyLimit: 8 * 1024 * 1024,
     schema: {
       tags: ['jobs'],
       summary: 'Submit a training job',
-      description: 'Validates the JobSpec (schema, limits, cross-field rules and, for uploaded and builtin data sets, the data set), stores the job and queues its training units. With ?dryRun=true only validates and counts the units.',
+      description: 'Validates the JobSpec (schema, limits, cross-field rules and, for uploaded and builtin data sets, the data set), stores the job and queues its training units. With ?dryRun=true only validates, counts the units and estimates the cost (on-demand, and spot at the last spot price paid).',
       querystring: SubmitQuery,
       body: JobSpecSchema,
       response: { 200: DryRunAnswer, 202: JobAccepted, ...errorResponses(400, 413, 415) },
     },
   }, async (req, reply) => {
     const spec = req.body as JobSpec;
-    if (req.query.dryRun) return reply.code(200).send(await jobs.dryRun(req.principal, spec));
+    if (req.query.dryRun) {
+      const r = await jobs.dryRun(req.principal, spec);
+      return reply.code(200).send({ ...r, estimate: await costs.estimate(spec, r.resolved, r.unitsTotal) });
+    }
     const job = await jobs.submit(req.principal, spec);
     metrics.jobsSubmitted.inc();
     return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
@@ -37,7 +40,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     },
   }, async (req) => {
     const { status, batch, limit, cursor } = req.query;
-    return jobs.list(req.principal, { limit: limit ?? 50, ...(status ? { status } : {}), ...(batch ? { batch } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await jobs.list(req.principal, { limit: limit ?? 50, ...(status ? { status } : {}), ...(batch ? { batch } : {}), ...(cursor ? { cursor } : {}) });
+    return { ...page, items: await costs.withCosts(page.items) };
   });
 
   app.get('/v1/jobs/:id', {
@@ -47,7 +51,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
       params: JobIdParams,
       response: { 200: JobRef, ...errorResponses(400, 404) },
     },
-  }, async (req) => jobs.visibleJob(req.principal, req.params.id));
+  }, async (req) => costs.withCost(await jobs.visibleJob(req.principal, req.params.id)));
 
   app.delete('/v1/jobs/:id', {
     schema: {
@@ -57,7 +61,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
       params: JobIdParams,
       response: { 200: JobRef, 409: ErrorRef, ...errorResponses(400, 404) },
     },
-  }, async (req) => jobs.cancel(req.principal, req.params.id));
+  }, async (req) => costs.withCost(await jobs.cancel(req.principal, req.params.id)));
 
   app.post('/v1/jobs/:id/predict', {
     bodyLimit: 64 * 1024 * 1024,

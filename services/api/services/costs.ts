@@ -1,0 +1,120 @@
+/**
+ * Costs as the API answers them: reports grouped by day, job, batch, instance type or
+ * tenant (a tenant sees its own jobs' share; admin keys see everything, unattributed
+ * idle included), each Job's cost, the budgets and what is left, and the estimate of
+ * a job before it is submitted.
+ */
+import { budgetLeft, estimateUnitSeconds, shapeKey } from '../../core/budget.ts';
+import type { Config } from '../../core/config.ts';
+import { GROUP_BY, groupCosts, monthStartUtc, type CostLine, type CostReport, type GroupBy } from '../../core/costs.ts';
+import { validationError } from '../../core/errors.ts';
+import type { Job } from '../../core/job.ts';
+import { onDemandUsd } from '../../core/prices.ts';
+import type { ResolvedJobSpec } from '../../core/resolve.ts';
+import type { JobSpec } from '../../core/spec.ts';
+import { createCostReader, type InstanceSource } from '../../platform/costs.ts';
+import type { Meter } from '../../platform/meter.ts';
+import type { Principal } from '../auth.ts';
+
+export interface Budgets {
+  global?: { limitUsd: number; spentUsd: number; leftUsd: number };
+  tenant?: { tenant: string; limitUsd: number; spentUsd: number; leftUsd: number };
+}
+
+export interface CostAnswer extends CostReport {
+  groupBy: GroupBy;
+  from: string | null;
+  to: string | null;
+  budgets: Budgets;
+}
+
+export interface Estimate {
+  units: number;
+  unitSeconds: number;
+  /** how unitSeconds was found */
+  basis: string;
+  instanceType: string;
+  hourlyOnDemandUsd: number;
+  onDemandUsd: number;
+  /** the last spot price paid for that type (null: none on record) */
+  hourlySpotUsd: number | null;
+  spotUsd: number | null;
+}
+
+/** the least one unit is projected to take (EC2 bills a started instance at least a minute) */
+const MIN_UNIT_S = 60;
+
+function parseTime(field: 'from' | 'to', v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw validationError(field, `expected an ISO 8601 date or time (2026-11-01 or 2026-11-01T22:00:00Z), got "${v}"`);
+  return t;
+}
+
+export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; now?: () => Date }) {
+  const now = () => (d.now ? d.now() : new Date()).getTime();
+  const reader = createCostReader(d.meter, d.instances, now);
+
+  function budgets(lines: CostLine[], p: Principal): Budgets {
+    const month = monthStartUtc(now());
+    const inMonth = lines.filter((l) => l.launchedAt >= month);
+    const out: Budgets = {};
+    if (d.config.budgetUsd !== undefined && p.admin) {
+      out.global = budgetLeft({ kind: 'global', key: '', limitUsd: d.config.budgetUsd, spentUsd: inMonth.reduce((s, l) => s + l.usd, 0) });
+    }
+    const limit = d.config.costs.tenantBudgets.get(p.tenant);
+    if (limit !== undefined) {
+      out.tenant = { tenant: p.tenant, ...budgetLeft({ kind: 'tenant', key: p.tenant, limitUsd: limit, spentUsd: inMonth.filter((l) => l.tenant === p.tenant).reduce((s, l) => s + l.usd, 0) }) };
+    }
+    return out;
+  }
+
+  return {
+    async report(p: Principal, q: { from?: string; to?: string; groupBy?: string }): Promise<CostAnswer> {
+      const groupBy = (q.groupBy ?? 'day') as GroupBy;
+      if (!GROUP_BY.includes(groupBy)) throw validationError('groupBy', `expected one of ${GROUP_BY.join(', ')}, got "${q.groupBy}"`);
+      const from = parseTime('from', q.from);
+      const to = parseTime('to', q.to);
+      if (from !== undefined && to !== undefined && to <= from) throw validationError('to', 'must be after from');
+      const all = await reader.lines();
+      const mine = p.admin ? all : all.filter((l) => l.tenant === p.tenant);
+      const r = groupCosts(mine, groupBy, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+      return { ...r, groupBy, from: from !== undefined ? new Date(from).toISOString() : null, to: to !== undefined ? new Date(to).toISOString() : null, budgets: budgets(all, p) };
+    },
+
+    /** the jobs with their cost (jobs that never ran or caused an instance cost 0) */
+    async withCosts<J extends Job>(jobs: J[]): Promise<J[]> {
+      if (!jobs.length) return jobs;
+      const costs = await reader.jobCosts(jobs.map((j) => j.id));
+      return jobs.map((j) => ({ ...j, cost: costs.get(j.id) ?? { usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 } }));
+    },
+
+    async withCost<J extends Job>(job: J): Promise<J> {
+      return (await this.withCosts([job]))[0];
+    },
+
+    /** what a job would cost: units x projected unit time x price / slots */
+    async estimate(spec: JobSpec, resolved: ResolvedJobSpec, units: number): Promise<Estimate> {
+      const measured = await d.meter.durations(shapeKey(spec));
+      const est = estimateUnitSeconds(measured, resolved.training.epochs, MIN_UNIT_S);
+      const unitSeconds = Math.max(MIN_UNIT_S, est);
+      const ec2 = d.config.compute === 'ec2';
+      const instanceType = ec2 ? resolved.resources.instanceTypes?.[0] ?? d.config.ec2.instanceTypes[0] ?? 'p3.2xlarge' : 'local';
+      const hourly = ec2 ? onDemandUsd(instanceType, d.config.s3.region) : d.config.localHourlyUsd;
+      const spotPaid = ec2 ? (await d.instances.all()).filter((i) => i.type === instanceType && i.market === 'spot').sort((a, b) => b.launchedAt - a.launchedAt)[0]?.hourlyUsd : undefined;
+      const slots = Math.max(1, d.config.workerConcurrency);
+      const usd = (h: number) => Math.round(((units * unitSeconds * h) / 3600 / slots) * 1e6) / 1e6;
+      return {
+        units,
+        unitSeconds: Math.round(unitSeconds * 10) / 10,
+        basis: measured.length ? `median epoch time of ${measured.length} earlier unit(s) of the same model and data x ${resolved.training.epochs} epochs` : `no earlier unit of this shape: assumed ${MIN_UNIT_S} s per unit (the billing minimum)`,
+        instanceType,
+        hourlyOnDemandUsd: hourly,
+        onDemandUsd: usd(hourly),
+        hourlySpotUsd: spotPaid ?? null,
+        spotUsd: spotPaid !== undefined ? usd(spotPaid) : null,
+      };
+    },
+  };
+}
+export type CostService = ReturnType<typeof createCostService>;
