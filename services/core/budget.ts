@@ -122,7 +122,7 @@ export function parseTenantBudgets(raw: string): Map<string, number> {
  * Units of one shape train at about the same speed per epoch: the model, the data
  * set, the evaluation split and the batch size (not the epoch count, which scales it).
  */
-export function shapeKey(spec: { model: unknown; dataset: { uri: string }; evaluation?: unknown; training: { batchSize?: number } }): string {
+export function shapeKey(spec: { model: unknown; dataset: { uri: string }; evaluation?: unknown; training: Record<string, unknown> }): string {
   const text = JSON.stringify([spec.model, spec.dataset.uri, spec.evaluation ?? null, spec.training.batchSize ?? null]);
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

@@ -28,6 +28,8 @@ export interface MeteredInstance {
   /** undefined while it runs: the bill so far is computed up to `now` */
   terminatedAt?: number;
   slots: number;
+  /** the provider's minimum billed seconds per instance (EC2: 60, the default; the local provider: 0) */
+  minBilledS?: number;
   /** jobs whose pending units made the provisioner launch it, with their unit counts */
   demand?: Array<{ jobId: string; tenant: string; batchId?: string; units: number }>;
 }
@@ -69,13 +71,13 @@ export interface InstanceBill {
   lines: CostLine[];
 }
 
-export function billedSeconds(launchedAt: number, end: number): number {
-  return Math.max(MIN_BILLED_S, Math.max(0, end - launchedAt) / 1000);
+export function billedSeconds(launchedAt: number, end: number, minS: number = MIN_BILLED_S): number {
+  return Math.max(minS, Math.max(0, end - launchedAt) / 1000);
 }
 
 /** USD of an instance up to `now` (its whole life once terminated), with the 60 s minimum. */
-export function instanceUsd(i: Pick<MeteredInstance, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number {
-  return (billedSeconds(i.launchedAt, i.terminatedAt ?? now) * i.hourlyUsd) / 3600;
+export function instanceUsd(i: Pick<MeteredInstance, 'hourlyUsd' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number {
+  return (billedSeconds(i.launchedAt, i.terminatedAt ?? now, i.minBilledS) * i.hourlyUsd) / 3600;
 }
 
 interface Who {
@@ -86,7 +88,7 @@ interface Who {
 
 export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceBill {
   const end = inst.terminatedAt ?? now;
-  const billed = billedSeconds(inst.launchedAt, end);
+  const billed = billedSeconds(inst.launchedAt, end, inst.minBilledS);
   const perS = inst.hourlyUsd / 3600;
   const usd = billed * perS;
   const savingsPerS = Math.max(0, (inst.onDemandUsd ?? inst.hourlyUsd) - inst.hourlyUsd) / 3600;

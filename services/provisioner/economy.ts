@@ -4,8 +4,9 @@
  * writes around them):
  *  - demand per job, admitted through the budget gate (global and per-tenant monthly
  *    budgets, batch budgets through BatchBudgets); a job whose budget cannot pay for
- *    one more unit and has nothing running becomes budget_exhausted with a message,
- *    one that still runs units shows `waiting`; raising the budget reopens it;
+ *    one more unit becomes budget_exhausted with a message (its
+ *    units that are running finish; one that can still pay for some of its units shows
+ *    `waiting`; raising the budget reopens a stopped job;
  *  - per-class launch backoff and blocked classes, shown as `waiting` on their jobs;
  *  - the jobs whose demand a launch serves (they carry its idle cost).
  */
@@ -47,12 +48,14 @@ export interface EconomyDeps {
   /** expected USD/h of one new instance of a class */
   hourlyUsd(cls: string): Promise<number>;
   slots(cls: string): number;
+  /** the provider's minimum billed seconds (a unit is never projected below it) */
+  minBilledS: number;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   now: () => number;
 }
 
-/** the projected length of a unit never counts below EC2's minimum billing */
-const MIN_UNIT_S = 60;
+/** the projected length of a unit without any measurement of its shape */
+const FALLBACK_UNIT_S = 60;
 
 export function createEconomy(d: EconomyDeps) {
   const { config, log } = d;
@@ -96,8 +99,8 @@ export function createEconomy(d: EconomyDeps) {
   }
 
   async function unitUsd(cls: string, shape: string, epochs: number): Promise<number> {
-    const est = estimateUnitSeconds(await d.meter.durations(shape), epochs, MIN_UNIT_S);
-    return ((await d.hourlyUsd(cls)) * Math.max(MIN_UNIT_S, est)) / 3600 / Math.max(1, d.slots(cls));
+    const est = estimateUnitSeconds(await d.meter.durations(shape), epochs, FALLBACK_UNIT_S);
+    return ((await d.hourlyUsd(cls)) * Math.max(d.minBilledS, est)) / 3600 / Math.max(1, d.slots(cls));
   }
 
   async function showWaiting(jobId: string, w: { reason: string; message: string } | undefined): Promise<void> {
@@ -114,8 +117,8 @@ export function createEconomy(d: EconomyDeps) {
       const byJob = await unitDemandByJob(d.queues);
       const work: Array<PendingWork & { order: [number, string] }> = [];
       for (const [jobId, w] of byJob) {
-        const i = await jobInfo(jobId);
-        if (!i) continue;
+        // units without a job record (written by other tools) still get instances, outside tenant and batch budgets
+        const i = (await jobInfo(jobId)) ?? { tenant: '', createdAt: '', shape: '', epochs: 1, priority: 50 };
         const status = await jobs.getStatus(jobId);
         if (status === 'budget_exhausted') continue; // parked until its budget is raised
         const pending = status && isTerminal(status) ? 0 : w.pending;
@@ -134,7 +137,8 @@ export function createEconomy(d: EconomyDeps) {
       for (const h of gate.held) {
         heldIds.add(h.jobId);
         const w = work.find((x) => x.jobId === h.jobId)!;
-        if (h.exhausted && w.running === 0) {
+        // exhausted: queued work stops now; running units finish (workers park the job's other units)
+        if (h.exhausted) {
           if (await jobs.setStatus(h.jobId, 'budget_exhausted', { error: { code: 'budget_exhausted', message: h.message } })) {
             await d.redis.sadd(stoppedKey, h.jobId);
             log.warn({ jobId: h.jobId, scope: h.scope.kind, key: h.scope.key }, 'budget exhausted: job stopped');

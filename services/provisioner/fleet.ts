@@ -97,17 +97,20 @@ export interface InstanceRecord {
   zone?: string;
   /** units it runs at once */
   slots?: number;
+  /** minimum billed seconds (EC2: 60, the default; local: 0) */
+  minBilledS?: number;
   /** jobs whose pending units made the provisioner launch it (idle cost goes to them) */
   demand?: MeteredInstance['demand'];
 }
 
 /** USD billed so far: per second from launch to termination, EC2's 60 s minimum. */
-export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt'>, now: number): number => instanceUsd(r, now);
+export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number => instanceUsd(r, now);
 
 /** The meter's view of a record. */
 export const meteredOf = (r: InstanceRecord): MeteredInstance => ({
   id: r.id, type: r.type, market: r.market, resourceClass: r.resourceClass, hourlyUsd: r.hourlyUsd, launchedAt: r.launchedAt, slots: r.slots ?? 1,
   ...(r.onDemandUsd !== undefined ? { onDemandUsd: r.onDemandUsd } : {}),
+  ...(r.minBilledS !== undefined ? { minBilledS: r.minBilledS } : {}),
   ...(r.terminatedAt !== undefined ? { terminatedAt: r.terminatedAt } : {}),
   ...(r.demand ? { demand: r.demand } : {}),
 });

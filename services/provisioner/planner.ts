@@ -173,7 +173,7 @@ export function plan(input: PlanInput): Plan {
     let count = Math.min(wanted, Math.max(0, limits.maxInstances - total));
     if (count < wanted) held.push({ resourceClass: cls, wanted: wanted - count, reason: 'cap' });
     const price = input.hourlyUsd[cls] ?? 0;
-    if (budget !== undefined && price > 0 && count > 0) {
+    if (budget !== undefined && price * reserveH > 0 && count > 0) {
       const affordable = Math.max(0, Math.floor(budget / (price * reserveH) + 1e-9));
       if (affordable < count) {
         held.push({ resourceClass: cls, wanted: count - affordable, reason: 'budget' });

@@ -19,6 +19,8 @@ export interface ProviderInstance {
   resourceClass?: string;
   /** availability zone it runs in (spot prices are per zone) */
   zone?: string;
+  /** when it ended, when the provider knows it exactly (the local provider: the worker's exit) */
+  endedAt?: number;
 }
 
 export interface LaunchRequest {
@@ -39,6 +41,8 @@ export interface LaunchResult {
   hourlyUsd: number;
   /** the on-demand price of that type (spot savings are measured against it) */
   onDemandUsd?: number;
+  /** minimum billed seconds of an instance (default 60, EC2's) */
+  minBilledS?: number;
   /** where hourlyUsd came from ('spot-history', 'catalog', 'catalog: no spot price history', 'local') */
   priceSource?: string;
 }

@@ -15,6 +15,7 @@ import type { Queues } from '../platform/queue.ts';
 import type { BatchBudgets } from '../core/budget.ts';
 import { createMeter } from '../platform/meter.ts';
 import { createEconomy } from './economy.ts';
+import { MIN_BILLED_S } from '../core/costs.ts';
 import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from './fleet.ts';
 import { createFleetStore } from './fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
@@ -90,6 +91,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     config, redis: d.redis, queues: d.queues, fleet: store, meter, log, now,
     hourlyUsd: (cls) => provider.hourlyUsd(cls, spotOf(cls)),
     slots: (cls) => provider.slots(cls),
+    minBilledS: provider.kind === 'local' ? 0 : MIN_BILLED_S,
     ...(d.batchBudgets ? { batchBudgets: d.batchBudgets } : {}),
   });
   let timer: NodeJS.Timeout | undefined;
@@ -115,7 +117,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     for (const [rid, r] of records) {
       const inst = seen.get(rid);
       if (inst && (inst.state === 'terminated' || inst.state === 'shutting-down')) {
-        await store.retire(r, t, inst.state === 'terminated' ? 'terminated' : 'shutting-down');
+        // billing runs until the instance ended (when the provider knows it), else until the terminate call
+        await store.retire(inst.endedAt !== undefined ? { ...r, terminatedAt: inst.endedAt } : r, t, inst.state === 'terminated' ? 'terminated' : 'shutting-down');
         records.delete(rid);
         continue;
       }
@@ -195,6 +198,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       hourlyUsd,
       holds: econ.holds,
       lastDemandAt: econ.lastDemandAt,
+      // every launch reserves the provider's minimum bill (EC2: 60 s); the gate has projected the units themselves
+      reserveS: provider.kind === 'local' ? 0 : MIN_BILLED_S,
     });
     res.actions = p.actions;
     res.held = p.held;
@@ -268,6 +273,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
           slots: provider.slots(cls), demand: demandJobs,
           ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
           ...(out.priceSource ? { priceSource: out.priceSource } : {}),
+          ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),
           ...(i.zone ? { zone: i.zone } : {}),
         });
         await meter.instanceCausedBy(i.id, demandJobs.map((j) => j.jobId));

@@ -6,8 +6,12 @@
  *   <prefix>:test:done         list of "<instanceId> <unitJobId>"
  *   <prefix>:test:interrupted  list of "<instanceId> <action>"
  *   <prefix>:test:handedback   list of "<instanceId> <unitJobId>" (interrupted mid-unit)
+ * Like the trainer it records each unit's stay on the instance for the meter, and
+ * parks units of a job stopped by its budget.
  */
-import { Worker, WaitingError } from 'bullmq';
+import { DelayedError, Worker, WaitingError } from 'bullmq';
+import { createMeter } from '../../services/platform/meter.ts';
+import { BUDGET_PARK_MS } from '../../workers/trainer/runtime/unit-processor.ts';
 import { loadConfig } from '../../services/core/config.ts';
 import { QUEUES } from '../../services/core/catalog.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
@@ -33,11 +37,19 @@ const agent = await startAgent({
 
 let active = 0;
 let interrupted = false;
+const meter = createMeter(redis, config.prefix);
 const worker = new Worker(
   QUEUES.units,
   async (job, token) => {
+    const jobId = String(job.data.jobId);
+    if ((await redis.hget(`${config.prefix}:job:${jobId}`, 'status')) === 'budget_exhausted' && token) {
+      await job.moveToDelayed(Date.now() + BUDGET_PARK_MS, token);
+      throw new DelayedError();
+    }
     active++;
     agent.setActiveUnits(active);
+    const span = { instanceId: agent.instanceId, jobId, tenant: String(job.data.tenant), unit: String(job.id), start: Date.now() };
+    await meter.unitStarted(span);
     try {
       const end = Date.now() + unitMs;
       while (Date.now() < end) {
@@ -51,6 +63,7 @@ const worker = new Worker(
       }
       await redis.rpush(`${config.prefix}:test:done`, `${agent.instanceId} ${job.id}`);
     } finally {
+      await meter.unitEnded(span, Date.now());
       active--;
       agent.setActiveUnits(active);
     }

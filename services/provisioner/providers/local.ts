@@ -61,10 +61,11 @@ export function createLocalProvider(config: Config, o: LocalProviderOptions = {}
         void worker.exited.then(() => {
           inst.endedAt = Date.now();
           view.state = 'terminated';
+          view.endedAt = inst.endedAt;
         });
         out.push(view);
       }
-      return { instances: out.map((v) => ({ ...v })), hourlyUsd: config.localHourlyUsd, onDemandUsd: config.localHourlyUsd, priceSource: 'local (NIGHTSHIFT_LOCAL_HOURLY_USD)' };
+      return { instances: out.map((v) => ({ ...v })), hourlyUsd: config.localHourlyUsd, onDemandUsd: config.localHourlyUsd, priceSource: 'local (NIGHTSHIFT_LOCAL_HOURLY_USD)', minBilledS: 0 };
     },
     async describe() {
       prune(Date.now());

@@ -98,7 +98,8 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       }
     }, 200);
     // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be;
-    // past a batch deadline the unit first checkpoints (at its epoch's end) and then stops
+    // past a batch deadline the unit first checkpoints (at its epoch's end) and then stops;
+    // a budget stop lets running units finish
     let deadlineKill: NodeJS.Timeout | undefined;
     const statusWatch = setInterval(() => {
       void d.store.getStatus(p.jobId).then((s) => {
@@ -107,7 +108,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
           stopAsked = true;
           d.child.requestStop();
           deadlineKill = setTimeout(() => d.child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
-        } else if (s && isTerminal(s)) d.child.kill(`job ${s}`);
+        } else if (s && isTerminal(s) && s !== 'budget_exhausted') d.child.kill(`job ${s}`);
       }, () => undefined);
     }, STATUS_POLL_MS);
     let outcome: UnitOutcome;
