@@ -8,8 +8,8 @@
  * Source: the AWS EC2 On-Demand price list (aws.amazon.com/ec2/pricing/on-demand and
  * the Price List API's AmazonEC2 offer), as published before the June 2025 P4/P5
  * price cut; transcribed 2026-11 for us-east-1, us-east-2 and us-west-2 (which list
- * the same price for every type here) and eu-west-1. PRICE_SOURCE names this; a
- * deployment with Pricing API credentials can refresh it (services/platform/pricing.ts).
+ * the same price for every type here) and eu-west-1. PRICE_SOURCE names this.
+ * onDemandQuote takes overrides (region/type -> USD) for figures read elsewhere.
  */
 
 export interface InstanceTypeInfo {

@@ -222,6 +222,8 @@ export async function startCloudRig(o: {
   env?: Record<string, string>;
   /** extra environment of the fake workers */
   workerEnv?: Record<string, string>;
+  /** image lookup of the EC2 provider (default: any "*Deep Learning*" image the emulator lists) */
+  amiNameFilter?: string;
 }) {
   const prefix = uniquePrefix(o.label);
   const config = loadConfig({
@@ -231,7 +233,7 @@ export async function startCloudRig(o: {
   const redis: Redis = connectRedis(config.redisUrl);
   const bull = connectRedis(config.redisUrl, { forBullWorker: true });
   const queues = createQueues(bull, prefix);
-  const { provider, calls } = recordCalls(createEc2Provider(config, { ec2: o.ec2, amiNameFilter: '*Deep Learning*' }));
+  const { provider, calls } = recordCalls(createEc2Provider(config, { ec2: o.ec2, amiNameFilter: o.amiNameFilter ?? '*Deep Learning*' }));
   const sim = await startCloudSim({
     ec2: o.ec2, cluster: config.ec2.cluster, config, entry: path.join(REPO_ROOT, 'test/support/fake-worker.ts'), pollMs: 100,
     env: { NIGHTSHIFT_FAKE_UNIT_MS: String(o.unitMs), ...o.workerEnv },
