@@ -31,6 +31,22 @@ export type { Prediction };
 
 export type Instance = InstanceView;
 
+/** GET /v1/costs */
+export interface CostReport {
+  totalUsd: number;
+  idleUsd: number;
+  spotSavingsUsd: number;
+  unattributedUsd: number;
+  groupBy: string;
+  from: string | null;
+  to: string | null;
+  groups: Array<{ key: string; usd: number; instanceSeconds: number; idleUsd: number; spotSavingsUsd: number }>;
+  budgets: {
+    global?: { limitUsd: number; spentUsd: number; leftUsd: number };
+    tenant?: { tenant: string; limitUsd: number; spentUsd: number; leftUsd: number };
+  };
+}
+
 export type Summary = JobSummary;
 
 export interface SseEvent {
@@ -219,6 +235,8 @@ export function createClient({ url, key, fetch: fetchImpl = globalThis.fetch }: 
     predict: (id: string, rows: number[][]): Promise<Prediction> => json<Prediction>('POST', `/v1/jobs/${seg(id)}/predict`, { rows }),
 
     instances: (state?: 'live' | 'terminated' | 'all'): Promise<Instance[]> => json<Instance[]>('GET', `/v1/instances${query({ state })}`),
+
+    costs: (q: { groupBy?: string; from?: string; to?: string } = {}): Promise<CostReport> => json<CostReport>('GET', `/v1/costs${query({ ...q })}`),
 
     /** An artifact's bytes; names may contain slashes (units/<key>/history.json). */
     async artifact(id: string, name: string): Promise<{ body: Buffer; contentType: string }> {

@@ -11,6 +11,7 @@ import {
   UsageError, applySets, datasetDetail, eventLine, historyCsv, historyTable, historyUnitsTable, findUnit, instancesTable,
   jobDetail, jobsTable, keyValues, parseCsvRows, parseRowsJson, predictionsTable, progressText, summaryReport,
 } from './format.ts';
+import { costReport } from './format-costs.ts';
 
 export interface Io {
   /** a line on stdout */
@@ -248,6 +249,12 @@ export function createCommands(client: () => Client, io: Io) {
     async instances(o: { state?: 'live' | 'terminated' | 'all'; json?: boolean }): Promise<number> {
       const list = await client().instances(o.state);
       show(o.json, list, () => instancesTable(list));
+      return 0;
+    },
+
+    async cost(o: { by?: string; from?: string; to?: string; json?: boolean }): Promise<number> {
+      const r = await client().costs({ ...(o.by ? { groupBy: o.by } : {}), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+      show(o.json, r, () => costReport(r));
       return 0;
     },
   };

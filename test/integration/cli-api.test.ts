@@ -241,4 +241,26 @@ describe('nightshift CLI against the API', () => {
     expect(r.stderr).toMatch(/^error: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/m);
     expect(r.stderr).toMatch(/is the stack running\? .*npm start/);
   });
+  it('cost: a table per group with totals; --json is the API answer; a bad --by is a usage error', async () => {
+    const { createFleetStore } = await import('../../services/provisioner/fleet-store.ts');
+    const fleet = createFleetStore(stack.redis, stack.prefix);
+    const launchedAt = Date.parse('2026-11-27T23:00:00Z');
+    const rec = { id: 'i-cli', provider: 'ec2', resourceClass: 'gpu', type: 'p3.2xlarge', market: 'on-demand' as const, hourlyUsd: 3.6, onDemandUsd: 3.6, launchedAt, slots: 1 };
+    await fleet.putInstance(rec);
+    await fleet.retire(rec, launchedAt + 1_000_000, 'idle');
+    const admin = ['--url', url, '--key', TEST_ADMIN_KEY];
+    const [text, json, api, bad] = await Promise.all([
+      cli([...admin, 'cost', '--by', 'instanceType'], { auth: false }),
+      cli([...admin, 'cost', '--by', 'day', '--json'], { auth: false }),
+      stack.app.inject({ url: '/v1/costs?groupBy=day', headers: stack.auth('admin') }),
+      cli(['cost', '--by', 'week']),
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^INSTANCE TYPE\s+COST\s+INSTANCE TIME\s+IDLE\s+SPOT SAVED$/m);
+    expect(text.stdout).toMatch(/^p3\.2xlarge\s+\$1\.00\s+16\.7 min\s+\$1\.00\s+\$0\.0000$/m);
+    expect(text.stdout).toMatch(/^total \$1\.00 {2}\(idle \$1\.00, of which unattributed \$1\.00; spot saved \$0\.0000\)$/m);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(api.json());
+    expect(bad.code).toBe(2);
+  });
 });
