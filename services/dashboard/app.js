@@ -9,6 +9,7 @@ import { ApiError, TERMINAL, HIGHER_IS_BETTER, COLORS, h, $, fmtDuration, fmtTim
 import { metricField, linesFor, chartFigure, summaryList, unitsTable } from './detail.js';
 import { createBatchesView } from './batches.js';
 import { followEvents, addProgress, withLive } from './live.js';
+import { renderCosts } from './costs.js';
 
 const KEY_STORE = 'nightshift.apiKey';
 const TICK_MS = 2000;
@@ -76,7 +77,9 @@ function renderJobs() {
     const r = job.result;
     setCell(tr.cells[0], h('a', { href: `#job=${encodeURIComponent(job.id)}`, class: 'job-link' }, job.name));
     const warn = warningsBadge(job);
-    setCell(tr.cells[1], job.error ? [statusBadge(job.status), ' ', h('span', { class: 'err-note', title: job.error.message }, job.error.code)] : warn ? [statusBadge(job.status), ' ', warn] : statusBadge(job.status));
+    const waiting = job.waiting ? h('span', { class: 'waiting-note', title: job.waiting.message }, `waiting: ${job.waiting.reason.replace(/_/g, ' ')}`) : undefined;
+    setCell(tr.cells[1], job.error ? [statusBadge(job.status), ' ', h('span', { class: 'err-note', title: job.error.message }, job.error.code)]
+      : warn || waiting ? [statusBadge(job.status), ...(warn ? [' ', warn] : []), ...(waiting ? [' ', waiting] : [])] : statusBadge(job.status));
     setCell(tr.cells[2], progressCell(job.progress));
     setCell(tr.cells[3], r ? r.metric : '—');
     setCell(tr.cells[4], fmtMeanStd(r));
@@ -323,6 +326,15 @@ async function refreshSlow() {
     inst = { error: e };
   }
   renderInstances(inst);
+  let costs;
+  try {
+    const [days, jobs] = await Promise.all([api('/v1/costs?groupBy=day'), api('/v1/costs?groupBy=job')]);
+    costs = { days, jobs };
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status === 401 || e.status === 0) throw e;
+    costs = { error: e };
+  }
+  renderCosts($('costs-body'), costs, new Map([...state.jobs, ...state.completed].map((j) => [j.id, j.name])));
 }
 
 async function tick() {

@@ -247,6 +247,11 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(await page.textContent('#inst-body [data-total="cost"]')).toBe('$4.90');
     expect(await page.textContent('#inst-table')).toContain('i-0aaa1111bbbb2222c');
     expect(await page.textContent('#inst-body')).not.toContain('Admin key needed');
+    // the cost panel: the same total, one bar per UTC launch day, idle spend, no budget set
+    await expect.poll(() => page.textContent('#costs-body [data-total="spent"]')).toBe('$4.90');
+    expect(await count('#costs-body [data-chart="spend-per-day"] rect.bar')).toBeGreaterThanOrEqual(1);
+    expect(await page.textContent('#costs-body [data-total="idle"]')).toBe('$4.90');
+    expect(await page.textContent('#costs-body [data-total="budget-left"]')).toBe('no budget');
     await page.waitForSelector('#detail [data-chart="loss"] svg path[data-kind="mean"]');
 
     mkdirSync('test-results', { recursive: true });

@@ -25,7 +25,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** The files the page is made of; nothing else under services/dashboard/ is served. */
-export const DASHBOARD_FILES = ['index.html', 'app.js', 'format.js', 'detail.js', 'charts.js', 'batches.js', 'live.js', 'style.css', 'favicon.svg'] as const;
+export const DASHBOARD_FILES = ['index.html', 'app.js', 'format.js', 'detail.js', 'charts.js', 'batches.js', 'live.js', 'costs.js', 'style.css', 'favicon.svg'] as const;
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",
