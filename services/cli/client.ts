@@ -17,6 +17,7 @@ export interface DryRun {
   valid: true;
   unitsTotal: number;
   resolved: Record<string, unknown>;
+  estimate?: { units: number; unitSeconds: number; basis: string; instanceType: string; hourlyOnDemandUsd: number; onDemandUsd: number; hourlySpotUsd: number | null; spotUsd: number | null };
 }
 
 export interface Accepted {

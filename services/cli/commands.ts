@@ -9,7 +9,7 @@ import { isTerminal, type Job, type JobStatus } from '../core/job.ts';
 import { ApiError, ConnectionError, type Client } from './client.ts';
 import {
   UsageError, applySets, datasetDetail, eventLine, historyCsv, historyTable, historyUnitsTable, findUnit, instancesTable,
-  jobDetail, jobsTable, keyValues, parseCsvRows, parseRowsJson, predictionsTable, progressText, summaryReport,
+  jobDetail, jobsTable, keyValues, parseCsvRows, parseRowsJson, predictionsTable, progressText, summaryReport, usd,
 } from './format.ts';
 import { costReport } from './format-costs.ts';
 
@@ -170,6 +170,10 @@ export function createCommands(client: () => Client, io: Io) {
           ['name', typeof answer.resolved.name === 'string' ? answer.resolved.name : undefined],
           ['units', answer.unitsTotal],
           ['dataset', (answer.resolved.dataset as { uri?: string } | undefined)?.uri],
+          ...(answer.estimate ? [
+            ['estimate', `${usd(answer.estimate.onDemandUsd)} on-demand${answer.estimate.spotUsd !== null ? `, ${usd(answer.estimate.spotUsd)} spot` : ''} (${answer.estimate.unitSeconds} s per unit on ${answer.estimate.instanceType} at ${usd(answer.estimate.hourlyOnDemandUsd)}/h)`],
+            ['basis', answer.estimate.basis],
+          ] as Array<[string, string]> : []),
         ]));
         return 0;
       }

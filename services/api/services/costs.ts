@@ -41,8 +41,8 @@ export interface Estimate {
   spotUsd: number | null;
 }
 
-/** the least one unit is projected to take (EC2 bills a started instance at least a minute) */
-const MIN_UNIT_S = 60;
+/** the projected length of a unit of a shape never measured (and the least an EC2 unit is projected to cost: its minute) */
+const FALLBACK_UNIT_S = 60;
 
 function parseTime(field: 'from' | 'to', v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -96,9 +96,10 @@ export function createCostService(d: { config: Config; meter: Meter; instances: 
     /** what a job would cost: units x projected unit time x price / slots */
     async estimate(spec: JobSpec, resolved: ResolvedJobSpec, units: number): Promise<Estimate> {
       const measured = await d.meter.durations(shapeKey(spec));
-      const est = estimateUnitSeconds(measured, resolved.training.epochs, MIN_UNIT_S);
-      const unitSeconds = Math.max(MIN_UNIT_S, est);
+      const est = estimateUnitSeconds(measured, resolved.training.epochs, FALLBACK_UNIT_S);
       const ec2 = d.config.compute === 'ec2';
+      // EC2 bills a started instance at least a minute; local instances have no minimum
+      const unitSeconds = ec2 ? Math.max(FALLBACK_UNIT_S, est) : est;
       const instanceType = ec2 ? resolved.resources.instanceTypes?.[0] ?? d.config.ec2.instanceTypes[0] ?? 'p3.2xlarge' : 'local';
       const hourly = ec2 ? onDemandUsd(instanceType, d.config.s3.region) : d.config.localHourlyUsd;
       const spotPaid = ec2 ? (await d.instances.all()).filter((i) => i.type === instanceType && i.market === 'spot').sort((a, b) => b.launchedAt - a.launchedAt)[0]?.hourlyUsd : undefined;
@@ -107,7 +108,7 @@ export function createCostService(d: { config: Config; meter: Meter; instances: 
       return {
         units,
         unitSeconds: Math.round(unitSeconds * 10) / 10,
-        basis: measured.length ? `median epoch time of ${measured.length} earlier unit(s) of the same model and data x ${resolved.training.epochs} epochs` : `no earlier unit of this shape: assumed ${MIN_UNIT_S} s per unit (the billing minimum)`,
+        basis: measured.length ? `median epoch time of ${measured.length} earlier unit(s) of the same model and data x ${resolved.training.epochs} epochs` : `no earlier unit of this shape: assumed ${FALLBACK_UNIT_S} s per unit`,
         instanceType,
         hourlyOnDemandUsd: hourly,
         onDemandUsd: usd(hourly),
