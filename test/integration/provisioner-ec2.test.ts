@@ -138,12 +138,38 @@ describe('EC2 provider against the emulator', () => {
     expect((await instancesOf(prefix)).length).toBe(1);
   });
 
+  it('spot "prefer": a spot quota or a refused spot request still tries on-demand; an on-demand quota blocks with the quota named', async () => {
+    const prefix = uniquePrefix('quota');
+    const { client, seen } = faultyClient((i) => (i.InstanceMarketOptions ? awsErr('MaxSpotInstanceCountExceeded', 400) : undefined));
+    const p = createEc2Provider(cfg(prefix), { ec2: client, amiNameFilter: DL_NAME });
+    const out = await p.launch({ launchId: `${prefix}-1`, resourceClass: 'gpu', count: 1, spot: 'prefer' });
+    expect(out.instances[0].market).toBe('on-demand');
+    // the quota ends the spot market at once (no point trying the next type there), then on-demand
+    expect(seen).toEqual([{ type: 'p3.2xlarge', spot: true }, { type: 'p3.2xlarge', spot: false }]);
+    expect(out.priceSource).toBe('catalog');
+
+    const denied = faultyClient((i) => (i.InstanceMarketOptions ? awsErr('UnauthorizedOperation', 403) : undefined));
+    const p2 = createEc2Provider(cfg(prefix), { ec2: denied.client, amiNameFilter: DL_NAME });
+    expect((await p2.launch({ launchId: `${prefix}-2`, resourceClass: 'gpu', count: 1, spot: 'prefer' })).instances[0].market).toBe('on-demand');
+
+    const quota = faultyClient(() => awsErr('VcpuLimitExceeded', 400));
+    const p3 = createEc2Provider(cfg(prefix), { ec2: quota.client, amiNameFilter: DL_NAME });
+    const err = await p3.launch({ launchId: `${prefix}-3`, resourceClass: 'gpu', count: 1, spot: 'no' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LaunchError);
+    expect((err as LaunchError).kind).toBe('quota');
+    expect((err as LaunchError).message).toMatch(/VcpuLimitExceeded: the vCPU quota/);
+    expect(quota.seen).toEqual([{ type: 'p3.2xlarge', spot: false }]);
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: (await instancesOf(prefix)).map((i) => i.InstanceId!) }));
+  });
+
   it('spot launch on the emulator is marked spot; the spot price falls back to on-demand when history has no p3 rows', async () => {
     const prefix = uniquePrefix('spotok');
     const p = createEc2Provider(cfg(prefix), { amiNameFilter: DL_NAME });
     const out = await p.launch({ launchId: `${prefix}-1`, resourceClass: 'gpu', count: 1, spot: 'require' });
     expect(out.instances[0].market).toBe('spot');
     expect(out.hourlyUsd).toBe(3.06);
+    expect(out.priceSource).toBe('catalog: no spot price history');
+    expect(out.onDemandUsd).toBe(3.06);
     expect(await p.hourlyUsd('gpu', 'require')).toBe(3.06);
   });
 
