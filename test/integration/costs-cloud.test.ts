@@ -93,4 +93,13 @@ describe('leaks on the emulated cloud', () => {
     await c.queues.units.drain();
     await waitFor(c.allGone, 7_200 + IDLE_S * 1000 + PERIOD_MS + SLACK_MS + 3_000, 'every instance terminated');
   }, 120_000);
+  it('a busy worker without epoch progress for NIGHTSHIFT_HUNG_AFTER_S is treated as hung and replaced', async () => {
+    // the fake worker reports no epochs: a 20 s unit is silent past the 5 s limit
+    const c = await setup({ unitMs: 20_000, env: { NIGHTSHIFT_HUNG_AFTER_S: '5', NIGHTSHIFT_MAX_INSTANCES: '1' } });
+    await c.job('jobA', 1);
+    c.prov.start();
+    await waitFor(async () => [...(await c.fleet.history()).values(), ...(await c.fleet.instances()).values()].some((r) => r.terminateReason === 'hung'), 40_000, 'the silent instance ended as hung');
+    await c.queues.units.obliterate({ force: true });
+    await waitFor(c.allGone, 20_000, 'every instance terminated');
+  }, 90_000);
 });
