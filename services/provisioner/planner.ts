@@ -17,9 +17,10 @@
  *     slot, never above maxInstances in total, and only as many as the budget left
  *     can pay for (each launch reserves hourlyUsd x reserveS).
  *  7. unneeded: a booting instance (no heartbeat yet) whose class has had no pending or
- *     running unit for idleTimeout is terminated, and so are booting instances beyond
- *     what the class's demand needs once they have booted for idleTimeout (youngest
- *     first) — not kept until the boot timeout.
+ *     running unit for idleTimeout (counted from its launch at the earliest) is
+ *     terminated, not kept until the boot timeout. Booting instances of a class that
+ *     still has demand are kept: one that boots slower than the idle timeout must not
+ *     be replaced in a loop.
  *  8. max lifetime: an instance older than maxLifetimeMs is terminated (its units are
  *     checkpointed and handed back).
  *  9. hung: a worker that holds units but reported no epoch progress for hungAfterMs is
@@ -129,25 +130,12 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
-  // rule 7: booting instances nobody needs any more
-  const needOf = (cls: string) => pendingOf(cls) + (input.demand[cls]?.running ?? 0);
-  const byClass = new Map<string, ObservedInstance[]>();
+  // rule 7: booting instances of a class nobody has needed for the idle timeout
   for (const i of input.instances) {
-    if (!LIVE.has(i.state) || terminating.has(i.id) || i.heartbeat?.drainingAt !== undefined) continue;
-    byClass.set(i.resourceClass, [...(byClass.get(i.resourceClass) ?? []), i]);
-  }
-  for (const [cls, list] of byClass) {
-    const need = needOf(cls);
-    let capacity = list.filter((i) => i.heartbeat).reduce((s, i) => s + Math.max(1, i.slots), 0);
-    const booting = list.filter((i) => !i.heartbeat && i.known).sort((a, b) => a.launchedAt - b.launchedAt || a.id.localeCompare(b.id));
-    for (const i of booting) {
-      if (capacity < need) {
-        capacity += Math.max(1, i.slots);
-        continue;
-      }
-      const since = need === 0 ? Math.max(i.launchedAt, input.lastDemandAt?.[cls] ?? 0) : i.launchedAt;
-      if (now - since >= limits.idleTimeoutMs) terminate(i, 'unneeded', false);
-    }
+    if (!LIVE.has(i.state) || terminating.has(i.id) || i.heartbeat || !i.known) continue;
+    const cls = i.resourceClass;
+    if (pendingOf(cls) + (input.demand[cls]?.running ?? 0) > 0) continue;
+    if (now - Math.max(i.launchedAt, input.lastDemandAt?.[cls] ?? 0) >= limits.idleTimeoutMs) terminate(i, 'unneeded', false);
   }
 
   const live = input.instances.filter((i) => LIVE.has(i.state) && !terminating.has(i.id) && i.heartbeat?.drainingAt === undefined);

@@ -205,6 +205,12 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     res.held = p.held;
     for (const h of p.held) m.held.inc({ reason: h.reason, class: h.resourceClass }, h.wanted);
 
+    // a slow observe step (a loaded machine, a slow cloud API) must not let the lease lapse before acting
+    if (!(await store.holdLease(id, leaseMs))) {
+      res.leader = false;
+      m.leader.set(0);
+      return res;
+    }
     // act: terminations first (they free room under the cap), each re-checked atomically
     const toTerminate: Array<{ id: string; reason: string }> = [];
     for (const a of p.actions) {
@@ -244,6 +250,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       m.decisions.inc({ action: 'launch', reason: 'demand', class: a.resourceClass });
       await launch(a.resourceClass, a.count, a.reason, launches, res, econ.jobsByClass.get(a.resourceClass) ?? []);
     }
+    await store.holdLease(id, leaseMs); // renewed after acting: cloud calls can outlast it
     return res;
   }
 

@@ -19,8 +19,8 @@ describe('rule 7: unneeded booting instances', () => {
     ['demand gone for less than the idle timeout: kept', {}, [booting('a', 20_000)], { gpu: NOW - 4_999 }, []],
     ['never had demand on record: measured from launch', {}, [booting('a', 5_000)], {}, [['a', 'unneeded']]],
     ['launched just now: kept', {}, [booting('a', 1_000)], {}, []],
-    ['1 unit still pending of 3 booting: the 2 youngest end', { gpu: { pending: 1, running: 0 } }, [booting('a', 30_000), booting('b', 20_000), booting('c', 10_000)], { gpu: NOW }, [['b', 'unneeded'], ['c', 'unneeded']]],
-    ['a running worker already covers the demand: booting extra ends', { gpu: { pending: 0, running: 1 } }, [up('w', { activeUnits: 1 }), booting('a', 10_000)], { gpu: NOW }, [['a', 'unneeded']]],
+    ['1 unit still pending of 3 booting: all kept (a slow boot is not replaced in a loop)', { gpu: { pending: 1, running: 0 } }, [booting('a', 30_000), booting('b', 20_000), booting('c', 10_000)], { gpu: NOW }, []],
+    ['a running unit of the class keeps a booting instance', { gpu: { pending: 0, running: 1 } }, [up('w', { activeUnits: 1 }), booting('a', 10_000)], { gpu: NOW }, []],
     ['demand covers every booting instance: none ends', { gpu: { pending: 3, running: 0 } }, [booting('a', 30_000), booting('b', 30_000), booting('c', 30_000)], { gpu: NOW }, []],
     ['other class demand does not keep it', { cpu: { pending: 2, running: 0 } }, [booting('a', 30_000)], { gpu: NOW - 10_000, cpu: NOW }, [['a', 'unneeded']]],
     ['an unknown (orphan) instance is rule 1, not this one', {}, [booting('o', 30_000, { known: false })], {}, [['o', 'orphan']]],
@@ -29,9 +29,9 @@ describe('rule 7: unneeded booting instances', () => {
     expect(terms(p)).toEqual(expected);
   });
 
-  it('ending unneeded instances does not launch replacements', () => {
-    const p = plan(input({ demand: { gpu: { pending: 1, running: 0 } }, instances: [booting('a', 30_000), booting('b', 20_000)], lastDemandAt: { gpu: NOW } }));
-    expect(terms(p)).toEqual([['b', 'unneeded']]);
+  it('a booting instance is counted while it lives, so nothing launches beside it', () => {
+    const p = plan(input({ demand: { gpu: { pending: 1, running: 0 } }, instances: [booting('a', 30_000)], lastDemandAt: { gpu: NOW } }));
+    expect(terms(p)).toEqual([]);
     expect(launches(p)).toEqual([]);
   });
 });
