@@ -17,7 +17,7 @@ import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { buildApp } from '../api/app.ts';
 import { createProvisioner } from '../provisioner/provisioner.ts';
 import { createBatchSupervisor } from '../provisioner/batch-supervisor.ts';
-import { createBatchStore } from '../platform/batches.ts';
+import { batchBudgetUsd, createBatchStore } from '../platform/batches.ts';
 import { createComputeProvider } from '../provisioner/providers/index.ts';
 import { ensureRedis, ensureS3, freePort } from './infra.ts';
 
@@ -108,8 +108,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     // stopped after the provisioner: local workers get SIGTERM, checkpoint and hand their units back
     closers.push(async () => provider.close?.());
     const provisionerMetrics = new Registry();
-    const batches = createBatchSupervisor({ store, batches: createBatchStore(redis, config.prefix, store), queues, artifacts, logger });
-    const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics, batches });
+    const batchStore = createBatchStore(redis, config.prefix, store);
+    const batches = createBatchSupervisor({ store, batches: batchStore, queues, artifacts, logger });
+    // a batch's budgetUsd is a budget scope of its own (core/budget.ts)
+    const batchBudgets = { limitUsd: (id: string) => batchBudgetUsd(batchStore, id) };
+    const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics, batches, batchBudgets });
     await provisioner.start();
     closers.push(() => provisioner.stop());
 

@@ -194,6 +194,21 @@ export function createEconomy(d: EconomyDeps) {
         held: gate.held.map((h) => ({ jobId: h.jobId, message: h.message, exhausted: h.exhausted })),
       };
     },
+    /**
+     * Writes the cost of every job that ran on (or launched) these instances into its
+     * record, once they ended: the Job's stored `cost` (batches sum it; the API reads
+     * the same figures live).
+     */
+    async settle(instanceIds: string[]): Promise<void> {
+      if (!instanceIds.length) return;
+      const spans = await d.meter.spansOf(instanceIds);
+      const recs = await d.fleet.instanceSource().byIds(instanceIds);
+      const jobIds = [...new Set([...spans.map((x) => x.jobId), ...recs.flatMap((r) => (r.demand ?? []).map((x) => x.jobId))])];
+      if (!jobIds.length) return;
+      for (const [jobId, c] of await costs.jobCosts(jobIds)) {
+        if (await jobs.getStatus(jobId)) await jobs.setField(jobId, 'cost', JSON.stringify(c));
+      }
+    },
     async launchFailed(cls: string, f: { kind: LaunchErrorKind; codes: string[]; message: string }, t: number): Promise<ClassFailures> {
       holds ??= await d.fleet.holds();
       const next = afterFailure(holds.get(cls), f, t, policy);

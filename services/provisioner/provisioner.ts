@@ -114,11 +114,13 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     for (const i of described) lastState.set(i.id, i.state);
 
     const observed: ObservedInstance[] = [];
+    const retired: string[] = [];
     for (const [rid, r] of records) {
       const inst = seen.get(rid);
       if (inst && (inst.state === 'terminated' || inst.state === 'shutting-down')) {
         // billing runs until the instance ended (when the provider knows it), else until the terminate call
         await store.retire(inst.endedAt !== undefined ? { ...r, terminatedAt: inst.endedAt } : r, t, inst.state === 'terminated' ? 'terminated' : 'shutting-down');
+        retired.push(rid);
         records.delete(rid);
         continue;
       }
@@ -128,6 +130,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
           observed.push(toObserved(r, 'pending'));
         } else {
           await store.retire(r, t, 'vanished');
+          retired.push(rid);
           records.delete(rid);
           lastState.set(rid, 'terminated');
         }
@@ -158,6 +161,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       const hb = heartbeats.get(o.id);
       if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}), ...(hb.lastProgressAt ? { lastProgressAt: hb.lastProgressAt } : {}) };
     }
+    await economy.settle(retired).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not write job costs; the API still computes them'));
     updateGauges(demand, observed);
     if (d.batches) {
       // deadlines: jobs past theirs end, and classes that only serve deadline batches scale to what the deadlines need

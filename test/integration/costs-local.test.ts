@@ -111,6 +111,9 @@ describe('costs on the local provider', () => {
     expect(costA.usd).toBeGreaterThan(0);
     expect(costB.usd).toBeGreaterThan(0);
     expect(costA.usd + costB.usd + unattributed).toBeCloseTo(total, 5);
+    // the settled cost is written into each job's record once its instances ended (batches sum it)
+    await waitFor(async () => (await r.store.getJob('jobA'))?.cost !== undefined, 5_000, 'jobA cost written');
+    expect((await r.store.getJob('jobA'))!.cost!.usd).toBeCloseTo(costA.usd, 5);
     // the units' own time (5 x 0.7 s each at 1 slot) is at least what each job used
     expect(costA.usd - costA.idleUsd).toBeGreaterThanOrEqual((5 * 0.7 * HOURLY) / 3600 - 1e-6);
   }, 120_000);
