@@ -6,17 +6,22 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ArtifactStore } from '../core/artifacts.ts';
 import type { Config } from '../core/config.ts';
 import { JobSchema } from '../core/job.ts';
 import type { Queues } from '../platform/queue.ts';
 import type { Store } from '../platform/store.ts';
-import { authHook, type Principal } from './auth.ts';
+import { createKeyStore } from '../platform/api-keys.ts';
+import { authHook, createAuthenticator, type Principal } from './auth.ts';
+import { createStreamCounter, dependencyGate, parseJsonBody, registerIdempotency, requestShapeGuard } from './hardening.ts';
+import { createHash } from 'node:crypto';
+import { NightshiftError } from '../core/errors.ts';
 import { ErrorSchema, registerErrorHandling } from './errors.ts';
 import { createMetrics, registerMetrics, type Metrics } from './metrics.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
-import { datasetRoutes } from './routes/datasets.ts';
+import { datasetDeleteRoutes, datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobFileRoutes } from './routes/job-files.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -96,6 +101,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
   });
   registerErrorHandling(app);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
   app.addSchema(ErrorSchema);
   app.addSchema(JobSchema);
 
@@ -116,10 +129,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  const keyStore = createKeyStore(store.redis, config.prefix);
+  const storedKey = (key: string) => keyStore.lookup(key);
   const metrics = createMetrics();
-  registerMetrics(app, metrics, deps.extraMetrics ?? []);
+  // /metrics answers admin keys only (it shows every tenant's traffic)
+  const authenticate = createAuthenticator(config, storedKey);
+  registerMetrics(app, metrics, deps.extraMetrics ?? [], async (req) => {
+    const p = await authenticate(req.headers.authorization);
+    if (!p.admin) throw new NightshiftError('forbidden', '/metrics needs an admin key');
+  });
+  app.addHook('onClose', async () => store.closeSubscriptions());
 
-  const datasets = createDatasetService({ store, artifacts, dataSources: { bucket: artifacts.bucket, grants: config.s3Sources }, ...(now ? { now } : {}) });
+  const datasets = createDatasetService({ store, artifacts, dataSources: { bucket: artifacts.bucket, grants: config.s3Sources }, maxStoredBytes: config.limits.maxStoredBytes, ...(now ? { now } : {}) });
   const fleet = createFleetStore(store.redis, config.prefix);
   const services: Services = {
     store,
@@ -137,10 +158,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { services });
   await app.register(dashboardRoutes);
   await app.register(async (v1) => {
-    v1.addHook('onRequest', authHook(config));
+    v1.addHook('onRequest', dependencyGate(store.redis));
+    v1.addHook('onRequest', authHook(config, storedKey));
+    if (config.limits.rateLimitPerMinute > 0) {
+      await v1.register(rateLimit, {
+        hook: 'preParsing',
+        max: config.limits.rateLimitPerMinute,
+        timeWindow: 60_000,
+        redis: store.redis,
+        nameSpace: `${config.prefix}:rate-limit:`,
+        // per API key (by its digest); the key was checked by the auth hook above
+        keyGenerator: (req) => createHash('sha256').update(String(req.headers.authorization ?? '')).digest('hex').slice(0, 32),
+        skipOnError: false,
+        errorResponseBuilder: (_req, ctx) =>
+          new NightshiftError('rate_limited', `rate limit of ${ctx.max} requests per minute for this API key reached; retry after ${Math.ceil(ctx.ttl / 1000)} s`),
+      });
+    }
+    v1.addHook('preValidation', requestShapeGuard);
+    registerIdempotency(v1, store.redis, config.prefix);
     await v1.register(jobRoutes, { services });
-    await v1.register(jobFileRoutes, { services, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
+    await v1.register(jobFileRoutes, { services, streams: createStreamCounter(config.limits.maxEventStreams), ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
     await v1.register(datasetRoutes, { services });
+    await v1.register(datasetDeleteRoutes, { services });
     const batchStore = createBatchStore(store.redis, config.prefix, store);
     await v1.register(batchRoutes, { batches: createBatchService({ store, batches: batchStore, jobs: services.jobs, artifacts, ...(now ? { now } : {}) }) });
     await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });

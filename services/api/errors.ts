@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { isNightshiftError, type ErrorCode } from '../core/errors.ts';
+import { isDependencyFailure, RETRY_AFTER_S } from './hardening.ts';
 import { validationMessage } from './validation.ts';
 
 export const ErrorSchema = Type.Object({
@@ -52,12 +53,18 @@ export function toHttpError(err: unknown, contentType?: string): { status: numbe
     return { status: known.status, body: body(known.code, message), log: false };
   }
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
+    if (/prototype property/.test(err.message)) {
+      return { status: 400, body: body('bad_request', 'the body is valid JSON but has a "__proto__" or "constructor.prototype" key, which is refused'), log: false };
+    }
     return { status: 400, body: body('bad_request', 'the body is not valid JSON'), log: false };
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
     const code: ErrorCode = status === 404 ? 'not_found' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 429 ? 'rate_limited' : 'bad_request';
     return { status, body: body(code, fe.message || code), log: false };
+  }
+  if (isDependencyFailure(err)) {
+    return { status: 503, body: body('unavailable', 'a service nightshift depends on (Redis or the artifact store) is not answering; try again shortly'), log: true };
   }
   return { status: 500, body: body('internal', 'internal error'), log: true };
 }
@@ -67,6 +74,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const { status, body: payload, log } = toHttpError(err, req.headers['content-type']);
     if (log) req.log.error({ err }, 'request failed');
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="nightshift"');
+    if ((status === 503 || payload.error.code === 'rate_limited') && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_S));
     return reply.code(status).type('application/json; charset=utf-8').send(payload);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -3,7 +3,7 @@
  * URL, so ids do not explode the label set) and jobs submitted. One registry per
  * app so several apps in one process (tests) do not collide.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
@@ -33,14 +33,14 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** `extra`: registries of other parts running in this process (the provisioner), served on the same /metrics. */
-export function registerMetrics(app: FastifyInstance, m: Metrics, extra: Registry[] = []): void {
+export function registerMetrics(app: FastifyInstance, m: Metrics, extra: Registry[] = [], guard?: (req: FastifyRequest) => Promise<void>): void {
   const all = extra.length ? Registry.merge([m.registry, ...extra]) : m.registry;
   app.addHook('onResponse', async (req, reply) => {
     const labels = { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     m.requests.inc(labels);
     m.duration.observe(labels, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true }, ...(guard ? { onRequest: guard } : {}) }, async (_req, reply) => {
     reply.type(all.contentType);
     return all.metrics();
   });

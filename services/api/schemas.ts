@@ -28,7 +28,10 @@ export const DatasetName = Type.String({ minLength: 1, maxLength: 128, pattern: 
 export const DatasetQuery = Type.Object({
   name: Type.Optional({ ...DatasetName, description: 'name to refer to the upload by (dataset:<name>); the newest upload wins' }),
   header: Type.Optional(Type.Boolean({ default: false, description: 'the first line is a header row' })),
-});
+}, { additionalProperties: false });
+
+/** Mutating routes without query parameters: any parameter is refused (a misspelt flag never silently does nothing). */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export const DatasetParams = Type.Object({ id: { ...DatasetName, description: 'data set id or name' } });
 
@@ -60,11 +63,18 @@ export const DryRunAnswer = Type.Object({
     hourlySpotUsd: Type.Union([Type.Number(), Type.Null()]),
     spotUsd: Type.Union([Type.Number(), Type.Null()], { description: 'projected cost at the last spot price paid for the type (null: none on record)' }),
   })),
+  compute: Type.Optional(Type.Object({
+    parameters: Type.Number(),
+    rows: Type.Number(),
+    epochs: Type.Number(),
+    units: Type.Number(),
+    total: Type.Number({ description: 'parameters x rows x epochs x units; refused above NIGHTSHIFT_MAX_JOB_COMPUTE' }),
+  }, { description: 'compute estimate, when the data set shape is known at submission' })),
 });
 
 export const SubmitQuery = Type.Object({
   dryRun: Type.Optional(Type.Boolean({ default: false, description: 'only validate and count the training units' })),
-});
+}, { additionalProperties: false });
 
 export const ListQuery = Type.Object({
   status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),

@@ -76,7 +76,28 @@ export interface Config {
     /** a bootstrap that never hands over to the worker powers the machine off after this (user data: shutdown -h +N) */
     bootstrapPowerOffMin: number;
   };
+  /** per-tenant quotas and request limits of the API */
+  limits: TenantLimits;
 }
+
+export interface TenantLimits {
+  /** requests per minute per API key (0: no limit) */
+  rateLimitPerMinute: number;
+  /** training units a tenant may have queued or running at once */
+  maxQueuedUnits: number;
+  /** event streams (GET /v1/jobs/:id/events) a tenant may hold open per API process */
+  maxEventStreams: number;
+  /** bytes of uploaded data sets a tenant may store */
+  maxStoredBytes: number;
+  /** cap on a job's compute estimate (parameters x rows x epochs x units) */
+  maxJobCompute: number;
+  /** highest priority a tenant may give its jobs, unless listed in tenantMaxPriority */
+  maxPriority: number;
+  tenantMaxPriority: Map<string, number>;
+}
+
+/** Tenant names that mean something else (admin keys act as "admin") and may not be given to an API key. */
+export const RESERVED_TENANTS = new Set(['admin', 'root', 'system', 'nightshift', 'all', 'any', 'public', 'anonymous']);
 
 type Env = Record<string, string | undefined>;
 
@@ -111,6 +132,9 @@ function parseKeys(env: Env, name: string): Map<string, string> {
     const key = item.slice(i + 1);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) throw new ConfigError(name, `tenant "${tenant}" may use letters, digits, _ . - (at most 64)`);
     if (key.length < 8) throw new ConfigError(name, `the key of tenant "${tenant}" is shorter than 8 characters`);
+    if (RESERVED_TENANTS.has(tenant.toLowerCase())) throw new ConfigError(name, `tenant name "${tenant}" is reserved (${[...RESERVED_TENANTS].join(', ')})`);
+    const other = out.get(key);
+    if (other !== undefined) throw new ConfigError(name, `the same key is given twice (tenants "${other}" and "${tenant}")`);
     out.set(key, tenant);
   }
   return out;
@@ -122,6 +146,19 @@ function s3Sources(env: Env): Map<string, S3Grant[]> {
   } catch (e) {
     throw new ConfigError('NIGHTSHIFT_S3_SOURCES', (e as Error).message);
   }
+}
+
+function parseTenantInts(env: Env, name: string, min: number, max: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of list(env, name)) {
+    const m = /^([A-Za-z0-9_.-]{1,64}):(\d+)$/.exec(item);
+    if (!m) throw new ConfigError(name, `expected tenant:integer pairs separated by commas, got "${item}"`);
+    const n = Number(m[2]);
+    if (n < min || n > max) throw new ConfigError(name, `tenant "${m[1]}": expected ${min}..${max}, got ${n}`);
+    if (out.has(m[1])) throw new ConfigError(name, `tenant "${m[1]}" is given twice`);
+    out.set(m[1], n);
+  }
+  return out;
 }
 
 function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
@@ -157,6 +194,10 @@ export function loadConfig(env: Env = process.env): Config {
   const apiKeys = parseKeys(env, 'NIGHTSHIFT_API_KEYS');
   const adminKeys = new Set(list(env, 'NIGHTSHIFT_ADMIN_KEYS'));
   for (const k of adminKeys) if (k.length < 8) throw new ConfigError('NIGHTSHIFT_ADMIN_KEYS', 'every admin key must be at least 8 characters');
+  if (list(env, 'NIGHTSHIFT_ADMIN_KEYS').length !== adminKeys.size) throw new ConfigError('NIGHTSHIFT_ADMIN_KEYS', 'the same key is given twice');
+  for (const k of adminKeys) {
+    if (apiKeys.has(k)) throw new ConfigError('NIGHTSHIFT_ADMIN_KEYS', `an admin key is also the API key of tenant "${apiKeys.get(k)}"`);
+  }
   const cores = Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2);
   return {
     port,
@@ -210,6 +251,15 @@ export function loadConfig(env: Env = process.env): Config {
       backoffBaseMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_MS', 5_000, 10, 3_600_000),
       backoffCapMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_CAP_MS', 300_000, 10, 86_400_000),
       bootstrapPowerOffMin: int(env, 'NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN', 30, 1, 1_440),
+    },
+    limits: {
+      rateLimitPerMinute: int(env, 'NIGHTSHIFT_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+      maxQueuedUnits: int(env, 'NIGHTSHIFT_MAX_QUEUED_UNITS', 5_000, 1, 10_000_000),
+      maxEventStreams: int(env, 'NIGHTSHIFT_MAX_EVENT_STREAMS', 20, 1, 100_000),
+      maxStoredBytes: int(env, 'NIGHTSHIFT_MAX_STORED_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+      maxJobCompute: num(env, 'NIGHTSHIFT_MAX_JOB_COMPUTE', 1, 1e30) ?? 1e15,
+      maxPriority: int(env, 'NIGHTSHIFT_MAX_PRIORITY', 50, 0, 100),
+      tenantMaxPriority: parseTenantInts(env, 'NIGHTSHIFT_TENANT_MAX_PRIORITY', 0, 100),
     },
   };
 }

@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
+  | 'quota_exceeded'
+  | 'idempotency_mismatch'
+  | 'unavailable'
   | 'dataset_invalid'
   | 'dataset_not_found'
   | 'target_out_of_range'
@@ -38,6 +41,9 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  quota_exceeded: 429,
+  idempotency_mismatch: 422,
+  unavailable: 503,
   dataset_invalid: 400,
   dataset_not_found: 400,
   target_out_of_range: 400,

@@ -10,6 +10,7 @@
  */
 import type { ResolvedJobSpec } from './resolve.ts';
 import { NightshiftError } from './errors.ts';
+import { LIMITS } from './spec.ts';
 import { canonicalActivation, canonicalInitializer } from './vocabulary.ts';
 
 export type NormalizedLayer =
@@ -95,6 +96,8 @@ export function fromKerasJson(keras: Obj, inputDim?: number): NormalizedLayer[] 
   const list = Array.isArray(config) ? config : isObj(config) ? config.layers : undefined;
   const listField = Array.isArray(config) ? 'model.keras.config' : 'model.keras.config.layers';
   if (!Array.isArray(list)) throw specInvalid(listField, 'is missing: expected the JSON of a Keras Sequential model.to_json()');
+  // the same size limits as model.layers (specs stored before the API checked them are refused here, once)
+  if (list.length > LIMITS.layers + 1) throw specInvalid(listField, `has ${list.length} layers, over the limit of ${LIMITS.layers}`);
   const out: NormalizedLayer[] = [];
   let declaredInput: number | undefined;
   list.forEach((raw, i) => {
@@ -131,7 +134,7 @@ export function fromKerasJson(keras: Obj, inputDim?: number): NormalizedLayer[] 
 
 function kerasDense(c: Obj, field: string): DenseLayer {
   const units = Number(c.units);
-  if (!Number.isInteger(units) || units < 1) throw specInvalid(`${field}.config.units`, `must be a positive integer, got ${JSON.stringify(c.units)}`);
+  if (!Number.isInteger(units) || units < 1 || units > LIMITS.units) throw specInvalid(`${field}.config.units`, `must be an integer 1..${LIMITS.units}, got ${JSON.stringify(c.units)}`);
   const act = typeof c.activation === 'string' ? c.activation : isObj(c.activation) ? (c.activation.class_name as string) : undefined;
   const activation = activationName(act);
   if (!activation) throw specInvalid(`${field}.config.activation`, `unsupported activation ${JSON.stringify(c.activation)}`);

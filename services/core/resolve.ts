@@ -11,6 +11,7 @@ import { canonicalLossName, canonicalMetricName } from './vocabulary.ts';
 import { defaultTarget } from './generator-params.ts';
 import { normalizeLayers, type NormalizedLayer } from './layers.ts';
 import { PreprocessColumnError, scalingPlan, type PreprocessSpec, type ScaleKind } from './preprocess.ts';
+import { computeEstimate, denseParameters, kerasShape, type ComputeEstimate } from './model-limits.ts';
 
 export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
 
@@ -122,6 +123,8 @@ export interface DatasetSummary {
   columns: number;
   /** per column: class counts when the column is categorical (or few distinct values) */
   classCounts?: Array<Record<string, number> | null>;
+  /** per column: rows whose value is not listed in classCounts (summaries list at most the 50 most frequent values) */
+  other?: number[];
 }
 
 const CLASSIFICATION_LOSSES = new Set(['binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy']);
@@ -158,6 +161,7 @@ export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary, fleet?: Fl
     const last = layers[layers.length - 1];
     if (last.type !== 'dense') throw validationError(`model.layers.${layers.length - 1}`, 'the last layer must be a dense layer (the output)');
   }
+  if (hasKeras) kerasShape(spec.model.keras as Record<string, unknown>);
   const ev = spec.evaluation;
   if (ev) {
     if (ev.method !== 'holdout' && ev.testSize !== undefined) throw validationError('evaluation.testSize', 'only applies to method "holdout"');
@@ -233,8 +237,10 @@ function checkAgainstDataset(r: ResolvedJobSpec, d: DatasetSummary): void {
   }
   if (e.stratify && e.method === 'kfold' && targets.length === 1) {
     const counts = d.classCounts?.[targets[0]];
-    if (counts) {
-      const smallest = Math.min(...Object.values(counts));
+    const listed = counts ? Object.values(counts) : [];
+    if (listed.length > 0) {
+      // with unlisted values ("other") the smallest class is at most the smallest listed one
+      const smallest = Math.min(...listed);
       if (e.folds > smallest) {
         throw validationError('evaluation.folds', `${e.folds} stratified folds need at least ${e.folds} rows of every class; the smallest class has ${smallest}`);
       }
@@ -305,4 +311,21 @@ export function parseResourceClass(cls: string): ResourceNeeds {
     else if (k === 'max' && Number.isFinite(Number(v)) && Number(v) > 0) needs.maxHourlyUsd = Number(v);
   }
   return needs;
+}
+
+/**
+ * Compute a job asks for (parameters x rows x epochs x training units), when the
+ * data set's shape is known at submission (uploads and builtin generators); the
+ * parameters count the dense layers' weights and biases.
+ */
+export function jobCompute(r: ResolvedJobSpec, dataset: DatasetSummary | undefined): ComputeEstimate | undefined {
+  const shape = r.model.layers
+    ? { dense: r.model.layers.filter((l) => l.type === 'dense').map((l) => (l as { units: number }).units), declaredInput: undefined }
+    : r.model.keras
+      ? kerasShape(r.model.keras)
+      : undefined;
+  if (!shape) return undefined;
+  const inputs = dataset ? Math.max(1, dataset.columns - r.dataset.target.length) : shape.declaredInput;
+  if (inputs === undefined || !dataset) return undefined;
+  return computeEstimate({ parameters: denseParameters(inputs, shape.dense), rows: dataset.rows, epochs: r.training.epochs, units: unitCount(r) });
 }

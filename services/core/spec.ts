@@ -100,7 +100,7 @@ export const JobSpecSchema = Type.Object({
     earlyStopping: Type.Optional(Type.Object({
       monitor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       patience: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.epochs })),
-      minDelta: Type.Optional(Type.Number({ minimum: 0 })),
+      minDelta: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6, description: 'smallest change of the monitored value that counts as an improvement' })),
       mode: Type.Optional(lit(['auto', 'min', 'max'] as const)),
       restoreBestWeights: Type.Optional(Type.Boolean()),
     }, Strict)),

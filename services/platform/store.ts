@@ -38,7 +38,6 @@ export interface JobEvent {
   [k: string]: unknown;
 }
 
-// Sets status unless the current one is terminal. ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
 // budget_exhausted -> queued (or running when a unit had started), for a budget that was raised. ARGV: none.
 const REOPEN = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'budget_exhausted' then return 0 end
@@ -48,16 +47,98 @@ redis.call('HDEL', KEYS[1], 'finishedAt', 'error', 'waiting')
 return 1
 `;
 
+// Sets status unless the current one is terminal, and moves the job between the
+// per-status indexes (KEYS[2] = "<prefix>:jobs-by-status:", followed by the status,
+// or by tenant:status). ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
 const SET_STATUS = `
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'completed' or cur == 'failed' or cur == 'cancelled' or cur == 'budget_exhausted' or cur == 'deadline_missed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
+local rec = cjson.decode(redis.call('HGET', KEYS[1], 'record'))
+local id = rec['id']
+local score = redis.call('HGET', KEYS[1], 'score') or '0'
+redis.call('ZREM', KEYS[2] .. cur, id)
+redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':' .. cur, id)
+redis.call('ZADD', KEYS[2] .. ARGV[1], score, id)
+redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. ARGV[1], score, id)
 if ARGV[1] == 'running' and not redis.call('HGET', KEYS[1], 'startedAt') then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 return 1
 `;
+
+const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * One Redis subscriber connection for every event stream of a process: a channel
+ * is subscribed while at least one listener wants it, and each message is handed
+ * to that channel's listeners. The connection is made on first use.
+ */
+export function createEventHub(redis: Redis, channelOf: (jobId: string) => string) {
+  let sub: Redis | undefined;
+  const listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  /** SUBSCRIBE in flight per channel: later listeners wait for it too */
+  const subscribing = new Map<string, Promise<unknown>>();
+  const connection = (): Redis => {
+    if (sub) return sub;
+    sub = redis.duplicate({ connectionName: 'nightshift-events' });
+    sub.on('error', () => {});
+    sub.on('message', (ch: string, msg: string) => {
+      const set = listeners.get(ch);
+      if (!set) return;
+      let ev: JobEvent;
+      try {
+        ev = JSON.parse(msg) as JobEvent;
+      } catch {
+        return;
+      }
+      for (const fn of [...set]) fn(ev);
+    });
+    return sub;
+  };
+  return {
+    async subscribe(id: string, onEvent: (e: JobEvent) => void): Promise<() => Promise<void>> {
+      const ch = channelOf(id);
+      let set = listeners.get(ch);
+      const first = !set;
+      if (!set) listeners.set(ch, (set = new Set()));
+      set.add(onEvent);
+      if (first) subscribing.set(ch, connection().subscribe(ch));
+      try {
+        await subscribing.get(ch);
+      } catch (e) {
+        set.delete(onEvent);
+        if (set.size === 0) {
+          listeners.delete(ch);
+          subscribing.delete(ch);
+        }
+        throw e;
+      }
+      let done = false;
+      return async () => {
+        if (done) return;
+        done = true;
+        const s = listeners.get(ch);
+        if (!s) return;
+        s.delete(onEvent);
+        if (s.size === 0) {
+          listeners.delete(ch);
+          subscribing.delete(ch);
+          await sub?.unsubscribe(ch).catch(() => undefined);
+        }
+      };
+    },
+    connections: (): number => (sub ? 1 : 0),
+    /** channels with at least one listener */
+    channels: (): number => listeners.size,
+    close(): void {
+      listeners.clear();
+      sub?.disconnect();
+      sub = undefined;
+    },
+  };
+}
 
 export interface ListOptions {
   status?: string;
@@ -75,7 +156,13 @@ export function createStore(redis: Redis, prefix: string) {
     dataset: (tenant: string, id: string) => `${prefix}:dataset:${tenant}:${id}`,
     datasetName: (tenant: string, name: string) => `${prefix}:dataset-name:${tenant}:${name}`,
     events: (id: string) => `${prefix}:events:${id}`,
+    /** job ids by status: <statusBase><status> (all tenants) and <statusBase><tenant>:<status> */
+    statusBase: `${prefix}:jobs-by-status:`,
+    byStatus: (status: string, tenant?: string) => `${prefix}:jobs-by-status:${tenant ? `${tenant}:` : ''}${status}`,
+    /** bytes of uploaded data sets per tenant */
+    storedBytes: (tenant: string) => `${prefix}:dataset-bytes:${tenant}`,
   };
+  const events = createEventHub(redis, (id) => k.events(id));
 
   async function publish(ev: JobEvent): Promise<void> {
     await redis.publish(k.events(ev.jobId), JSON.stringify(ev));
@@ -121,9 +208,11 @@ export function createStore(redis: Redis, prefix: string) {
       const score = Date.parse(rec.createdAt);
       await redis
         .multi()
-        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal })
+        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
         .zadd(k.tenantJobs(rec.tenant), score, rec.id)
         .zadd(k.allJobs, score, rec.id)
+        .zadd(k.byStatus(status), score, rec.id)
+        .zadd(k.byStatus(status, rec.tenant), score, rec.id)
         .exec();
       await publish({ type: 'status', jobId: rec.id, at: rec.createdAt, status });
     },
@@ -134,9 +223,11 @@ export function createStore(redis: Redis, prefix: string) {
         const m = redis.pipeline();
         for (const rec of recs.slice(i, i + 500)) {
           const score = Date.parse(rec.createdAt);
-          m.hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal })
+          m.hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
             .zadd(k.tenantJobs(rec.tenant), score, rec.id)
             .zadd(k.allJobs, score, rec.id)
+            .zadd(k.byStatus(status), score, rec.id)
+            .zadd(k.byStatus(status, rec.tenant), score, rec.id)
             .publish(k.events(rec.id), JSON.stringify({ type: 'status', jobId: rec.id, at: rec.createdAt, status }));
         }
         await m.exec();
@@ -176,7 +267,8 @@ export function createStore(redis: Redis, prefix: string) {
 
     /** Newest first. The cursor is the id of the last item of the previous page. */
     async listJobs(tenant: string | undefined, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {
-      const key = tenant ? k.tenantJobs(tenant) : k.allJobs;
+      // a status filter reads that status's index, not every job
+      const key = o.status ? k.byStatus(o.status, tenant) : tenant ? k.tenantJobs(tenant) : k.allJobs;
       let max = '+inf';
       let skipId: string | undefined;
       if (o.cursor) {
@@ -229,7 +321,7 @@ export function createStore(redis: Redis, prefix: string) {
       if (extra.backend) fields.push('backend', extra.backend);
       if (extra.engine) fields.push('engine', extra.engine);
       if (extra.warnings?.length) fields.push('warnings', JSON.stringify(extra.warnings));
-      const r = (await redis.eval(SET_STATUS, 1, k.job(id), status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
+      const r = (await redis.eval(SET_STATUS, 2, k.job(id), k.statusBase, status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
       if (r === 1) await publish({ type: 'status', jobId: id, at: now, status, ...(extra.error ? { error: extra.error } : {}) });
       return r === 1;
     },
@@ -278,6 +370,23 @@ export function createStore(redis: Redis, prefix: string) {
       return done;
     },
 
+    /**
+     * Training units of a tenant's jobs that are queued, scheduled or running and
+     * not yet done: what counts against the tenant's queued-units quota.
+     */
+    async activeUnits(tenant: string): Promise<number> {
+      const ids = (await Promise.all(['queued', 'scheduled', 'running'].map((st) => redis.zrange(k.byStatus(st, tenant), 0, -1)))).flat();
+      if (ids.length === 0) return 0;
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hmget(k.job(id), 'unitsTotal', 'unitsDone', 'unitsFailed');
+      let total = 0;
+      for (const [, v] of (await pipe.exec()) ?? []) {
+        const [t, d, f] = ((v ?? []) as Array<string | null>).map((x) => Number(x ?? 0));
+        total += Math.max(0, t - d - f);
+      }
+      return total;
+    },
+
     async unitFailed(id: string): Promise<void> {
       await redis.hincrby(k.job(id), 'unitsFailed', 1);
     },
@@ -304,18 +413,45 @@ export function createStore(redis: Redis, prefix: string) {
       return v ? (JSON.parse(v) as DatasetRecord) : undefined;
     },
 
+    /** Forgets a data set record (and its name, when the name still points at it); answers whether it existed. */
+    async deleteDataset(d: DatasetRecord): Promise<boolean> {
+      const m = redis.multi().del(k.dataset(d.tenant, d.id));
+      const res = await m.exec();
+      if (d.name) await redis.eval(DEL_IF_EQUAL, 1, k.datasetName(d.tenant, d.name), d.id);
+      return Number(res?.[0]?.[1] ?? 0) > 0;
+    },
+
+    /** Adds (or with a negative delta, subtracts) bytes to a tenant's stored-bytes tally; answers the new total. */
+    async addStoredBytes(tenant: string, delta: number): Promise<number> {
+      return redis.incrby(k.storedBytes(tenant), delta);
+    },
+
+    async storedBytes(tenant: string): Promise<number> {
+      return Number((await redis.get(k.storedBytes(tenant))) ?? 0);
+    },
+
+    /** Data set records of a tenant (SCAN, for deletions and quotas; not a request path of every call). */
+    async listDatasets(tenant: string): Promise<DatasetRecord[]> {
+      const out: DatasetRecord[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `${k.dataset(tenant, '')}*`, 'COUNT', 500);
+        cursor = next;
+        if (found.length) for (const v of await redis.mget(found)) if (v) out.push(JSON.parse(v) as DatasetRecord);
+      } while (cursor !== '0');
+      return out;
+    },
+
     publish,
 
-    /** Subscribe to a job's events; returns an unsubscribe function. Uses its own connection. */
-    async subscribe(id: string, onEvent: (e: JobEvent) => void): Promise<() => Promise<void>> {
-      const sub = redis.duplicate();
-      sub.on('error', () => {});
-      sub.on('message', (_ch: string, msg: string) => onEvent(JSON.parse(msg) as JobEvent));
-      await sub.subscribe(k.events(id));
-      return async () => {
-        sub.disconnect();
-      };
-    },
+    /**
+     * Subscribe to a job's events; returns an unsubscribe function. All subscriptions
+     * of this store share one Redis connection (see createEventHub).
+     */
+    subscribe: events.subscribe,
+    /** Redis subscriber connections this store holds (0 or 1). */
+    subscriberConnections: events.connections,
+    closeSubscriptions: events.close,
   };
 }
 

@@ -347,7 +347,8 @@ describe('the fleet', () => {
   });
 
   it('/metrics carries the provisioner\'s decisions next to the API\'s requests', async () => {
-    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
+    const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.key}-admin` } })).text();
     expect(text).toMatch(/nightshift_provisioner_reconciles_total\{result="ok"\} [1-9]/);
     expect(text).toMatch(/nightshift_provisioner_instances_launched_total\{[^}]*\} [1-9]/);
     expect(text).toContain('nightshift_http_requests_total');

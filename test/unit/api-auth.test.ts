@@ -78,9 +78,18 @@ describe('open routes', () => {
     expect(doc.components.securitySchemes.bearer.scheme).toBe('bearer');
   });
 
-  it('GET /metrics exposes request counters without a key', async () => {
+  it('GET /metrics answers admin keys only: 401 without a key, 403 for a tenant key', async () => {
+    const none = await stack.app.inject({ url: '/metrics' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('unauthorized');
+    const tenant = await stack.app.inject({ url: '/metrics', headers: stack.auth('acme') });
+    expect(tenant.statusCode).toBe(403);
+    expect(tenant.body).not.toMatch(/nightshift_http_requests_total/);
+  });
+
+  it('GET /metrics exposes request counters to an admin key', async () => {
     const scrape = async () => {
-      const res = await stack.app.inject({ url: '/metrics' });
+      const res = await stack.app.inject({ url: '/metrics', headers: stack.auth('admin') });
       expect(res.statusCode).toBe(200);
       const count = (re: RegExp) => Number(re.exec(res.body)?.[1] ?? 0);
       return {

@@ -5,7 +5,7 @@ import { notFound } from '../../core/errors.ts';
 import { LIMITS } from '../../core/spec.ts';
 import type { Services } from '../app.ts';
 import { datasetView } from '../services/datasets.ts';
-import { DatasetCreated, DatasetParams, DatasetQuery, errorResponses } from '../schemas.ts';
+import { DatasetCreated, DatasetParams, DatasetQuery, ErrorRef, errorResponses } from '../schemas.ts';
 
 export const datasetRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { datasets } = services;
@@ -25,7 +25,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       consumes: ['text/csv', 'application/octet-stream'],
       querystring: DatasetQuery,
       body: Type.String({ format: 'binary', description: 'the CSV file' }),
-      response: { 201: DatasetCreated, ...errorResponses(400, 413, 415) },
+      response: { 201: DatasetCreated, ...errorResponses(400, 413, 415, 429) },
     },
   }, async (req, reply) => {
     const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -45,4 +45,16 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     if (!rec) throw notFound('data set', req.params.id);
     return datasetView(rec);
   });
+};
+
+export const datasetDeleteRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.delete('/v1/datasets/:id', {
+    schema: {
+      tags: ['datasets'],
+      summary: 'Delete an uploaded data set',
+      description: 'Removes the record and, when no other upload of the tenant has the same content, the file. Refused (409) while a queued or running job trains on it.',
+      params: DatasetParams,
+      response: { 200: DatasetCreated, 409: ErrorRef, ...errorResponses(400, 404) },
+    },
+  }, async (req) => datasetView(await services.datasets.remove(req.principal.tenant, req.params.id)));
 };

@@ -5,11 +5,12 @@ import { isTerminal, type Job } from '../../core/job.ts';
 import type { JobEvent } from '../../platform/store.ts';
 import { keys } from '../../core/keys.ts';
 import type { Services } from '../app.ts';
+import type { StreamCounter } from '../hardening.ts';
 import { ArtifactParams, ArtifactQuery, HistoryAnswer, JobIdParams, errorResponses } from '../schemas.ts';
 
 export const SSE_HEARTBEAT_MS = 15_000;
 
-export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; heartbeatMs?: number }> = async (app, { services, heartbeatMs = SSE_HEARTBEAT_MS }) => {
+export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; streams: StreamCounter; heartbeatMs?: number }> = async (app, { services, streams, heartbeatMs = SSE_HEARTBEAT_MS }) => {
   const { jobs, files, store } = services;
 
   app.get('/v1/jobs/:id/history', {
@@ -61,13 +62,14 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; hear
     schema: {
       tags: ['jobs'],
       summary: 'Live events of a job (Server-Sent Events)',
-      description: 'First a "job" event with the current Job, then "status", "progress" and "unit" events; the stream ends when the job reaches a terminal status. A comment line every 15 s keeps the connection open.',
+      description: 'First a "job" event with the current Job, then "status", "progress" and "unit" events; the stream ends when the job reaches a terminal status. A comment line every 15 s keeps the connection open. A tenant may hold NIGHTSHIFT_MAX_EVENT_STREAMS streams open per API process (429 beyond).',
       params: JobIdParams,
       produces: ['text/event-stream'],
-      response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 404) },
+      response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 404, 429) },
     },
   }, async (req, reply) => {
     const job = await jobs.visibleJob(req.principal, req.params.id);
+    const release = streams.open(req.principal.tenant);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -86,6 +88,7 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; hear
     const finish = (): void => {
       if (closed) return;
       closed = true;
+      release();
       if (heartbeat) clearInterval(heartbeat);
       unsubscribe?.().catch(() => undefined);
       raw.end();

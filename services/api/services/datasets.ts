@@ -7,16 +7,15 @@
  * them (core/data-sources.ts), and then only checked to exist: the worker reads them.
  */
 import type { DatasetView } from '../../core/views.ts';
-import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '../../core/artifacts.ts';
-import { NightshiftError } from '../../core/errors.ts';
+import { NightshiftError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { keys } from '../../core/keys.ts';
 import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy } from '../../core/data-sources.ts';
 import type { DatasetSummary } from '../../core/resolve.ts';
 import type { DatasetRecord, Store } from '../../platform/store.ts';
-import { parseCsv, summarizeTable } from '../../../workers/trainer/ml/csv.ts';
 import { builtinSummary } from './builtin.ts';
+import { createSummarizer, type Summarizer } from './summarize.ts';
 
 export interface DatasetServiceDeps {
   store: Store;
@@ -24,6 +23,10 @@ export interface DatasetServiceDeps {
   /** which s3:// objects each tenant may train on */
   dataSources: DataSourcePolicy;
   now?: () => Date;
+  /** bytes of uploads a tenant may store */
+  maxStoredBytes?: number;
+  /** parses and summarizes a CSV upload (default: in a worker thread) */
+  summarize?: Summarizer;
 }
 
 export const datasetView = (d: DatasetRecord): DatasetView => ({
@@ -40,33 +43,84 @@ export const datasetView = (d: DatasetRecord): DatasetView => ({
 
 const DATASET_URI = /^dataset:([A-Za-z0-9_.-]{1,128})$/;
 
-export function createDatasetService({ store, artifacts, dataSources, now = () => new Date() }: DatasetServiceDeps) {
+const ACTIVE = ['queued', 'scheduled', 'running'];
+
+export function createDatasetService({ store, artifacts, dataSources, now = () => new Date(), maxStoredBytes = Number.MAX_SAFE_INTEGER, summarize = createSummarizer() }: DatasetServiceDeps) {
   return {
+    /**
+     * Stores an upload: summary (off the event loop), the quota check, the file
+     * (content-addressed, once per tenant and content), then the record. When a
+     * later step fails, what the earlier steps wrote is removed again, so a failed
+     * upload leaves no object behind.
+     */
     async upload(tenant: string, bytes: Buffer, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
       if (bytes.length === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
       // ragged_csv / dataset_invalid errors name the line
-      const summary = summarizeTable(parseCsv(bytes, { header: opts.header }));
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const { summary, sha256 } = await summarize(bytes, opts.header);
       const id = newId('ds');
       const key = keys.dataset(tenant, sha256);
-      if (!(await artifacts.exists(key))) await artifacts.put(key, bytes, 'text/csv');
-      const record: DatasetRecord = {
-        id,
-        tenant,
-        ...(opts.name ? { name: opts.name } : {}),
-        uri: `dataset:${id}`,
-        key,
-        rows: summary.rows,
-        columns: summary.columns,
-        bytes: bytes.length,
-        sha256,
-        header: opts.header,
-        createdAt: now().toISOString(),
-        summary,
-      };
-      await artifacts.putJson(keys.datasetMeta(tenant, id), record);
-      await store.putDataset(record);
-      return record;
+      const undo: Array<() => Promise<unknown>> = [];
+      try {
+        if (!(await artifacts.exists(key))) {
+          const stored = await store.storedBytes(tenant);
+          if (stored + bytes.length > maxStoredBytes) {
+            throw new NightshiftError('quota_exceeded', `this upload (${bytes.length} bytes) would take the tenant's stored data sets to ${stored + bytes.length} bytes, over the limit of ${maxStoredBytes} (NIGHTSHIFT_MAX_STORED_BYTES); delete data sets with DELETE /v1/datasets/:id`);
+          }
+          undo.push(() => artifacts.deletePrefix(key));
+          await artifacts.put(key, bytes, 'text/csv');
+          await store.addStoredBytes(tenant, bytes.length);
+          undo.push(() => store.addStoredBytes(tenant, -bytes.length));
+        }
+        const record: DatasetRecord = {
+          id,
+          tenant,
+          ...(opts.name ? { name: opts.name } : {}),
+          uri: `dataset:${id}`,
+          key,
+          rows: summary.rows,
+          columns: summary.columns,
+          bytes: bytes.length,
+          sha256,
+          header: opts.header,
+          createdAt: now().toISOString(),
+          summary,
+        };
+        undo.push(() => artifacts.deletePrefix(keys.datasetMeta(tenant, id)));
+        await artifacts.putJson(keys.datasetMeta(tenant, id), record);
+        await store.putDataset(record);
+        return record;
+      } catch (e) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw e;
+      }
+    },
+
+    /**
+     * Deletes an upload: its record, its name when the name still points at it, its
+     * record copy and, when no other record of the tenant has the same content, the
+     * file. Refused (409) while a queued or running job trains on it.
+     */
+    async remove(tenant: string, idOrName: string): Promise<DatasetRecord> {
+      const rec = await store.getDataset(tenant, idOrName);
+      if (!rec) throw notFound('data set', idOrName);
+      const uri = `dataset:${rec.id}`;
+      const users: string[] = [];
+      for (const status of ACTIVE) {
+        const ids = await store.redis.zrange(store.keys.byStatus(status, tenant), 0, -1);
+        for (const jobId of ids) {
+          const job = await store.getRecord(jobId);
+          if (job?.spec.dataset.uri === uri) users.push(jobId);
+        }
+      }
+      if (users.length) throw new NightshiftError('conflict', `data set ${rec.id} is used by ${users.length} queued or running job(s) (${users.slice(0, 5).join(', ')}); cancel them or wait for them to finish`);
+      if (!(await store.deleteDataset(rec))) throw notFound('data set', idOrName);
+      await artifacts.deletePrefix(keys.datasetMeta(tenant, rec.id));
+      const sameContent = (await store.listDatasets(tenant)).some((d) => d.sha256 === rec.sha256);
+      if (!sameContent && (await artifacts.exists(rec.key))) {
+        await artifacts.deletePrefix(rec.key);
+        await store.addStoredBytes(tenant, -rec.bytes);
+      }
+      return rec;
     },
 
     /** undefined for unknown ids and for other tenants' data sets */

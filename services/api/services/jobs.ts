@@ -9,7 +9,9 @@ import { NightshiftError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Job, JobStatus } from '../../core/job.ts';
 import { keys } from '../../core/keys.ts';
-import { checkJobSpec, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
+import { checkJobSpec, jobCompute, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
+import { validationError } from '../../core/errors.ts';
+import type { ComputeEstimate } from '../../core/model-limits.ts';
 import type { JobSpec } from '../../core/spec.ts';
 import { planUnits } from '../../core/units.ts';
 import { enqueueJob, enqueueJobs, removePendingUnits, type Queues } from '../../platform/queue.ts';
@@ -28,7 +30,7 @@ export interface JobServiceDeps {
   log?: { error(obj: unknown, msg?: string): void };
 }
 
-export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec };
+export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec; compute?: ComputeEstimate };
 
 /** A job checked and ready to store and queue (batches prepare all their jobs before accepting any). */
 export interface PreparedJob {
@@ -60,15 +62,34 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
    * Schema-valid spec -> resolved spec, with every cross-field and data set rule
    * checked, and the data set URI pinned to the upload those checks saw.
    */
-  async function check(tenant: string, spec: JobSpec, lookups?: Map<string, ReturnType<DatasetService['lookup']>>): Promise<{ resolved: ResolvedJobSpec; datasetUri: string }> {
+  async function check(p: Principal, spec: JobSpec, lookups?: Map<string, ReturnType<DatasetService['lookup']>>): Promise<{ resolved: ResolvedJobSpec; datasetUri: string; compute?: ComputeEstimate }> {
+    const limits = config.limits;
+    const maxPriority = p.admin ? 100 : limits.tenantMaxPriority.get(p.tenant) ?? limits.maxPriority;
+    if (spec.priority !== undefined && spec.priority > maxPriority) {
+      throw validationError('priority', `${spec.priority} is above the highest priority this tenant may use (${maxPriority}); the operator sets it with NIGHTSHIFT_TENANT_MAX_PRIORITY`);
+    }
     let lookup = lookups?.get(spec.dataset.uri);
     if (!lookup) {
-      lookup = datasets.lookup(tenant, spec.dataset.uri);
+      lookup = datasets.lookup(p.tenant, spec.dataset.uri);
       lookups?.set(spec.dataset.uri, lookup);
     }
     const { uri, summary } = await lookup;
     const fleet = config.compute === 'ec2' ? { instanceTypes: config.ec2.instanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
-    return { resolved: checkJobSpec(spec, summary, fleet), datasetUri: uri };
+    const resolved = checkJobSpec(spec, summary, fleet);
+    const compute = jobCompute(resolved, summary);
+    if (compute && compute.total > limits.maxJobCompute) {
+      throw validationError('model', `the job asks for ${compute.total.toExponential(2)} parameter updates (${compute.parameters} parameters x ${compute.rows} rows x ${compute.epochs} epochs x ${compute.units} training units), over the limit of ${limits.maxJobCompute.toExponential(2)}; use a smaller model, fewer epochs or fewer folds/repeats/runs`);
+    }
+    return { resolved, datasetUri: uri, ...(compute ? { compute } : {}) };
+  }
+
+  /** Refuses work that would take the tenant over its queued-units quota. */
+  async function checkQueuedUnits(p: Principal, adding: number): Promise<void> {
+    const max = config.limits.maxQueuedUnits;
+    const active = await store.activeUnits(p.tenant);
+    if (active + adding > max) {
+      throw new NightshiftError('quota_exceeded', `this job has ${adding} training units and the tenant already has ${active} queued or running; the limit is ${max} (NIGHTSHIFT_MAX_QUEUED_UNITS). Wait for work to finish or cancel some`);
+    }
   }
 
   return {
@@ -76,14 +97,15 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     visibleRecord,
 
     async dryRun(p: Principal, spec: JobSpec): Promise<DryRunResult> {
-      const { resolved } = await check(p.tenant, spec);
-      return { valid: true, unitsTotal: planUnits(resolved).length, resolved };
+      const { resolved, compute } = await check(p, spec);
+      return { valid: true, unitsTotal: planUnits(resolved).length, resolved, ...(compute ? { compute } : {}) };
     },
 
     async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
-      const { resolved, datasetUri } = await check(p.tenant, submitted);
+      const { resolved, datasetUri } = await check(p, submitted);
       const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
       const units = planUnits(resolved);
+      await checkQueuedUnits(p, units.length);
       const id = newId('job');
       const record: JobRecord = {
         id,
@@ -131,7 +153,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         const submitted = specs[i];
         let checked: { resolved: ResolvedJobSpec; datasetUri: string };
         try {
-          checked = await check(p.tenant, submitted, lookups);
+          checked = await check(p, submitted, lookups);
         } catch (e) {
           if (e instanceof NightshiftError && e.field) {
             const field = opts.where(i, e.field);
@@ -151,6 +173,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           },
         });
       }
+      await checkQueuedUnits(p, out.reduce((n, j) => n + j.units.length, 0));
       return out;
     },
 

@@ -222,13 +222,51 @@ export function cellText(col: Column, row: number): string {
 
 const MAX_CLASSES = 50;
 
-/** Row/column counts and, per column, class counts when it is non-numeric or has <= 50 distinct values. */
+/** Bounds of a stored summary: it stays small whatever the data (a count per distinct value would be as large as the data). */
+export const SUMMARY_LIMITS = {
+  /** values listed per column (the most frequent); the rest are one "other" count */
+  topK: MAX_CLASSES,
+  /** distinct values of a string column counted exactly; later new values count as "other" */
+  tracked: 1_000,
+  /** longer values are never listed (they count as "other") */
+  valueChars: 256,
+  /** JSON size of a whole summary; the columns with the largest counts lose them first */
+  bytes: 256 * 1024,
+} as const;
+
+function topK(m: Map<string, number>, total: number): { counts: Record<string, number>; other: number } {
+  const sorted = [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, SUMMARY_LIMITS.topK);
+  const counts: Record<string, number> = {};
+  let listed = 0;
+  for (const [k, v] of sorted) {
+    Object.defineProperty(counts, k, { value: v, enumerable: true, writable: true, configurable: true });
+    listed += v;
+  }
+  return { counts, other: total - listed };
+}
+
+/**
+ * Row/column counts and, per column, bounded class counts: for a non-numeric column
+ * the (at most 50) most frequent values with their counts, the rows of every other
+ * value in `other`; a numeric column is listed when it has <= 50 distinct values
+ * (else null: not categorical). The whole summary stays under SUMMARY_LIMITS.bytes.
+ */
 export function summarizeTable(t: Table): DatasetSummary {
-  const classCounts = t.data.map((col): Record<string, number> | null => {
+  const other: number[] = [];
+  const classCounts = t.data.map((col, ci): Record<string, number> | null => {
+    other[ci] = 0;
     if (col.kind === 'string') {
       const m = new Map<string, number>();
-      for (const v of col.values) m.set(v, (m.get(v) ?? 0) + 1);
-      return Object.fromEntries(m);
+      let untracked = 0;
+      for (const v of col.values) {
+        const c = m.get(v);
+        if (c !== undefined) m.set(v, c + 1);
+        else if (m.size < SUMMARY_LIMITS.tracked && v.length <= SUMMARY_LIMITS.valueChars) m.set(v, 1);
+        else untracked++;
+      }
+      const { counts, other: rest } = topK(m, col.values.length - untracked);
+      other[ci] = rest + untracked;
+      return counts;
     }
     const m = new Map<number, number>();
     const vs = col.values;
@@ -244,5 +282,15 @@ export function summarizeTable(t: Table): DatasetSummary {
     for (const [k, v] of m) out[String(k)] = v;
     return out;
   });
-  return { rows: t.rows, columns: t.columns, classCounts };
+  const summary: DatasetSummary = { rows: t.rows, columns: t.columns, classCounts, ...(other.some((n) => n > 0) ? { other } : {}) };
+  // a wide table of categorical columns: drop the largest column counts until the summary fits
+  const sizes = classCounts.map((c) => (c ? JSON.stringify(c).length : 0));
+  let size = JSON.stringify(summary).length;
+  const order = sizes.map((n, i) => [n, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [n, i] of order) {
+    if (size <= SUMMARY_LIMITS.bytes || n === 0) break;
+    classCounts[i] = null;
+    size -= n - 4;
+  }
+  return summary;
 }
