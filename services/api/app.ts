@@ -34,6 +34,7 @@ import { createCostService, type CostService } from './services/costs.ts';
 import { createFleetStore } from '../provisioner/fleet-store.ts';
 import { createMeter } from '../platform/meter.ts';
 import { createDatasetService, type DatasetService } from './services/datasets.ts';
+import type { Summarizer } from './services/summarize.ts';
 import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
 import { createPredictService, type PredictService, type PredictorFactory } from './services/predict.ts';
@@ -56,6 +57,8 @@ export interface AppDeps {
   sseHeartbeatMs?: number;
   /** metric registries of other parts in this process (the provisioner's), served on /metrics too */
   extraMetrics?: Registry[];
+  /** parses and summarizes CSV uploads (default: in worker threads) */
+  summarize?: Summarizer;
 }
 
 export interface Services {
@@ -140,7 +143,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => store.closeSubscriptions());
 
-  const datasets = createDatasetService({ store, artifacts, dataSources: { bucket: artifacts.bucket, grants: config.s3Sources }, maxStoredBytes: config.limits.maxStoredBytes, ...(now ? { now } : {}) });
+  const datasets = createDatasetService({
+    store,
+    artifacts,
+    dataSources: { bucket: artifacts.bucket, grants: config.s3Sources },
+    maxStoredBytes: config.limits.maxStoredBytes,
+    ...(deps.summarize ? { summarize: deps.summarize } : {}),
+    ...(now ? { now } : {}),
+  });
   const fleet = createFleetStore(store.redis, config.prefix);
   const services: Services = {
     store,
