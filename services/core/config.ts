@@ -253,7 +253,7 @@ export function loadConfig(env: Env = process.env): Config {
       bootstrapPowerOffMin: int(env, 'NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN', 30, 1, 1_440),
     },
     limits: {
-      rateLimitPerMinute: int(env, 'NIGHTSHIFT_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+      rateLimitPerMinute: int(env, 'NIGHTSHIFT_RATE_LIMIT_PER_MINUTE', 1_200, 0, 1_000_000),
       maxQueuedUnits: int(env, 'NIGHTSHIFT_MAX_QUEUED_UNITS', 5_000, 1, 10_000_000),
       maxEventStreams: int(env, 'NIGHTSHIFT_MAX_EVENT_STREAMS', 20, 1, 100_000),
       maxStoredBytes: int(env, 'NIGHTSHIFT_MAX_STORED_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),

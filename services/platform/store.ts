@@ -75,14 +75,14 @@ const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
  * is subscribed while at least one listener wants it, and each message is handed
  * to that channel's listeners. The connection is made on first use.
  */
-export function createEventHub(redis: Redis, channelOf: (jobId: string) => string) {
+export function createEventHub(redis: Redis, channelOf: (jobId: string) => string, name = 'nightshift-events') {
   let sub: Redis | undefined;
   const listeners = new Map<string, Set<(e: JobEvent) => void>>();
   /** SUBSCRIBE in flight per channel: later listeners wait for it too */
   const subscribing = new Map<string, Promise<unknown>>();
   const connection = (): Redis => {
     if (sub) return sub;
-    sub = redis.duplicate({ connectionName: 'nightshift-events' });
+    sub = redis.duplicate({ connectionName: name });
     sub.on('error', () => {});
     sub.on('message', (ch: string, msg: string) => {
       const set = listeners.get(ch);
@@ -162,7 +162,7 @@ export function createStore(redis: Redis, prefix: string) {
     /** bytes of uploaded data sets per tenant */
     storedBytes: (tenant: string) => `${prefix}:dataset-bytes:${tenant}`,
   };
-  const events = createEventHub(redis, (id) => k.events(id));
+  const events = createEventHub(redis, (id) => k.events(id), `nightshift-events:${prefix}`);
 
   async function publish(ev: JobEvent): Promise<void> {
     await redis.publish(k.events(ev.jobId), JSON.stringify(ev));

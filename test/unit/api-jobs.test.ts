@@ -291,4 +291,30 @@ describe('GET /v1/jobs/:id/events', () => {
     for (let i = 0; i < 50 && (await subscribers()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await subscribers()).toBe(0);
   });
+  it('serves every event stream of the process from one Redis subscriber connection', async () => {
+    if (!stack.app.server.listening) await stack.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = stack.app.server.address() as { port: number };
+    const ids = [await submit(), await submit(), await submit()];
+    const ac = new AbortController();
+    const readers: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+    for (let i = 0; i < 12; i++) {
+      const tenant = i % 2 ? 'acme' : 'admin';
+      const res = await fetch(`http://127.0.0.1:${port}/v1/jobs/${ids[i % 3]}/events`, { headers: stack.auth(tenant), signal: ac.signal });
+      expect(res.status).toBe(200);
+      const r = res.body!.getReader();
+      await r.read();
+      readers.push(r);
+    }
+    const clients = String(await stack.redis.client('LIST')).split('\n').filter((l) => l.includes(`name=nightshift-events:${stack.prefix} `));
+    expect(clients).toHaveLength(1);
+    for (const id of ids) {
+      expect(((await stack.redis.pubsub('NUMSUB', stack.store.keys.events(id))) as [string, number])[1]).toBe(1);
+    }
+    // one event reaches every stream of its job
+    await stack.store.progress(ids[0], 'r0-p0-f0', 1, 2);
+    const got = await Promise.all(readers.filter((_, i) => i % 3 === 0).map(async (r) => new TextDecoder().decode((await r.read()).value)));
+    expect(got).toHaveLength(4);
+    for (const t of got) expect(t).toMatch(/^event: progress\n/);
+    ac.abort();
+  });
 });

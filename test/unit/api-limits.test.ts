@@ -205,6 +205,38 @@ describe('query parameters and content types on mutating routes', () => {
   });
 });
 
+describe('event streams per tenant', () => {
+  it('refuses a stream over the tenant\'s limit with 429 and accepts one again after a client leaves', async () => {
+    if (!stack.app.server.listening) await stack.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = stack.app.server.address() as { port: number };
+    const id = (await post('/v1/jobs', spec())).json().id;
+    const url = `http://127.0.0.1:${port}/v1/jobs/${id}/events`;
+    const open = async (tenant = 'acme') => {
+      const ac = new AbortController();
+      const res = await fetch(url, { headers: stack.auth(tenant), signal: ac.signal });
+      if (res.status === 200) await res.body!.getReader().read();
+      return { res, ac };
+    };
+    const a = await open();
+    const b = await open();
+    expect([a.res.status, b.res.status]).toEqual([200, 200]);
+    const c = await open();
+    expect(c.res.status).toBe(429);
+    expect((await c.res.json()).error.code).toBe('quota_exceeded');
+    // admin streams do not count against acme
+    const admin = await open('admin');
+    expect(admin.res.status).toBe(200);
+    a.ac.abort();
+    let d = await open();
+    for (let i = 0; i < 50 && d.res.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      d = await open();
+    }
+    expect(d.res.status).toBe(200);
+    for (const s of [b, d, admin]) s.ac.abort();
+  });
+});
+
 describe('Idempotency-Key', () => {
   it('answers a retried POST /v1/jobs with the first answer and creates nothing new', async () => {
     const h = { 'idempotency-key': 'retry-me-1' };
