@@ -84,7 +84,8 @@ const defaultPredictor: PredictorFactory = async (artifacts, jobId) => {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, store, queues, artifacts, now } = deps;
-  const logger = deps.logger === undefined ? { level: config.logLevel } : deps.logger;
+  // keys never reach the logs, whatever a serializer includes
+  const logger = deps.logger === undefined ? { level: config.logLevel, redact: ['req.headers.authorization', 'headers.authorization'] } : deps.logger;
   const app = Fastify({
     ...(typeof logger === 'object' && 'child' in logger ? { loggerInstance: logger } : { logger }),
     genReqId: (req) => {

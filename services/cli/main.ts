@@ -13,6 +13,7 @@ import { ApiError, ConnectionError, batchClient, createClient, type Client } fro
 import { createBatchCommands } from './batches.ts';
 import { BATCH_STATUSES } from '../core/batch.ts';
 import { createCommands, type Io } from './commands.ts';
+import { createKeyCommands } from './keys.ts';
 import { ConfigError, loadCliConfig, type CliConfig } from './config.ts';
 import { UsageError } from './format.ts';
 
@@ -195,6 +196,23 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     .option('--to <date>', 'instances launched before this ISO date or time')
     .option('--json', 'print the raw API answer')
     .action((o) => run(() => cmd.cost(o))());
+
+  const keyCmd = createKeyCommands(io, env);
+  const keys = program.command('keys').description('API keys in Redis (operator commands: use REDIS_URL and NIGHTSHIFT_PREFIX, not the API)');
+  keys
+    .command('create <tenant>')
+    .description('make a key for a tenant; prints the key once (stored only as its SHA-256 digest)')
+    .option('--json', 'print {id, tenant, createdAt, hint, key}')
+    .action((tenant: string, o) => run(() => keyCmd.create(tenant, o))());
+  keys
+    .command('list')
+    .description('keys in Redis: id, tenant, first characters, creation time')
+    .option('--json', 'print JSON')
+    .action((o) => run(() => keyCmd.list(o))());
+  keys
+    .command('revoke <id>')
+    .description('revoke a key by its id; the API refuses it from its next request')
+    .action((id: string) => run(() => keyCmd.revoke(id))());
 
   try {
     await program.parseAsync(argv);
