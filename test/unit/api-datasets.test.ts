@@ -98,3 +98,21 @@ describe('POST /v1/datasets', () => {
     expect(res.statusCode).toBe(401);
   });
 });
+
+describe('data set summaries', () => {
+  it('stores a bounded record for a column of unique strings (the record was as large as the data)', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${i % 7},user-${i}-${'z'.repeat(40)},${i % 2}`);
+    const body = rows.join('\n') + '\n';
+    const res = await upload(body);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().rows).toBe(20_000);
+    const id = res.json().id;
+    const len = await stack.redis.strlen(stack.store.keys.dataset('acme', id));
+    expect(len).toBeGreaterThan(0);
+    expect(len).toBeLessThan(body.length / 100);
+    const rec = await stack.store.getDataset('acme', id);
+    expect(Object.keys(rec!.summary.classCounts![1]!)).toHaveLength(50);
+    expect(rec!.summary.other![1]).toBe(20_000 - 50);
+    expect(rec!.summary.classCounts![2]).toEqual({ 0: 10_000, 1: 10_000 });
+  });
+});

@@ -87,6 +87,20 @@ describe('normalizeLayers', () => {
     }
   });
 
+  it('refuses Keras models over the size limits as spec_invalid (not retried), as the API does at submission', () => {
+    const big = structuredClone(keras2);
+    ((big.config.layers as Array<{ config: Record<string, unknown> }>)[1]).config.units = 1e9;
+    expect(() => fromKerasJson(big)).toThrow(/config\.units: must be an integer 1\.\.4096, got 1000000000/);
+    try {
+      fromKerasJson(big);
+    } catch (e) {
+      expect((e as { code: string; retryable: boolean }).code).toBe('spec_invalid');
+      expect((e as { retryable: boolean }).retryable).toBe(false);
+    }
+    const deep = { class_name: 'Sequential', config: { layers: Array.from({ length: 200 }, () => ({ class_name: 'Dense', config: { units: 5 } })) } };
+    expect(() => fromKerasJson(deep)).toThrow(/has 200 layers, over the limit of 32/);
+  });
+
   it('refuses a Keras input shape that differs from the data set', () => {
     expect(() => normalizeLayers({ model: { keras: keras2 } }, 8)).toThrow(/expects 60 input features/);
   });
