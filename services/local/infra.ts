@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
 import { pingRedis } from '../platform/redis.ts';
-import { startEmbeddedS3, EMBEDDED_S3_CREDENTIALS, type EmbeddedS3 } from '../platform/embedded-s3.ts';
+import { startEmbeddedS3, type EmbeddedS3 } from '../platform/embedded-s3.ts';
 import type { Config } from '../core/config.ts';
 
 export class StackError extends Error {}
@@ -89,7 +89,7 @@ export async function ensureS3(config: Config, log: (m: string) => void): Promis
   const embedded = await startEmbeddedS3({ directory: dir, port: await freePort(4568), buckets: [config.s3.bucket] });
   log(`started the embedded S3 server on ${embedded.endpoint} (data under ${dir})`);
   return {
-    env: { AWS_ENDPOINT_URL: embedded.endpoint, AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey },
+    env: { AWS_ENDPOINT_URL: embedded.endpoint, AWS_ACCESS_KEY_ID: embedded.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: embedded.credentials.secretAccessKey },
     embedded,
     stop: () => embedded.close(),
   };

@@ -15,7 +15,7 @@ import { buildApp, type AppDeps } from '../../services/api/app.ts';
 import type { ArtifactStore } from '../../services/core/artifacts.ts';
 import { loadConfig, type Config } from '../../services/core/config.ts';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
 import { createQueues, type Queues } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { createStore, type Store } from '../../services/platform/store.ts';
@@ -75,7 +75,7 @@ export async function createTestStack(opts: TestStackOptions = {}): Promise<Test
       undo.push(() => rmSync(dir, { recursive: true, force: true }));
       s3 = await startEmbeddedS3({ directory: dir });
       undo.push(() => s3!.close());
-      endpoint = { endpoint: s3.endpoint, ...EMBEDDED_S3_CREDENTIALS };
+      endpoint = { endpoint: s3.endpoint, ...s3.credentials };
     }
     const config = loadConfig({
       REDIS_URL: TEST_REDIS_URL,
