@@ -55,13 +55,16 @@ local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'completed' or cur == 'failed' or cur == 'cancelled' or cur == 'budget_exhausted' or cur == 'deadline_missed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-local rec = cjson.decode(redis.call('HGET', KEYS[1], 'record'))
-local id = rec['id']
-local score = redis.call('HGET', KEYS[1], 'score') or '0'
-redis.call('ZREM', KEYS[2] .. cur, id)
-redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':' .. cur, id)
-redis.call('ZADD', KEYS[2] .. ARGV[1], score, id)
-redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. ARGV[1], score, id)
+local raw = redis.call('HGET', KEYS[1], 'record')
+if raw then
+  local rec = cjson.decode(raw)
+  local id = rec['id']
+  local score = redis.call('HGET', KEYS[1], 'score') or '0'
+  redis.call('ZREM', KEYS[2] .. cur, id)
+  redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':' .. cur, id)
+  redis.call('ZADD', KEYS[2] .. ARGV[1], score, id)
+  redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. ARGV[1], score, id)
+end
 if ARGV[1] == 'running' and not redis.call('HGET', KEYS[1], 'startedAt') then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
