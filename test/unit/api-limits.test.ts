@@ -108,11 +108,19 @@ describe('queued units per tenant', () => {
     const third = await post('/v1/jobs', five, 'globex');
     expect(third.statusCode).toBe(429);
     expect(third.json().error.code).toBe('quota_exceeded');
-    expect(third.json().error.message).toMatch(/already has 10 queued or running; the limit is 12/);
+    expect(third.json().error.message).toMatch(/has 5 training units and the tenant already has 10 queued or running; the limit is 12/);
     const list = await stack.app.inject({ url: '/v1/jobs?status=queued', headers: stack.auth('globex') });
     expect(list.json().items).toHaveLength(2);
     // another tenant is not affected
     expect((await post('/v1/jobs', five, 'acme')).statusCode).toBe(202);
+  });
+
+  it('counts a batch\'s units against the same quota, creating no batch and no job', async () => {
+    const res = await post('/v1/batches', { name: 'over', base: spec({ evaluation: { method: 'kfold', folds: 2 } }), grid: { 'training.epochs': [1, 2] } }, 'globex');
+    expect(res.statusCode).toBe(429);
+    expect(res.json().error.message).toMatch(/has 4 training units and the tenant already has 10 queued or running/);
+    expect((await stack.app.inject({ url: '/v1/batches', headers: stack.auth('globex') })).json().items).toEqual([]);
+    expect((await stack.app.inject({ url: '/v1/jobs?status=queued', headers: stack.auth('globex') })).json().items).toHaveLength(2);
   });
 });
 

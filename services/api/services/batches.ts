@@ -119,6 +119,8 @@ export function createBatchService({ store, batches, jobs, artifacts, now = () =
         priority: spec.priority ?? prepared[0]?.resolved.priority ?? 50,
         resourceClass: prepared[0]?.record.resourceClass ?? 'any',
       };
+      // the tenant's queued-units quota, before anything is stored
+      await jobs.checkQueuedUnits(p, unitsTotal);
       await batches.create(rec);
       const delayMs = schedule.notBefore !== undefined ? schedule.notBefore - now().getTime() : 0;
       await jobs.commitMany(p, prepared, { delayMs: Math.max(0, delayMs) });

@@ -88,13 +88,14 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     const max = config.limits.maxQueuedUnits;
     const active = await store.activeUnits(p.tenant);
     if (active + adding > max) {
-      throw new NightshiftError('quota_exceeded', `this job has ${adding} training units and the tenant already has ${active} queued or running; the limit is ${max} (NIGHTSHIFT_MAX_QUEUED_UNITS). Wait for work to finish or cancel some`);
+      throw new NightshiftError('quota_exceeded', `this submission has ${adding} training units and the tenant already has ${active} queued or running; the limit is ${max} (NIGHTSHIFT_MAX_QUEUED_UNITS). Wait for work to finish or cancel some`);
     }
   }
 
   return {
     visibleJob,
     visibleRecord,
+    checkQueuedUnits,
 
     async dryRun(p: Principal, spec: JobSpec): Promise<DryRunResult> {
       const { resolved, compute } = await check(p, spec);
@@ -173,13 +174,13 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           },
         });
       }
-      await checkQueuedUnits(p, out.reduce((n, j) => n + j.units.length, 0));
       return out;
     },
 
     /** Stores and queues prepared jobs: all scheduled (delayed) when delayMs > 0, with fair-share priorities. */
     async commitMany(p: Principal, jobs: PreparedJob[], opts: { delayMs?: number } = {}): Promise<void> {
       const scheduled = (opts.delayMs ?? 0) > 0;
+      await checkQueuedUnits(p, jobs.reduce((n, j) => n + j.units.length, 0));
       await store.createJobs(jobs.map((j) => j.record), scheduled ? 'scheduled' : 'queued');
       try {
         let ordinal = await store.tenantBacklog(p.tenant);
