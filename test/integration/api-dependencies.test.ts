@@ -130,7 +130,9 @@ describe('S3 unavailable', () => {
     expect(await stack.store.storedBytes('acme')).toBe(0);
     const job = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme'), payload: spec });
     // the job record is written before spec.json: the job is marked failed and the answer says so
-    expect([503, 500]).toContain(job.statusCode);
+    expect(job.statusCode).toBe(503);
+    expect(job.headers['retry-after']).toBe('5');
+    expect(job.json().error.message).toMatch(/could not be queued .* and was marked failed/);
   });
 });
 

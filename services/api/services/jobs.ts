@@ -19,6 +19,7 @@ import type { UnitRef } from '../../core/units.ts';
 import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { DatasetService } from './datasets.ts';
+import { isDependencyFailure } from '../hardening.ts';
 
 export interface JobServiceDeps {
   store: Store;
@@ -137,6 +138,9 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         await store
           .setStatus(id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } })
           .catch((err: unknown) => log?.error({ err, jobId: id }, 'could not mark the job failed'));
+        if (isDependencyFailure(e)) {
+          throw new NightshiftError('unavailable', `job ${id} could not be queued (Redis or the artifact store is not answering) and was marked failed; try again shortly`, { retryable: true, cause: e });
+        }
         throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e });
       }
       return (await store.getJob(id))!;
