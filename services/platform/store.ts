@@ -39,11 +39,22 @@ export interface JobEvent {
 }
 
 // budget_exhausted -> queued (or running when a unit had started), for a budget that was raised. ARGV: none.
+// KEYS[2]: the per-status index base, as in SET_STATUS.
 const REOPEN = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'budget_exhausted' then return 0 end
 local started = redis.call('HGET', KEYS[1], 'startedAt')
-redis.call('HSET', KEYS[1], 'status', started and 'running' or 'queued')
+local next = started and 'running' or 'queued'
+redis.call('HSET', KEYS[1], 'status', next)
 redis.call('HDEL', KEYS[1], 'finishedAt', 'error', 'waiting')
+local raw = redis.call('HGET', KEYS[1], 'record')
+if raw then
+  local rec = cjson.decode(raw)
+  local score = redis.call('HGET', KEYS[1], 'score') or '0'
+  redis.call('ZREM', KEYS[2] .. 'budget_exhausted', rec['id'])
+  redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':budget_exhausted', rec['id'])
+  redis.call('ZADD', KEYS[2] .. next, score, rec['id'])
+  redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. next, score, rec['id'])
+end
 return 1
 `;
 
@@ -347,7 +358,7 @@ export function createStore(redis: Redis, prefix: string) {
 
     /** a job stopped by its budget goes back to queued/running (the budget was raised); false if it was not budget_exhausted */
     async reopenFromBudget(id: string): Promise<boolean> {
-      const r = (await redis.eval(REOPEN, 1, k.job(id))) as number;
+      const r = (await redis.eval(REOPEN, 2, k.job(id), k.statusBase)) as number;
       if (r === 1) {
         const status = await redis.hget(k.job(id), 'status');
         await publish({ type: 'status', jobId: id, at: new Date().toISOString(), status });
