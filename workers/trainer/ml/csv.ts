@@ -209,8 +209,8 @@ export function parseCsv(bytes: Uint8Array | string, opts: ParseCsvOptions = {})
       break;
     }
   }
-  if (columns <= 0 || (rows === 0 && !header)) throw new NightshiftError('dataset_invalid', 'the CSV file has no rows');
-  if (rows === 0) throw new NightshiftError('dataset_invalid', 'the CSV file has a header but no data rows');
+  if (columns <= 0 || (rows === 0 && !header)) throw new NightshiftError('dataset_invalid', 'line 1: the CSV file has no rows (it is empty or holds only blank lines)');
+  if (rows === 0) throw new NightshiftError('dataset_invalid', 'line 2: the CSV file has a header but no data rows');
   const data: Column[] = cols.map((c) => (c instanceof NumCol ? { kind: 'number', values: c.values.slice(0, rows) } : { kind: 'string', values: c }));
   return { rows, columns, ...(header ? { header } : {}), data };
 }
