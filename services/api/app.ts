@@ -18,7 +18,7 @@ import { authHook, createAuthenticator, type Principal } from './auth.ts';
 import { createStreamCounter, dependencyGate, parseJsonBody, registerIdempotency, requestShapeGuard } from './hardening.ts';
 import { createHash } from 'node:crypto';
 import { NightshiftError } from '../core/errors.ts';
-import { ErrorSchema, registerErrorHandling } from './errors.ts';
+import { ErrorSchema, frameworkErrors, registerErrorHandling } from './errors.ts';
 import { createMetrics, registerMetrics, type Metrics } from './metrics.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { datasetDeleteRoutes, datasetRoutes } from './routes/datasets.ts';
@@ -97,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: 120_000,
     forceCloseConnections: true,
     return503OnClosing: true,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

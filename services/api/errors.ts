@@ -69,6 +69,21 @@ export function toHttpError(err: unknown, contentType?: string): { status: numbe
   return { status: 500, body: body('internal', 'internal error'), log: true };
 }
 
+/**
+ * Errors the router raises before any route runs (a path parameter over the length
+ * limit, a malformed percent-encoding): Fastify's `frameworkErrors` option. Same
+ * envelope as everything else.
+ */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const path = req.url.split('?')[0];
+  const [status, message] = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, `path: a part of ${JSON.stringify(path.slice(0, 200))} is longer than any id or artifact name`]
+    : err.code === 'FST_ERR_BAD_URL'
+      ? [400, `path: ${JSON.stringify(path.slice(0, 200))} is not a valid URL (bad percent-encoding)`]
+      : [400, `path: ${err.message}`];
+  void reply.code(status).type('application/json; charset=utf-8').send(body('bad_request', message, 'path'));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const { status, body: payload, log } = toHttpError(err, req.headers['content-type']);

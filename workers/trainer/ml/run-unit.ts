@@ -68,7 +68,8 @@ export function unitSplit(spec: ResolvedJobSpec, unit: UnitRef, rows: number, cl
   return folds[unit.fold];
 }
 
-function checkOutputWidth(spec: ResolvedJobSpec, layers: NormalizedLayer[], meta: ModelMeta): void {
+/** The output layer's width against what the targets need (one unit per regression target or class). */
+export function checkOutputWidth(spec: ResolvedJobSpec, layers: NormalizedLayer[], meta: ModelMeta): void {
   const last = layers[layers.length - 1];
   if (last.type === 'dense' && last.units !== meta.outputs) {
     const field = spec.model.layers ? `model.layers.${spec.model.layers.length - 1}.units` : 'model.keras';
