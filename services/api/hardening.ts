@@ -41,7 +41,9 @@ export async function requestShapeGuard(req: FastifyRequest): Promise<void> {
     for (const name of new URLSearchParams(req.url.slice(q + 1)).keys()) {
       if (!declared.has(name)) {
         const hint = [...declared].find((d) => d.toLowerCase() === name.toLowerCase());
-        throw new NightshiftError('validation_failed', `${name}: unknown query parameter${hint ? ` (did you mean ${hint}?)` : ''}; ${req.method} ${req.routeOptions.url} takes ${declared.size ? [...declared].join(', ') : 'none'}`, { field: name });
+        // an empty name ("?=x") is still named: as query."" rather than nothing
+        const field = name === '' ? 'query.""' : name;
+        throw new NightshiftError('validation_failed', `${field}: unknown query parameter${hint ? ` (did you mean ${hint}?)` : ''}; ${req.method} ${req.routeOptions.url} takes ${declared.size ? [...declared].join(', ') : 'none'}`, { field });
       }
     }
   }

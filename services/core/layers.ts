@@ -89,6 +89,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 /** Keras `model.to_json()` (Keras 1/2 and 3 layouts) of a Sequential model -> normalized layers. */
 export function fromKerasJson(keras: Obj, inputDim?: number): NormalizedLayer[] {
+  if (!isObj(keras)) throw specInvalid('model.keras', 'must be the JSON object of a Keras Sequential model.to_json()');
   const cls = keras.class_name;
   if (cls !== undefined && cls !== 'Sequential') throw specInvalid('model.keras.class_name', `only Sequential models are supported, got ${JSON.stringify(cls)}`);
   const config = keras.config;
