@@ -3,7 +3,7 @@
  * They drive validation, response serialization and the OpenAPI document.
  */
 import { Type, type TSchema } from '@sinclair/typebox';
-import { JOB_STATUSES, JobSchema } from '../core/job.ts';
+import { JOB_STATUSES, JobSchema, PlacementSchema } from '../core/job.ts';
 import { ErrorSchema } from './errors.ts';
 import { PREDICT_MAX_ROWS } from './services/predict.ts';
 
@@ -70,6 +70,7 @@ export const DryRunAnswer = Type.Object({
     units: Type.Number(),
     total: Type.Number({ description: 'parameters x rows x epochs x units; refused above NIGHTSHIFT_MAX_JOB_COMPUTE' }),
   }, { description: 'compute estimate, when the data set shape is known at submission' })),
+  placement: Type.Optional(PlacementSchema),
 });
 
 export const SubmitQuery = Type.Object({

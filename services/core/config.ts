@@ -6,6 +6,8 @@
 import path from 'node:path';
 import { parseS3Grants, type S3Grant } from './data-sources.ts';
 import { parseTenantBudgets } from './budget.ts';
+import { acceleratorOf, DEFAULT_CPU_TYPES } from './machines.ts';
+import { ON_DEMAND_USD } from './prices.ts';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -39,9 +41,19 @@ export interface Config {
   logLevel: string;
   workerConcurrency: number;
   ec2: {
+    /** GPU instance types in preference order (GPU classes) */
     instanceTypes: string[];
+    /** CPU instance types in preference order (CPU classes) */
+    cpuInstanceTypes: string[];
+    /** the only types a job may ask for (NIGHTSHIFT_EC2_ALLOWED_TYPES; default: the priced catalog) */
+    allowedTypes: string[];
+    /** operator cap on any job's resources.maxHourlyUsd and on what a launch may cost per instance-hour */
+    maxHourlyUsd?: number;
     amiId?: string;
-    amiSsmParameter: string;
+    /** one SSM parameter for every family; unset = the image table in core/machines.ts */
+    amiSsmParameter?: string;
+    /** CloudWatch Logs group the instances ship their worker log to */
+    logGroup: string;
     subnetIds: string[];
     securityGroupIds: string[];
     instanceProfile?: string;
@@ -78,6 +90,15 @@ export interface Config {
   };
   /** per-tenant quotas and request limits of the API */
   limits: TenantLimits;
+  /** container images instances run the worker from (GPU classes; CPU classes use cpuWorkerImage when set) */
+  workerImage?: string;
+  cpuWorkerImage?: string;
+  /** what this worker's machine was launched for: "gpu" makes the worker prove its GPU before taking units */
+  accelerator?: 'gpu' | 'cpu';
+  /** a file the worker touches on every heartbeat (container health checks) */
+  healthFile?: string;
+  /** port of the provisioner's own /healthz and /metrics (services/provisioner/main.ts) */
+  provisionerPort: number;
 }
 
 export interface TenantLimits {
@@ -161,6 +182,12 @@ function parseTenantInts(env: Env, name: string, min: number, max: number): Map<
   return out;
 }
 
+function accelerator(env: Env): 'gpu' | 'cpu' | undefined {
+  const v = env.NIGHTSHIFT_ACCELERATOR || undefined;
+  if (v !== undefined && v !== 'gpu' && v !== 'cpu') throw new ConfigError('NIGHTSHIFT_ACCELERATOR', `expected gpu or cpu, got "${v}"`);
+  return v;
+}
+
 function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
   const v = env.NIGHTSHIFT_EC2_SPOT || 'no';
   if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError('NIGHTSHIFT_EC2_SPOT', `expected no, prefer or require, got "${v}"`);
@@ -173,6 +200,38 @@ function tenantBudgets(env: Env): Map<string, number> {
   } catch (e) {
     throw new ConfigError('NIGHTSHIFT_TENANT_BUDGETS', (e as Error).message);
   }
+}
+
+const IMAGE_RE = /^[a-z0-9][a-z0-9._\/:@-]{0,254}$/i;
+
+function image(env: Env, name: string): string | undefined {
+  const v = env[name] || undefined;
+  if (v !== undefined && !IMAGE_RE.test(v)) throw new ConfigError(name, `expected a container image reference like <account>.dkr.ecr.<region>.amazonaws.com/nightshift-worker-gpu:<tag>, got "${v}"`);
+  return v;
+}
+
+/** Default allowed types: every priced type whose family has a machine image. */
+export const PRICED_TYPES: readonly string[] = Object.keys(ON_DEMAND_USD).filter((t) => acceleratorOf(t) !== undefined);
+
+function ec2Types(env: Env): { instanceTypes: string[]; cpuInstanceTypes: string[]; allowedTypes: string[] } {
+  const allowedTypes = list(env, 'NIGHTSHIFT_EC2_ALLOWED_TYPES').length ? list(env, 'NIGHTSHIFT_EC2_ALLOWED_TYPES') : [...PRICED_TYPES];
+  for (const t of allowedTypes) {
+    if (!acceleratorOf(t)) throw new ConfigError('NIGHTSHIFT_EC2_ALLOWED_TYPES', `"${t}" is not of an instance family nightshift has a machine image for (see services/core/machines.ts)`);
+  }
+  const pick = (name: string, dflt: string[], want: 'gpu' | 'cpu'): string[] => {
+    const given = list(env, name);
+    const types = given.length ? given : dflt.filter((t) => allowedTypes.includes(t));
+    for (const t of types) {
+      if (!allowedTypes.includes(t)) throw new ConfigError(name, `"${t}" is not in NIGHTSHIFT_EC2_ALLOWED_TYPES`);
+      if (acceleratorOf(t) !== want) throw new ConfigError(name, `"${t}" is not a ${want.toUpperCase()} instance type`);
+    }
+    return types;
+  };
+  return {
+    allowedTypes,
+    instanceTypes: pick('NIGHTSHIFT_EC2_INSTANCE_TYPES', ['p3.2xlarge', 'p3.8xlarge'], 'gpu'),
+    cpuInstanceTypes: pick('NIGHTSHIFT_EC2_CPU_INSTANCE_TYPES', DEFAULT_CPU_TYPES, 'cpu'),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -227,9 +286,11 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     workerConcurrency: int(env, 'NIGHTSHIFT_WORKER_CONCURRENCY', 1, 1, 64),
     ec2: {
-      instanceTypes: list(env, 'NIGHTSHIFT_EC2_INSTANCE_TYPES').length ? list(env, 'NIGHTSHIFT_EC2_INSTANCE_TYPES') : ['p3.2xlarge', 'p3.8xlarge'],
+      ...ec2Types(env),
+      maxHourlyUsd: num(env, 'NIGHTSHIFT_EC2_MAX_HOURLY_USD', 0.001, 1e4),
       amiId: env.NIGHTSHIFT_EC2_AMI_ID || undefined,
-      amiSsmParameter: env.NIGHTSHIFT_EC2_AMI_SSM_PARAMETER || '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id',
+      amiSsmParameter: env.NIGHTSHIFT_EC2_AMI_SSM_PARAMETER || undefined,
+      logGroup: env.NIGHTSHIFT_EC2_LOG_GROUP || `/nightshift/${env.NIGHTSHIFT_CLUSTER || prefix}`,
       subnetIds: list(env, 'NIGHTSHIFT_EC2_SUBNET_IDS'),
       securityGroupIds: list(env, 'NIGHTSHIFT_EC2_SECURITY_GROUP_IDS'),
       instanceProfile: env.NIGHTSHIFT_EC2_INSTANCE_PROFILE || undefined,
@@ -261,5 +322,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxPriority: int(env, 'NIGHTSHIFT_MAX_PRIORITY', 50, 0, 100),
       tenantMaxPriority: parseTenantInts(env, 'NIGHTSHIFT_TENANT_MAX_PRIORITY', 0, 100),
     },
+    workerImage: image(env, 'NIGHTSHIFT_WORKER_IMAGE'),
+    cpuWorkerImage: image(env, 'NIGHTSHIFT_CPU_WORKER_IMAGE'),
+    accelerator: accelerator(env),
+    healthFile: env.NIGHTSHIFT_HEALTH_FILE || undefined,
+    provisionerPort: int(env, 'NIGHTSHIFT_PROVISIONER_PORT', 9090, 0, 65535),
   };
 }

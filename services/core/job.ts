@@ -3,6 +3,15 @@ import { Type } from '@sinclair/typebox';
 import type { ErrorInfo } from './errors.ts';
 import type { IntervalInfo } from './stats.ts';
 import type { TrainingWarning } from './health.ts';
+import type { Placement } from './placement.ts';
+
+export const PlacementSchema = Type.Object({
+  accelerator: Type.Union([Type.Literal('gpu'), Type.Literal('cpu')]),
+  instanceType: Type.String(),
+  estimatedUnitSeconds: Type.Number(),
+  estimatedUsdPerUnit: Type.Number(),
+  reason: Type.String(),
+});
 
 export const JOB_STATUSES = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -45,6 +54,8 @@ export interface Job {
   engineReason?: string;
   /** training-health findings of the job's units (a model that predicts one class, a flat loss) */
   warnings?: TrainingWarning[];
+  /** where the units run (GPU or CPU class) and the estimated cost of one unit */
+  placement?: Placement;
 }
 
 const Num = Type.Number();
@@ -93,6 +104,7 @@ export const JobSchema = Type.Object({
     message: Type.String(),
     unit: Type.Optional(Type.String()),
   }), { description: 'training-health findings: a unit whose loss is flat or not finite, whose predictions are constant, or whose accuracy is the class rate' })),
+  placement: Type.Optional(PlacementSchema),
 }, { $id: 'Job' });
 
 /** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */

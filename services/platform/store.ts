@@ -4,6 +4,7 @@
  * are field-level (HINCRBY, HSETNX) so no one overwrites another's progress, and
  * a terminal status is final (checked atomically in Lua).
  */
+import type { Placement } from '../core/placement.ts';
 import type { Redis } from 'ioredis';
 import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
 import { isTerminal } from '../core/job.ts';
@@ -22,6 +23,8 @@ export interface JobRecord {
   spec: JobSpec;
   unitsTotal: number;
   resourceClass: string;
+  /** where the units run and what one is estimated to cost (core/placement.ts) */
+  placement?: Placement;
 }
 
 /** A data set as stored: what the API shows, plus its owner, its S3 key and its column summary. */
@@ -210,6 +213,7 @@ export function createStore(redis: Redis, prefix: string) {
       ...(h.engine ? { engine: h.engine } : {}),
       ...(h.engineReason ? { engineReason: h.engineReason } : {}),
       ...(h.warnings ? { warnings: JSON.parse(h.warnings) as TrainingWarning[] } : {}),
+      ...(rec.placement ? { placement: rec.placement } : {}),
     };
     return job;
   }

@@ -23,7 +23,7 @@ import { createComputeProvider } from '../../services/provisioner/providers/inde
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { LaunchError } from '../../services/provisioner/provider.ts';
 import { addUnits, clusterInstances, quietLogger } from '../support/cloud-sim.ts';
-import { emulatorEc2, EMULATOR_CREDENTIALS, useAwsEmulator } from '../support/moto.ts';
+import { emulatorEc2, EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const aws = useAwsEmulator();
@@ -31,7 +31,7 @@ const DL_NAME = '*Deep Learning*';
 
 function cfg(prefix: string, env: Record<string, string> = {}): Config {
   return loadConfig({
-    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1',
+    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1', NIGHTSHIFT_WORKER_IMAGE: TEST_WORKER_IMAGE,
     AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge,g4dn.xlarge',
     NIGHTSHIFT_MAX_INSTANCES: '3', NIGHTSHIFT_IDLE_TIMEOUT_S: '2', NIGHTSHIFT_RECONCILE_MS: '300', ...env,
   });

@@ -11,7 +11,7 @@ import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
-import { useAwsEmulator } from '../support/moto.ts';
+import { TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const aws = useAwsEmulator();
@@ -23,7 +23,7 @@ describe("a job's resources", () => {
   it('spot "require" on the job\'s own instance type launches a spot g4dn.xlarge although the fleet default is on-demand p3', async () => {
     const prefix = uniquePrefix('res');
     const config = loadConfig({
-      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1',
+      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION: 'us-east-1', NIGHTSHIFT_WORKER_IMAGE: TEST_WORKER_IMAGE,
       AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge', NIGHTSHIFT_EC2_AMI_ID: 'ami-12c6146b',
       NIGHTSHIFT_MAX_INSTANCES: '4', NIGHTSHIFT_IDLE_TIMEOUT_S: '60',
     });

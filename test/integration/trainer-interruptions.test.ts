@@ -16,7 +16,7 @@ import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { createTestStack, type TestStack } from '../support/app.ts';
 import { clusterInstances, isLive, quietLogger, startCloudSim, terminateCluster, waitFor, type CloudSim } from '../support/cloud-sim.ts';
-import { EMULATOR_CREDENTIALS, useAwsEmulator } from '../support/moto.ts';
+import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
 
 const WORKER = path.join(REPO_ROOT, 'workers/trainer/main.ts');
 const aws = useAwsEmulator();
@@ -40,7 +40,7 @@ async function rig(label: string): Promise<Rig> {
     label,
     s3: { endpoint: aws.endpoint, ...EMULATOR_CREDENTIALS, bucket: `ns-${label}-${Date.now().toString(36)}` },
     env: {
-      NIGHTSHIFT_COMPUTE: 'ec2', AWS_REGION: 'us-east-1', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge',
+      NIGHTSHIFT_COMPUTE: 'ec2', AWS_REGION: 'us-east-1', NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge', NIGHTSHIFT_WORKER_IMAGE: TEST_WORKER_IMAGE,
       NIGHTSHIFT_MAX_INSTANCES: '2', NIGHTSHIFT_IDLE_TIMEOUT_S: '3', NIGHTSHIFT_RECONCILE_MS: '300', NIGHTSHIFT_BOOT_TIMEOUT_S: '60',
       NIGHTSHIFT_EC2_AMI_ID: 'ami-12c6146b',
     },

@@ -15,7 +15,7 @@ import { endWorker, REPO_ROOT, spawnWorker, workerEnv, type SpawnedWorker } from
 import type { ComputeProvider } from '../../services/provisioner/provider.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
-import { EMULATOR_CREDENTIALS } from './moto.ts';
+import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE } from './moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 
 export interface ImdsServer {
@@ -227,7 +227,7 @@ export async function startCloudRig(o: {
 }) {
   const prefix = uniquePrefix(o.label);
   const config = loadConfig({
-    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: o.endpoint, AWS_REGION: 'us-east-1',
+    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'ec2', AWS_ENDPOINT_URL: o.endpoint, AWS_REGION: 'us-east-1', NIGHTSHIFT_WORKER_IMAGE: TEST_WORKER_IMAGE,
     AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey, ...o.env,
   });
   const redis: Redis = connectRedis(config.redisUrl);

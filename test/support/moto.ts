@@ -124,3 +124,6 @@ export async function startAwsEmulator(env: Record<string, string | undefined> =
     },
   };
 }
+
+/** The worker image EC2 launches name in their user data (emulated instances never pull it). */
+export const TEST_WORKER_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/nightshift-worker-gpu:test';

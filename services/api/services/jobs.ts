@@ -20,6 +20,8 @@ import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { DatasetService } from './datasets.ts';
 import { isDependencyFailure } from '../hardening.ts';
+import { placeJob } from './placement.ts';
+import type { Placement } from '../../core/placement.ts';
 
 export interface JobServiceDeps {
   store: Store;
@@ -31,7 +33,7 @@ export interface JobServiceDeps {
   log?: { error(obj: unknown, msg?: string): void };
 }
 
-export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec; compute?: ComputeEstimate };
+export type DryRunResult = { valid: true; unitsTotal: number; resolved: ResolvedJobSpec; compute?: ComputeEstimate; placement?: Placement };
 
 /** A job checked and ready to store and queue (batches prepare all their jobs before accepting any). */
 export interface PreparedJob {
@@ -63,7 +65,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
    * Schema-valid spec -> resolved spec, with every cross-field and data set rule
    * checked, and the data set URI pinned to the upload those checks saw.
    */
-  async function check(p: Principal, spec: JobSpec, lookups?: Map<string, ReturnType<DatasetService['lookup']>>): Promise<{ resolved: ResolvedJobSpec; datasetUri: string; compute?: ComputeEstimate }> {
+  async function check(p: Principal, spec: JobSpec, lookups?: Map<string, ReturnType<DatasetService['lookup']>>): Promise<{ resolved: ResolvedJobSpec; datasetUri: string; placement?: Placement; compute?: ComputeEstimate }> {
     const limits = config.limits;
     const maxPriority = p.admin ? 100 : limits.tenantMaxPriority.get(p.tenant) ?? limits.maxPriority;
     if (spec.priority !== undefined && spec.priority > maxPriority) {
@@ -75,13 +77,17 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       lookups?.set(spec.dataset.uri, lookup);
     }
     const { uri, summary } = await lookup;
-    const fleet = config.compute === 'ec2' ? { instanceTypes: config.ec2.instanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
-    const resolved = checkJobSpec(spec, summary, fleet);
+    const ec2 = config.compute === 'ec2';
+    const fleet = ec2 ? { instanceTypes: config.ec2.instanceTypes, cpuInstanceTypes: config.ec2.cpuInstanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
+    const operator = { allowedTypes: config.ec2.allowedTypes, ...(config.ec2.maxHourlyUsd !== undefined ? { maxHourlyUsd: config.ec2.maxHourlyUsd } : {}) };
+    const resolved = checkJobSpec(spec, summary, fleet, operator);
     const compute = jobCompute(resolved, summary);
     if (compute && compute.total > limits.maxJobCompute) {
       throw validationError('model', `the job asks for ${compute.total.toExponential(2)} parameter updates (${compute.parameters} parameters x ${compute.rows} rows x ${compute.epochs} epochs x ${compute.units} training units), over the limit of ${limits.maxJobCompute.toExponential(2)}; use a smaller model, fewer epochs or fewer folds/repeats/runs`);
     }
-    return { resolved, datasetUri: uri, ...(compute ? { compute } : {}) };
+    // on EC2 the class names the concrete accelerator ("any" resolved by estimated cost per unit)
+    const placement = ec2 ? placeJob(resolved, summary, config) : undefined;
+    return { resolved, datasetUri: uri, ...(compute ? { compute } : {}), ...(placement ? { placement } : {}) };
   }
 
   /** Refuses work that would take the tenant over its queued-units quota. */
@@ -93,18 +99,27 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     }
   }
 
+  /** The resource class (on EC2 with the accelerator the placement chose) and the placement itself. */
+  function placed(resolved: ResolvedJobSpec, placement: Placement | undefined, submitted: JobSpec): { resourceClass: string; placement?: Placement } {
+    const resourceClass = resourceClassOf(
+      placement ? { resources: { ...resolved.resources, accelerator: placement.accelerator } } : resolved,
+      submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined,
+    );
+    return { resourceClass, ...(placement ? { placement } : {}) };
+  }
+
   return {
     visibleJob,
     visibleRecord,
     checkQueuedUnits,
 
     async dryRun(p: Principal, spec: JobSpec): Promise<DryRunResult> {
-      const { resolved, compute } = await check(p, spec);
-      return { valid: true, unitsTotal: planUnits(resolved).length, resolved, ...(compute ? { compute } : {}) };
+      const { resolved, compute, placement } = await check(p, spec);
+      return { valid: true, unitsTotal: planUnits(resolved).length, resolved, ...(compute ? { compute } : {}), ...(placement ? { placement } : {}) };
     },
 
     async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
-      const { resolved, datasetUri } = await check(p, submitted);
+      const { resolved, datasetUri, placement } = await check(p, submitted);
       const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
       const units = planUnits(resolved);
       await checkQueuedUnits(p, units.length);
@@ -117,7 +132,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         createdAt: now().toISOString(),
         spec,
         unitsTotal: units.length,
-        resourceClass: resourceClassOf(resolved, submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined),
+        ...placed(resolved, placement, submitted),
       };
       await store.createJob(record);
       try {
@@ -156,7 +171,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       const out: PreparedJob[] = [];
       for (let i = 0; i < specs.length; i++) {
         const submitted = specs[i];
-        let checked: { resolved: ResolvedJobSpec; datasetUri: string };
+        let checked: { resolved: ResolvedJobSpec; datasetUri: string; placement?: Placement };
         try {
           checked = await check(p, submitted, lookups);
         } catch (e) {
@@ -166,7 +181,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           }
           throw e;
         }
-        const { resolved, datasetUri } = checked;
+        const { resolved, datasetUri, placement } = checked;
         const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
         const units = planUnits(resolved);
         out.push({
@@ -174,7 +189,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           units,
           record: {
             id: newId('job'), name: resolved.name, tenant: p.tenant, batchId: opts.batchId, createdAt, spec, unitsTotal: units.length,
-            resourceClass: resourceClassOf(resolved, submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined),
+            ...placed(resolved, placement, submitted),
           },
         });
       }

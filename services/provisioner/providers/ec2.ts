@@ -32,25 +32,23 @@ import { onDemandUsd, slotsOfType } from '../../core/prices.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotPrice } from './prices.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
+import { classTypes, IMAGES, imageFor, machineFamily, slotsOf, type ImageKey, type MachineImage } from '../../core/machines.ts';
 
 export interface Ec2ProviderDeps {
   ec2?: EC2Client;
   ssm?: SSMClient;
   logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
-  /** newest image whose name matches, when no AMI id is given and the SSM parameter cannot be read */
+  /** newest image whose name matches, when no AMI id is given and the SSM parameter cannot be read (overrides every image's own pattern) */
   amiNameFilter?: string;
   amiOwners?: string[];
-  /** where instances fetch the release tarball (default s3://<bucket>/releases/nightshift.tgz) */
-  releaseUri?: string;
-  /** CUDA toolkit the worker prefers (tfjs-node-gpu 4.x is built against CUDA 11.2 / cuDNN 8.1) */
-  cudaHome?: string;
+  /** SSM parameter per machine image, instead of the public ones of core/machines.ts (tests: emulators have no public parameters) */
+  amiParameters?: Partial<Record<ImageKey, string>>;
   userDataTemplate?: string;
   /** retries of one option on throttling/5xx (default 4) and the backoff base (default 500 ms) */
   maxRetries?: number;
   backoffBaseMs?: number;
 }
 
-export const DEFAULT_AMI_NAME_FILTER = 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*';
 // terminated instances stay listed for a while: the provisioner retires its records from them
 const LISTED_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
@@ -110,29 +108,41 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
   const maxRetries = deps.maxRetries ?? 4;
   const backoffBase = deps.backoffBaseMs ?? 500;
   const template = deps.userDataTemplate ?? loadUserDataTemplate();
-  let ami: Promise<string> | undefined;
+  const amis = new Map<string, Promise<string>>();
   const spotCache = new Map<string, { at: number; usd: number | undefined }>();
 
-  async function resolveAmi(): Promise<string> {
-    if (e.amiId) return e.amiId;
+  /** the parameter and name pattern an image is found by (NIGHTSHIFT_EC2_AMI_SSM_PARAMETER overrides every family) */
+  function lookupOf(img: MachineImage): { parameter: string; nameFilter: string } {
+    return { parameter: e.amiSsmParameter ?? deps.amiParameters?.[img.key] ?? img.ssmParameter, nameFilter: deps.amiNameFilter ?? img.nameFilter };
+  }
+
+  async function resolveAmi(img: MachineImage): Promise<string> {
+    const { parameter, nameFilter } = lookupOf(img);
     try {
-      const p = await ssm.send(new GetParameterCommand({ Name: e.amiSsmParameter }));
+      const p = await ssm.send(new GetParameterCommand({ Name: parameter }));
       if (p.Parameter?.Value) return p.Parameter.Value;
     } catch (err) {
-      log.warn({ parameter: e.amiSsmParameter, err: errorCode(err) }, 'AMI parameter unreadable; looking the image up by name');
+      log.warn({ parameter, err: errorCode(err) }, 'AMI parameter unreadable; looking the image up by name');
     }
-    const out = await ec2.send(new DescribeImagesCommand({ Owners: deps.amiOwners ?? ['amazon'], Filters: [{ Name: 'name', Values: [deps.amiNameFilter ?? DEFAULT_AMI_NAME_FILTER] }] }));
+    const out = await ec2.send(new DescribeImagesCommand({ Owners: deps.amiOwners ?? ['amazon'], Filters: [{ Name: 'name', Values: [nameFilter] }] }));
     const newest = (out.Images ?? []).filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-    if (!newest?.ImageId) throw new LaunchError('fatal', `no AMI: set NIGHTSHIFT_EC2_AMI_ID, or make ${e.amiSsmParameter} readable, or an image named "${deps.amiNameFilter ?? DEFAULT_AMI_NAME_FILTER}" visible`);
+    if (!newest?.ImageId) throw new LaunchError('fatal', `no AMI for ${img.key}: set NIGHTSHIFT_EC2_AMI_ID, or make ${parameter} readable, or an image named "${nameFilter}" visible`);
     return newest.ImageId;
   }
-  const amiId = () => {
-    ami ??= resolveAmi().catch((err) => {
-      ami = undefined;
-      throw err;
-    });
-    return ami;
-  };
+  /** the AMI of an instance type: NIGHTSHIFT_EC2_AMI_ID, else its family's image (core/machines.ts) */
+  function amiFor(type: string): Promise<string> {
+    if (e.amiId) return Promise.resolve(e.amiId);
+    const img = imageFor(type);
+    if (!img) return Promise.reject(new LaunchError('fatal', `${type}: no machine image is known for this instance family`));
+    const key = e.amiSsmParameter ? 'override' : img.key;
+    let p = amis.get(key);
+    if (!p) {
+      p = resolveAmi(img);
+      amis.set(key, p);
+      p.catch(() => amis.delete(key));
+    }
+    return p;
+  }
 
   async function list(filters: Filter[]): Promise<Instance[]> {
     const out: Instance[] = [];
@@ -147,17 +157,27 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
 
   const byLaunch = (launchId: string) => list([{ Name: `tag:${TAG.launch}`, Values: [launchId] }, { Name: 'instance-state-name', Values: ['pending', 'running'] }]);
 
-  function userData(): string {
+  /** User data of one instance type: the bootstrap variant of its image, the worker image, --gpus all for GPU types only. */
+  function userData(type: string): string {
+    const fam = machineFamily(type);
+    const img = imageFor(type) ?? IMAGES['al2023-cpu'];
+    const gpu = fam?.accelerator === 'gpu';
+    const image = gpu ? config.workerImage : config.cpuWorkerImage ?? config.workerImage;
+    if (!image) throw new LaunchError('fatal', 'NIGHTSHIFT_WORKER_IMAGE is not set: instances run the worker from that container image (docs/aws.md, "Worker images")');
     return Buffer.from(
       renderUserData(template, {
+        BOOTSTRAP_OS: img.os,
+        WORKER_IMAGE: image,
+        GPU_FLAGS: gpu ? '--gpus all' : '',
+        ACCELERATOR: gpu ? 'gpu' : 'cpu',
+        WORKER_SLOTS: String(slotsOf(type)),
+        LOG_GROUP: e.logGroup,
         NIGHTSHIFT_PREFIX: config.prefix,
         NIGHTSHIFT_CLUSTER: e.cluster,
         NIGHTSHIFT_IDLE_TIMEOUT_S: String(config.idleTimeoutS),
         NIGHTSHIFT_S3_BUCKET: config.s3.bucket,
         AWS_REGION: config.s3.region,
         NIGHTSHIFT_REDIS_URL_PARAMETER: e.redisUrlParameter ?? `/${e.cluster}/redis-url`,
-        NIGHTSHIFT_RELEASE_URI: deps.releaseUri ?? `s3://${config.s3.bucket}/releases/nightshift.tgz`,
-        NIGHTSHIFT_CUDA_HOME: deps.cudaHome ?? '/usr/local/cuda-11.2',
         // workers re-check every s3:// data set against the same grants as the API
         NIGHTSHIFT_S3_SOURCES: formatS3Grants(config.s3Sources),
         NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN: String(config.costs.bootstrapPowerOffMin),
@@ -180,7 +200,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       MaxCount: count,
       ClientToken: clientToken(req.launchId, market, type, subnet),
       InstanceInitiatedShutdownBehavior: 'terminate',
-      UserData: userData(),
+      UserData: userData(type),
       TagSpecifications: [
         { ResourceType: 'instance', Tags: tags },
         { ResourceType: 'volume', Tags: tags },
@@ -229,19 +249,24 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         const v = have.map(toView);
         return { instances: v, ...(await quote(v[0].type, v[0].market, v[0].zone)) };
       }
-      const image = await amiId();
       const attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [];
       const subnets: Array<string | undefined> = e.subnetIds.length ? e.subnetIds : [undefined];
-      const { types, skipped } = launchTypes(e.instanceTypes, req.instanceTypes);
+      const { types, skipped } = launchTypes(classTypes(parseResourceClass(req.resourceClass), e), req.instanceTypes);
       for (const t of skipped) attempts.push({ type: t, market: 'on-demand', code: 'more GPUs than one unit uses: name it in resources.instanceTypes to allow it' });
+      const cap = Math.min(req.maxHourlyUsd ?? Infinity, e.maxHourlyUsd ?? Infinity);
       const markets = marketsFor(req.spot);
       markets: for (const [mi, market] of markets.entries()) {
         const lastMarket = mi === markets.length - 1;
         for (const type of types) {
-          if (req.maxHourlyUsd !== undefined && (await priceOf(type, market)) > req.maxHourlyUsd) {
-            attempts.push({ type, market, code: `over maxHourlyUsd ${req.maxHourlyUsd}` });
+          if (!e.allowedTypes.includes(type)) {
+            attempts.push({ type, market, code: 'not in NIGHTSHIFT_EC2_ALLOWED_TYPES' });
             continue;
           }
+          if (cap !== Infinity && (await priceOf(type, market)) > cap) {
+            attempts.push({ type, market, code: `over maxHourlyUsd ${cap}` });
+            continue;
+          }
+          const image = await amiFor(type);
           for (const subnet of subnets) {
             for (let attempt = 0; ; attempt++) {
               const already = attempt === 0 ? have : await byLaunch(req.launchId);
@@ -299,12 +324,13 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       }
     },
     async hourlyUsd(cls: string, spot: SpotPolicy) {
-      const type = parseResourceClass(cls).instanceTypes?.[0] ?? e.instanceTypes[0] ?? 'p3.2xlarge';
+      const type = classTypes(parseResourceClass(cls), e)[0] ?? 'p3.2xlarge';
       // "prefer" may end on-demand: budget with the dearer price
       return priceOf(type, spot === 'require' ? 'spot' : 'on-demand');
     },
-    slots() {
-      return config.workerConcurrency;
+    slots(cls: string) {
+      const type = classTypes(parseResourceClass(cls), e)[0];
+      return type ? slotsOf(type) : 1;
     },
     async close() {
       if (!deps.ec2) ec2.destroy();
