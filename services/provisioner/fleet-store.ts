@@ -15,6 +15,13 @@ import {
 } from './fleet.ts';
 import type { ClassFailures } from './holds.ts';
 import type { InstanceSource } from '../platform/costs.ts';
+import type { GpuFailure } from './gpu-failures.ts';
+
+export interface BlockedClass {
+  reason: string;
+  at: number;
+  instances: string[];
+}
 
 export function createFleetStore(redis: Redis, prefix: string) {
   const k = fleetKeys(prefix);
@@ -104,6 +111,18 @@ export function createFleetStore(redis: Redis, prefix: string) {
         if (hb) out.set(id, hb);
       });
       return out;
+    },
+    async gpuFailures(): Promise<GpuFailure[]> {
+      return [...parseAll<GpuFailure>(await redis.hgetall(k.gpuFailures)).values()];
+    },
+    async putGpuFailure(f: GpuFailure): Promise<void> {
+      await redis.hset(k.gpuFailures, f.instanceId, JSON.stringify(f));
+    },
+    async blocked(): Promise<Map<string, BlockedClass>> {
+      return parseAll<BlockedClass>(await redis.hgetall(k.blocked));
+    },
+    async block(cls: string, b: BlockedClass): Promise<void> {
+      await redis.hset(k.blocked, cls, JSON.stringify(b));
     },
     /** the atomic "holds no unit -> mark draining" step right before terminating */
     async claim(id: string, now: number, force: boolean): Promise<boolean> {

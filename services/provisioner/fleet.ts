@@ -14,6 +14,8 @@
  *   history              hash   instanceId -> InstanceRecord JSON (terminated instances)
  *   spent                float  USD of terminated instances
  *   holds                hash   resourceClass -> ClassFailures JSON (launch backoff / blocked classes)
+ *   gpu-failures         hash   instanceId -> GpuFailure JSON (a worker that could not use its GPU)
+ *   blocked              hash   resourceClass -> {reason, at, instances} JSON (no launches for it)
  */
 import { instanceUsd, type MeteredInstance } from '../core/costs.ts';
 
@@ -28,6 +30,8 @@ export const fleetKeys = (prefix: string) => ({
   history: `${prefix}:fleet:history`,
   spent: `${prefix}:fleet:spent`,
   holds: `${prefix}:fleet:holds`,
+  gpuFailures: `${prefix}:fleet:gpu-failures`,
+  blocked: `${prefix}:fleet:blocked`,
 });
 export type FleetKeys = ReturnType<typeof fleetKeys>;
 

@@ -20,6 +20,7 @@ import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from 
 import { createFleetStore } from './fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
 import { plan, type Action, type ObservedInstance, type Plan } from './planner.ts';
+import { planGpuFailures } from './gpu-failures.ts';
 import { LaunchError, type ComputeProvider, type InstanceState } from './provider.ts';
 import type { BatchSupervisor } from './batch-supervisor.ts';
 import { deadlineDemand } from '../core/deadline.ts';
@@ -58,6 +59,8 @@ export interface PlanResult {
   terminated: string[];
   skipped: Array<{ id: string; why: string }>;
   errors: string[];
+  /** classes that get no launches because their instances could not use their GPU */
+  blocked: Array<{ resourceClass: string; reason: string }>;
 }
 
 export type { InstanceView } from '../core/views.ts';
@@ -100,7 +103,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
 
   async function reconcile(): Promise<PlanResult> {
     const t = now();
-    const res: PlanResult = { at: new Date(t).toISOString(), leader: false, actions: [], held: [], launched: [], terminated: [], skipped: [], errors: [] };
+    const res: PlanResult = { at: new Date(t).toISOString(), leader: false, actions: [], held: [], launched: [], terminated: [], skipped: [], errors: [], blocked: [] };
     await store.beat(id, leaseMs);
     res.leader = await store.holdLease(id, leaseMs);
     m.leader.set(res.leader ? 1 : 0);
@@ -162,6 +165,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       if (hb) o.heartbeat = { at: hb.heartbeatAt, activeUnits: hb.activeUnits, lastBusyAt: hb.lastBusyAt, ...(hb.drainingAt ? { drainingAt: hb.drainingAt } : {}), ...(hb.lastProgressAt ? { lastProgressAt: hb.lastProgressAt } : {}) };
     }
     await economy.settle(retired).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not write job costs; the API still computes them'));
+    await handleGpuFailures(t, records, observed, demand, res);
     updateGauges(demand, observed);
     if (d.batches) {
       // deadlines: jobs past theirs end, and classes that only serve deadline batches scale to what the deadlines need
@@ -256,6 +260,49 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     }
     await store.holdLease(id, leaseMs); // renewed after acting: cloud calls can outlast it
     return res;
+  }
+
+  /**
+   * Workers that could not use their GPU: terminate their instances now (the planner
+   * then replaces them once), block a class whose second instance fails, and leave
+   * blocked classes out of the demand the planner launches for.
+   */
+  async function handleGpuFailures(t: number, records: Map<string, InstanceRecord>, observed: ObservedInstance[], demand: Record<string, { pending: number; running: number }>, res: PlanResult): Promise<void> {
+    const [failures, blocked] = await Promise.all([store.gpuFailures(), store.blocked()]);
+    for (const f of failures) {
+      const cls = f.resourceClass ?? records.get(f.instanceId)?.resourceClass;
+      if (cls && !f.resourceClass) {
+        f.resourceClass = cls;
+        await store.putGpuFailure(f);
+      }
+    }
+    const live = new Set(observed.filter((o) => o.state === 'pending' || o.state === 'running').map((o) => o.id));
+    const gp = planGpuFailures(failures, live, new Set(blocked.keys()));
+    if (gp.terminate.length) {
+      try {
+        await provider.terminate(gp.terminate);
+        for (const id of gp.terminate) {
+          const r = records.get(id);
+          if (r) await store.putInstance({ ...r, terminatedAt: t, terminateReason: 'gpu-unusable' });
+          res.terminated.push(id);
+          m.terminated.inc({ reason: 'gpu-unusable' });
+          log.warn({ instanceId: id, reason: failures.find((f) => f.instanceId === id)?.reason, decision: 'terminate' }, 'instance terminated: its GPU cannot be used');
+        }
+        for (let i = observed.length - 1; i >= 0; i--) if (gp.terminate.includes(observed[i].id)) observed.splice(i, 1);
+      } catch (err) {
+        res.errors.push(`terminate: ${(err as Error).message}`);
+      }
+    }
+    for (const b of gp.block) {
+      await store.block(b.resourceClass, { reason: b.reason, at: t, instances: b.instances });
+      blocked.set(b.resourceClass, { reason: b.reason, at: t, instances: b.instances });
+      log.error({ resourceClass: b.resourceClass, reason: b.reason, instances: b.instances }, 'class blocked: its instances cannot use their GPU');
+    }
+    for (const [cls, b] of blocked) {
+      if (!demand[cls]) continue;
+      delete demand[cls];
+      res.blocked.push({ resourceClass: cls, reason: b.reason });
+    }
   }
 
   /** an instance we hold a record of (launched or adopted by us) */

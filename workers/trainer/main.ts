@@ -1,8 +1,12 @@
 /**
  * Worker process: one per (local or cloud) instance. Pulls training units and
- * job aggregations from the queues, trains in a child process, heartbeats to the
- * provisioner through the agent, and exits cleanly on SIGTERM or a spot notice
- * (the running unit is checkpointed and handed back first).
+ * job aggregations from the queues, trains in child processes (one per slot:
+ * NIGHTSHIFT_WORKER_CONCURRENCY), heartbeats to the provisioner through the agent,
+ * and exits cleanly on SIGTERM or a spot notice (running units are checkpointed and
+ * handed back first); a spot rebalance recommendation makes running units checkpoint
+ * early. On a machine launched for a GPU (NIGHTSHIFT_ACCELERATOR=gpu) it first proves
+ * the GPU works (gpu/verify.ts); when it cannot, it reports why and powers the machine
+ * off without taking a unit.
  */
 import { exec } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -16,7 +20,9 @@ import { createStore } from '../../services/platform/store.ts';
 import { createMeter } from '../../services/platform/meter.ts';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
 import { startAgent } from './agent/index.ts';
-import { TrainerChild } from './runtime/trainer-child.ts';
+import { ChildPool } from './runtime/child-pool.ts';
+import { gpuBackendLabel, verifyGpu } from './gpu/verify.ts';
+import { realGpuProbe } from './gpu/probe.ts';
 import { createUnitProcessor } from './runtime/unit-processor.ts';
 import { createAggregateProcessor } from './runtime/aggregate.ts';
 
@@ -36,7 +42,7 @@ const logger = pino({ level: config.logLevel, base: { svc: 'worker', workerId, i
 const redis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-worker' });
 const store = createStore(redis, config.prefix);
 const artifacts = s3ArtifactStore(config.s3);
-const child = new TrainerChild();
+const pool = new ChildPool(config.workerConcurrency);
 
 let interrupted = false;
 let active = 0;
@@ -48,12 +54,38 @@ const agent = await startAgent({
   idleTimeoutS: config.idleTimeoutS,
   imdsEndpoint: config.imdsEndpoint,
   shutdownCommand: config.shutdownCommand,
+  ...(config.healthFile ? { healthFile: config.healthFile } : {}),
   logger,
 });
 
+// Warm the trainer children (backend selection) before taking work.
+const backend = await pool.warm();
+// A GPU is trusted only once verified: nvidia-smi sees it, TensorFlow registered it, a matmul ran on it.
+let backendLabel: ((b: string) => string) | undefined;
+if (config.accelerator === 'gpu' || backend === 'tensorflow-gpu') {
+  const verdict = await verifyGpu(realGpuProbe);
+  if (verdict.ok) {
+    logger.info({ gpu: verdict.gpu, gpus: verdict.gpus, matmulMs: verdict.matmulMs }, 'GPU verified');
+    backendLabel = (b) => (b === 'tensorflow-gpu' ? gpuBackendLabel(verdict.gpu) : b);
+  } else if (config.accelerator === 'gpu') {
+    // asked for a GPU and cannot use it: training on the CPU at GPU prices is worse than not training
+    logger.error({ code: verdict.code, reason: verdict.reason }, 'GPU unusable: reporting and powering off without taking units');
+    await agent.reportGpuFailure(`${verdict.code}: ${verdict.reason}`).catch((err: Error) => logger.error({ err: err.message }, 'could not report the GPU failure'));
+    agent.shutdownMachine('GPU unusable');
+    await pool.close();
+    await agent.stop();
+    redis.disconnect();
+    process.exit(3);
+  } else {
+    logger.warn({ code: verdict.code, reason: verdict.reason }, 'tfjs-node-gpu loaded but the GPU is unusable; units say so in their backend');
+    backendLabel = (b) => (b === 'tensorflow-gpu' ? `tensorflow (GPU unusable: ${verdict.code})` : b);
+  }
+}
+
 const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
   store,
-  child,
+  child: pool,
+  ...(backendLabel ? { backendLabel } : {}),
   workerId,
   instanceId: agent.instanceId,
   dataSources: { bucket: config.s3.bucket, grants: config.s3Sources },
@@ -68,7 +100,7 @@ const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
 }), {
   connection: redis,
   prefix: config.prefix,
-  concurrency: 1,
+  concurrency: pool.size,
   lockDuration: config.unitLockMs,
   stalledInterval: Math.max(1_000, Math.floor(config.unitLockMs / 2)),
   maxStalledCount: 5,
@@ -85,9 +117,7 @@ for (const w of [unitWorker, aggregateWorker]) {
   w.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'queue job failed'));
 }
 
-// Warm the trainer child (backend selection) before taking work.
-const backend = await child.warm();
-logger.info({ backend, instanceId: agent.instanceId, host: hostname() }, 'worker ready');
+logger.info({ backend, slots: pool.size, instanceId: agent.instanceId, host: hostname() }, 'worker ready');
 // the bootstrap's delayed power-off guards a machine whose worker never starts; this one did
 if (config.handoverCommand) {
   exec(config.handoverCommand, (err) => {
@@ -105,7 +135,7 @@ async function shutdown(reason: string, code = 0): Promise<void> {
   logger.info({ reason }, 'worker stopping: running units are checkpointed and handed back');
   // Units in flight see `interrupted` within 200 ms, checkpoint at the next epoch and go back to the queue.
   await Promise.race([Promise.all([unitWorker.close(), aggregateWorker.close()]), new Promise((r) => setTimeout(r, 60_000))]);
-  await child.close();
+  await pool.close();
   await agent.stop();
   redis.disconnect();
   process.exit(code);
@@ -114,6 +144,10 @@ async function shutdown(reason: string, code = 0): Promise<void> {
 agent.onInterruption((notice) => {
   logger.warn({ notice }, 'interruption notice');
   void shutdown(`interruption: ${notice.action}`);
+});
+agent.onRebalance((notice) => {
+  logger.warn({ notice }, 'rebalance recommendation: running units checkpoint at their next epoch');
+  for (const c of pool.all) c.requestCheckpoint();
 });
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

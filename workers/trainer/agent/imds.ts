@@ -8,6 +8,8 @@ export interface ImdsClient {
   instanceId(): Promise<string | undefined>;
   /** undefined = no notice (404); throws when the endpoint cannot be reached */
   spotInstanceAction(): Promise<{ action: string; time?: string } | undefined>;
+  /** undefined = no recommendation (404); EC2 answers {"noticeTime": "..."} once it recommends rebalancing */
+  rebalanceRecommendation(): Promise<{ noticeTime?: string } | undefined>;
 }
 
 export function imdsClient(endpoint: string, timeoutMs = 1_000): ImdsClient {
@@ -41,6 +43,17 @@ export function imdsClient(endpoint: string, timeoutMs = 1_000): ImdsClient {
         return r.ok ? (await r.text()).trim() || undefined : undefined;
       } catch {
         return undefined;
+      }
+    },
+    async rebalanceRecommendation() {
+      const r = await get('events/recommendations/rebalance');
+      if (r.status === 404) return undefined;
+      if (!r.ok) throw new Error(`IMDS events/recommendations/rebalance: HTTP ${r.status}`);
+      try {
+        const j = JSON.parse(await r.text()) as { noticeTime?: string };
+        return j.noticeTime ? { noticeTime: j.noticeTime } : {};
+      } catch {
+        return {};
       }
     },
     async spotInstanceAction() {

@@ -11,6 +11,7 @@
  * - polls IMDSv2 spot/instance-action every spotPollMs (404 = no notice).
  */
 import { exec } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { fleetKeys, HEARTBEAT_LUA, WORKER_RECORD_TTL_S } from '../../../services/provisioner/fleet.ts';
@@ -24,6 +25,12 @@ export interface WorkerAgent {
   progress(): void;
   /** called once when an interruption notice arrives (spot instance-action, or the provisioner draining this instance) */
   onInterruption(cb: (notice: { action: string; time?: string }) => void): void;
+  /** called once when EC2 recommends rebalancing (the spot instance is at elevated risk of interruption) */
+  onRebalance(cb: (notice: { noticeTime?: string }) => void): void;
+  /** tells the provisioner this machine's GPU cannot be used (it terminates the instance and may block the class) */
+  reportGpuFailure(reason: string): Promise<void>;
+  /** runs the shutdown command now (on EC2 it ends the instance) */
+  shutdownMachine(why: string): void;
   stop(): Promise<void>;
 }
 
@@ -47,6 +54,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** for tests: the clock */
   now?: () => number;
+  /** touched after every successful heartbeat (container health checks) */
+  healthFile?: string;
 }
 
 const silent: Logger = { info() {}, warn() {} };
@@ -103,6 +112,7 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
           2_000,
         )) as [number, number];
         if (provisioner) provisionerSeenAt = now();
+        if (opts.healthFile) await writeFile(opts.healthFile, String(now())).catch(() => undefined);
         if (drainingAt > 0 && !stopped) interrupt({ action: 'drain', time: new Date(drainingAt).toISOString() });
       } catch (err) {
         log.warn({ instanceId, err: (err as Error).message }, 'heartbeat failed');
@@ -123,12 +133,31 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
     });
   }
 
+  function runShutdown(why: string): void {
+    if (shutdownRun) return;
+    shutdownRun = true;
+    log.warn({ instanceId, why, command: opts.shutdownCommand }, 'shutting the machine down');
+    exec(opts.shutdownCommand, (err) => {
+      if (err) log.warn({ instanceId, err: err.message }, 'shutdown command failed');
+    });
+  }
+
+  const rebalanceListeners: Array<(n: { noticeTime?: string }) => void> = [];
+  let rebalanced: { noticeTime?: string } | undefined;
   let spotFailures = 0;
   async function pollSpot(): Promise<void> {
     if (!imds || interrupted || stopped) return;
     try {
       const notice = await imds.spotInstanceAction();
       spotFailures = 0;
+      if (!rebalanced) {
+        const r = await imds.rebalanceRecommendation();
+        if (r) {
+          rebalanced = r;
+          log.warn({ instanceId, notice: r }, 'rebalance recommendation');
+          for (const cb of rebalanceListeners) cb(r);
+        }
+      }
       if (notice) interrupt(notice);
     } catch (err) {
       if (spotFailures++ === 0) log.warn({ instanceId, err: (err as Error).message }, 'spot notice poll failed');
@@ -160,6 +189,16 @@ export async function startAgent(opts: AgentOptions): Promise<WorkerAgent> {
     onInterruption(cb) {
       listeners.push(cb);
       if (pendingNotice) cb(pendingNotice);
+    },
+    onRebalance(cb) {
+      rebalanceListeners.push(cb);
+      if (rebalanced) cb(rebalanced);
+    },
+    async reportGpuFailure(reason: string) {
+      await withTimeout(redis.hset(keys.gpuFailures, instanceId, JSON.stringify({ instanceId, reason, at: now() })), 5_000);
+    },
+    shutdownMachine(why: string) {
+      runShutdown(why);
     },
     async stop() {
       if (stopped) return;

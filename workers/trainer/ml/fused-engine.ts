@@ -101,7 +101,7 @@ export const fusedEngine: EngineImpl = {
               interrupted = true;
               return 'stop';
             }
-            if (epoch % t.checkpointEvery === 0) await ctx.hooks.saveCheckpoint(checkpoint(epoch, weights(), optState()));
+            if (epoch % t.checkpointEvery === 0 || ctx.hooks.checkpointNow?.()) await ctx.hooks.saveCheckpoint(checkpoint(epoch, weights(), optState()));
             return 'continue';
           },
         });

@@ -182,7 +182,7 @@ export const tfjsEngine: EngineImpl = {
           await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
           return { status: 'interrupted', history, backend };
         }
-        if (epoch % t.checkpointEvery === 0) await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
+        if (epoch % t.checkpointEvery === 0 || ctx.hooks.checkpointNow?.()) await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
       }
       if (es?.restoreBestWeights && es.state.bestWeights) setModelWeights(tf, model, es.state.bestWeights);
       let heldOut: Record<string, number> | undefined;

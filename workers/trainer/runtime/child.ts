@@ -30,9 +30,11 @@ send({ type: 'ready', backend: backend.name });
 /** Parsed tables, by data set URI: units of one job on one worker parse the CSV once. */
 const tables = new Map<string, Table>();
 let stopRequested = false;
+let checkpointRequested = false;
 
 process.on('message', (m: ParentMessage) => {
   if (m.type === 'stop') stopRequested = true;
+  else if (m.type === 'checkpoint') checkpointRequested = true;
   else if (m.type === 'run') void run(m);
 });
 process.on('disconnect', () => process.exit(0));
@@ -73,6 +75,11 @@ async function run(msg: RunUnitMessage): Promise<void> {
       hooks: {
         onEpoch: (epoch, logs) => send({ type: 'epoch', unit: unit.key, epoch, epochs: spec.training.epochs, logs }),
         control: () => (stopRequested ? 'stop' : 'continue'),
+        checkpointNow: () => {
+          const now = checkpointRequested;
+          checkpointRequested = false;
+          return now;
+        },
         saveCheckpoint: (c) => artifacts.putJson(ckKey, c),
       },
     });

@@ -23,7 +23,7 @@ export interface RunUnitMessage {
   instanceId?: string;
 }
 
-export type ParentMessage = RunUnitMessage | { type: 'stop' };
+export type ParentMessage = RunUnitMessage | { type: 'stop' } | { type: 'checkpoint' };
 
 export type ChildMessage =
   | { type: 'ready'; backend: string }

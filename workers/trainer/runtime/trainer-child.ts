@@ -105,6 +105,11 @@ export class TrainerChild {
     this.proc?.send({ type: 'stop' });
   }
 
+  /** Ask the running unit to save a checkpoint at the next epoch boundary and go on. */
+  requestCheckpoint(): void {
+    this.proc?.send({ type: 'checkpoint' });
+  }
+
   /** Kill the child now (cancellation, timeout). The next run forks a new one. */
   kill(reason: string): void {
     if (!this.proc) return;

@@ -14,10 +14,14 @@ import { resolveJobSpec } from '../../../services/core/resolve.ts';
 import type { Store } from '../../../services/platform/store.ts';
 import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy, type S3Location } from '../../../services/core/data-sources.ts';
 import type { TrainerChild, UnitOutcome } from './trainer-child.ts';
+import type { ChildPool } from './child-pool.ts';
 
 export interface UnitProcessorDeps {
   store: Store;
-  child: TrainerChild;
+  /** one trainer process, or a pool when the worker runs several units at once */
+  child: TrainerChild | ChildPool;
+  /** the backend name a job records for a unit (e.g. the verified GPU's name after "tensorflow-gpu") */
+  backendLabel?(backend: string): string;
   workerId: string;
   instanceId?: string;
   /** which s3:// objects each tenant may train on (checked again here, whatever the API accepted) */
@@ -84,17 +88,19 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     }
 
     await d.store.setStatus(p.jobId, 'running');
+    const pool = 'take' in d.child ? d.child : undefined;
+    const child: TrainerChild = pool ? pool.take() : (d.child as TrainerChild);
     d.onActive?.(1);
     const span = d.instanceId ? { instanceId: d.instanceId, jobId: p.jobId, tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), unit: p.unit.key, start: Date.now() } : undefined;
     if (span) await d.meter?.unitStarted(span).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit start (costs)'));
     const { timeoutMinutes } = resolveJobSpec(rec.spec);
     const timeoutMs = timeoutMinutes * 60_000;
     let stopAsked = false;
-    const timer = setTimeout(() => d.child.kill('timeout'), timeoutMs);
+    const timer = setTimeout(() => child.kill('timeout'), timeoutMs);
     const interruptWatch = setInterval(() => {
       if (d.interrupted() && !stopAsked) {
         stopAsked = true;
-        d.child.requestStop();
+        child.requestStop();
       }
     }, 200);
     // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be;
@@ -106,14 +112,14 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         if (s === 'deadline_missed') {
           if (stopAsked) return;
           stopAsked = true;
-          d.child.requestStop();
-          deadlineKill = setTimeout(() => d.child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
-        } else if (s && isTerminal(s) && s !== 'budget_exhausted') d.child.kill(`job ${s}`);
+          child.requestStop();
+          deadlineKill = setTimeout(() => child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
+        } else if (s && isTerminal(s) && s !== 'budget_exhausted') child.kill(`job ${s}`);
       }, () => undefined);
     }, STATUS_POLL_MS);
     let outcome: UnitOutcome;
     try {
-      outcome = await d.child.run(
+      outcome = await child.run(
         { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
         {
           onEpoch: (m) => {
@@ -129,12 +135,14 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       clearInterval(interruptWatch);
       clearInterval(statusWatch);
       clearTimeout(deadlineKill);
+      pool?.give(child);
       d.onActive?.(-1);
       if (span) await d.meter?.unitEnded(span, Date.now()).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit end (costs)'));
     }
 
     switch (outcome.kind) {
       case 'done':
+        if (d.backendLabel && outcome.result.backend) outcome.result.backend = d.backendLabel(outcome.result.backend);
         await d.store.unitDone(p.jobId, outcome.result);
         if (outcome.result.epochs > 0 && !outcome.result.resumedFromEpoch) {
           await d.meter?.recordDuration(shapeKey(rec.spec), outcome.result.durationMs / 1000, outcome.result.epochs).catch(() => undefined);
