@@ -48,6 +48,8 @@ export interface ProvisionerDeps {
   batches?: BatchSupervisor;
   /** batch budgets (budgetUsd of the batch record); absent = batches have no budget of their own */
   batchBudgets?: BatchBudgets;
+  /** called after every reconcile pass that finished (health checks) */
+  onPass?(r: PlanResult): void;
 }
 
 export interface PlanResult {
@@ -390,7 +392,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   async function loop(): Promise<void> {
     if (stopped) return;
     try {
-      await reconcileOnce();
+      d.onPass?.(await reconcileOnce());
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reconcile failed');
     }

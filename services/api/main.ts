@@ -1,0 +1,43 @@
+/**
+ * The API as its own production process (`npm run start:api`, the api image): Redis,
+ * the queues and the artifact store from the environment, then startServer, which
+ * stops accepting on SIGTERM/SIGINT, lets requests in flight finish and closes. The
+ * connections close after the server. `npm start` runs the API, the provisioner and
+ * local workers together instead (services/local).
+ */
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { connectRedis } from '../platform/redis.ts';
+import { createStore } from '../platform/store.ts';
+import { createQueues } from '../platform/queue.ts';
+import { s3ArtifactStore } from '../platform/artifacts.ts';
+import { startServer } from './server.ts';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`nightshift api: configuration error: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const logger = pino({ level: config.logLevel, base: { svc: 'api' } });
+const redis = connectRedis(config.redisUrl, { name: 'nightshift-api' });
+const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-api-queues' });
+const queues = createQueues(bull, config.prefix);
+const artifacts = s3ArtifactStore(config.s3);
+await artifacts.ensureBucket();
+const store = createStore(redis, config.prefix);
+
+const server = await startServer({ config, store, queues, artifacts, logger }, { host: config.host, port: config.port });
+logger.info({ url: server.url, compute: config.compute }, 'api listening');
+await server.closed;
+await queues.close();
+redis.disconnect();
+bull.disconnect();
+artifacts.client.destroy();
+logger.info('api stopped');
+process.exit(0);

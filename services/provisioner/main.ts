@@ -1,0 +1,70 @@
+/**
+ * The provisioner as its own production process (`npm run start:provisioner`, the api
+ * image with this command): the compute provider NIGHTSHIFT_COMPUTE names, the
+ * reconcile loop, and a small HTTP listener on NIGHTSHIFT_PROVISIONER_PORT with
+ * /healthz (Redis answers and a reconcile pass finished within the last 3 periods)
+ * and /metrics. SIGTERM/SIGINT: the loop stops after its current pass and releases
+ * its lease (another provisioner can take over at once), the provider closes (local
+ * workers checkpoint and exit), then the listener.
+ */
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { connectRedis } from '../platform/redis.ts';
+import { createQueues } from '../platform/queue.ts';
+import { createProvisioner } from './provisioner.ts';
+import { createComputeProvider } from './providers/index.ts';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`nightshift provisioner: configuration error: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const logger = pino({ level: config.logLevel, base: { svc: 'provisioner' } });
+const redis = connectRedis(config.redisUrl, { name: 'nightshift-provisioner' });
+const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-provisioner-queues' });
+const queues = createQueues(bull, config.prefix);
+const registry = new Registry();
+const provider = createComputeProvider(config, { env: process.env, logger });
+let lastPassAt = 0;
+const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: registry, onPass: () => (lastPassAt = Date.now()) });
+
+const http = createServer((req, res) => {
+  void (async () => {
+    if (req.url === '/healthz') {
+      const redisOk = await redis.ping().then((p) => p === 'PONG', () => false);
+      const loopOk = Date.now() - lastPassAt < 3 * config.reconcileIntervalMs + 5_000;
+      res.writeHead(redisOk && loopOk ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: redisOk && loopOk, redis: redisOk, loop: loopOk }));
+    } else if (req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    } else {
+      res.writeHead(404).end();
+    }
+  })().catch(() => res.writeHead(500).end());
+});
+await new Promise<void>((r) => http.listen(config.provisionerPort, config.host, () => r()));
+provisioner.start();
+logger.info({ compute: config.compute, port: config.provisionerPort }, 'provisioner running');
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'provisioner stopping');
+  await provisioner.stop();
+  await provider.close?.();
+  await queues.close();
+  await new Promise<void>((r) => http.close(() => r()));
+  redis.disconnect();
+  bull.disconnect();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
