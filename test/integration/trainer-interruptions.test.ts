@@ -74,13 +74,15 @@ async function rig(label: string): Promise<Rig> {
   };
 }
 
-/** Two folds that each train for several seconds with the fused engine, checkpointing every 5 epochs. */
+/** Two folds that each train for several seconds with the fused engine (no GPU in the emulated cloud), checkpointing every 5 epochs. */
 const LONG_JOB = {
   name: 'long-folds',
   dataset: { uri: 'builtin:make_classification?n_samples=8000&n_features=20&n_informative=10&random_state=5' },
   model: { layers: [{ type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
   training: { loss: 'binaryCrossentropy', metrics: ['accuracy'], epochs: 250, checkpointEvery: 5, engine: 'fused' },
   evaluation: { method: 'kfold', folds: 2, seed: 3 },
+  // one unit per instance (a GPU class): the tests interrupt the instance of one unit
+  resources: { accelerator: 'gpu' },
   maxAttempts: 2,
 };
 

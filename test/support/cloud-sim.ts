@@ -16,6 +16,7 @@ import type { ComputeProvider } from '../../services/provisioner/provider.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE } from './moto.ts';
+import { slotsOf } from '../../services/core/machines.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 
 export interface ImdsServer {
@@ -138,7 +139,8 @@ export async function startCloudSim(o: {
             instanceId: id,
             imdsEndpoint: imds.endpoint,
             shutdownCommand: `curl -s -X POST ${imds.endpoint}/sim/shutdown`,
-            extra: o.env,
+            // as the bootstrap does: one slot per core on CPU types (no NIGHTSHIFT_ACCELERATOR: emulated machines have no GPU to verify)
+            extra: { NIGHTSHIFT_WORKER_CONCURRENCY: String(slotsOf(inst.InstanceType ?? '')), ...o.env },
           });
           si.worker = spawnWorker({ entry: o.entry, env });
         };
