@@ -1,8 +1,10 @@
 /**
  * `npm run release`: packs the committed tree (git archive HEAD, the lock file
- * included) and uploads it where EC2 workers fetch it at boot:
- * s3://<NIGHTSHIFT_S3_BUCKET>/releases/nightshift.tgz, plus a copy named after the
- * commit. Uses the same S3 settings as everything else (AWS_ENDPOINT_URL, ...).
+ * included) and uploads it to s3://<NIGHTSHIFT_S3_BUCKET>/releases/nightshift.tgz,
+ * plus a copy named after the commit: the source of what runs, next to its
+ * artifacts. EC2 workers do not install it: they run the worker container image
+ * (NIGHTSHIFT_WORKER_IMAGE, built from the same tree with docker/). Uses the same
+ * S3 settings as everything else (AWS_ENDPOINT_URL, ...).
  */
 import { execFileSync } from 'node:child_process';
 import { loadConfig, ConfigError } from '../services/core/config.ts';
