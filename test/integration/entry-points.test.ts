@@ -1,0 +1,84 @@
+/**
+ * The production entry points as real processes: the API (services/api/main.ts) and the
+ * provisioner (services/provisioner/main.ts) start from the environment, answer their
+ * health checks, and exit 0 on SIGTERM. Real Redis, the embedded S3 server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
+import { freePort } from '../../services/local/infra.ts';
+import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
+import { waitFor } from '../support/cloud-sim.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+
+let s3: EmbeddedS3;
+let dir: string;
+const prefix = uniquePrefix('entry');
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'nightshift-entry-'));
+  s3 = await startEmbeddedS3({ directory: dir });
+});
+afterAll(async () => {
+  await s3?.close();
+  rmSync(dir, { recursive: true, force: true });
+  await cleanupPrefix(prefix);
+});
+
+function start(entry: string, env: Record<string, string>): { proc: ChildProcess; exit: Promise<number | null>; out: () => string } {
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+      NIGHTSHIFT_S3_BUCKET: 'nightshift-entry', NIGHTSHIFT_API_KEYS: 'acme:acme-key-0123456789', LOG_LEVEL: 'warn', ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, exit, out: () => out };
+}
+
+const healthy = async (url: string) => fetch(url).then((r) => r.ok, () => false);
+
+describe('production entry points', () => {
+  it('the API serves /healthz and stops with exit 0 on SIGTERM', async () => {
+    const port = await freePort(0);
+    const api = start('services/api/main.ts', { PORT: String(port), HOST: '127.0.0.1' });
+    try {
+      await waitFor(() => healthy(`http://127.0.0.1:${port}/healthz`), 60_000, 'the API answering /healthz');
+      const r = await fetch(`http://127.0.0.1:${port}/v1/jobs`, { headers: { authorization: 'Bearer acme-key-0123456789' } });
+      expect(r.status).toBe(200);
+      api.proc.kill('SIGTERM');
+      expect(await api.exit, api.out()).toBe(0);
+    } finally {
+      api.proc.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('the provisioner reconciles, serves /healthz and /metrics, and stops with exit 0 on SIGTERM', async () => {
+    const port = await freePort(0);
+    const prov = start('services/provisioner/main.ts', { NIGHTSHIFT_PROVISIONER_PORT: String(port), HOST: '127.0.0.1', NIGHTSHIFT_MAX_INSTANCES: '0', NIGHTSHIFT_RECONCILE_MS: '200' });
+    try {
+      await waitFor(() => healthy(`http://127.0.0.1:${port}/healthz`), 60_000, 'the provisioner answering /healthz');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/nightshift_provisioner_reconcile_seconds_count \d+/);
+      prov.proc.kill('SIGTERM');
+      expect(await prov.exit, prov.out()).toBe(0);
+    } finally {
+      prov.proc.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('a bad setting stops the API with exit 2 and names the variable', async () => {
+    const api = start('services/api/main.ts', { NIGHTSHIFT_EC2_ALLOWED_TYPES: 'x9.mega' });
+    expect(await api.exit).toBe(2);
+    expect(api.out()).toMatch(/NIGHTSHIFT_EC2_ALLOWED_TYPES/);
+  }, 60_000);
+});
