@@ -140,6 +140,10 @@ StartLimitBurst=5
 StartLimitAction=poweroff
 
 [Service]
+# the same limits under their [Service] names for systemd before 230 (Amazon Linux 2 has 219)
+StartLimitInterval=600
+StartLimitBurst=5
+StartLimitAction=poweroff
 ExecStartPre=-/usr/bin/docker rm -f nightshift-worker
 ExecStart=/usr/bin/docker run --rm --name nightshift-worker --network host $GPU_FLAGS \
   --env-file /etc/nightshift-worker.env -v /run/nightshift:/run/nightshift \
