@@ -71,6 +71,27 @@ describe('worker agent', () => {
     expect(got).toEqual([{ action: 'terminate', time: '2026-11-27T03:00:00Z' }]);
   });
 
+  it('a rebalance recommendation fires onRebalance once and is not an interruption', async () => {
+    const e = await env({ imds: true, idleTimeoutS: 30 });
+    const rebalances: Array<{ noticeTime?: string }> = [];
+    const interruptions: unknown[] = [];
+    e.agent.onRebalance((n) => rebalances.push(n));
+    e.agent.onInterruption((n) => interruptions.push(n));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rebalances).toEqual([]); // 404 = no recommendation
+    e.imds!.setRebalance({ noticeTime: '2026-11-27T02:58:00Z' });
+    await waitFor(() => rebalances.length > 0, 2_000, 'rebalance recommendation');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rebalances).toEqual([{ noticeTime: '2026-11-27T02:58:00Z' }]);
+    expect(interruptions).toEqual([]);
+  });
+
+  it('a GPU failure report lands where the provisioner reads it', async () => {
+    const e = await env({ instanceId: 'i-gpu', idleTimeoutS: 30 });
+    await e.agent.reportGpuFailure('tf_no_gpu: TensorFlow registered no GPU device');
+    expect(await e.store.gpuFailures()).toEqual([{ instanceId: 'i-gpu', reason: 'tf_no_gpu: TensorFlow registered no GPU device', at: expect.any(Number) }]);
+  });
+
   it('the provisioner claim: refused while a unit is held; once claimed, the agent drains', async () => {
     const e = await env({ instanceId: 'i-claim', idleTimeoutS: 30 });
     const got: string[] = [];

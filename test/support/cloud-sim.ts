@@ -22,11 +22,14 @@ import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 export interface ImdsServer {
   endpoint: string;
   setSpotNotice(n: { action: string; time?: string } | undefined): void;
+  /** answer events/recommendations/rebalance with this notice (undefined: 404) */
+  setRebalance(n: { noticeTime: string } | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startImdsServer(o: { instanceId: string; onShutdown?: () => void }): Promise<ImdsServer> {
   let notice: { action: string; time?: string } | undefined;
+  let rebalance: { noticeTime: string } | undefined;
   const tokens = new Set<string>();
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -45,6 +48,10 @@ export async function startImdsServer(o: { instanceId: string; onShutdown?: () =
       if (!tokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return void res.writeHead(401).end();
       const p = url.slice('/latest/meta-data/'.length);
       if (p === 'instance-id') return void res.writeHead(200).end(o.instanceId);
+      if (p === 'events/recommendations/rebalance') {
+        if (!rebalance) return void res.writeHead(404).end();
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(rebalance));
+      }
       if (p === 'spot/instance-action') {
         if (!notice) return void res.writeHead(404).end();
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(notice));
@@ -58,6 +65,9 @@ export async function startImdsServer(o: { instanceId: string; onShutdown?: () =
     endpoint: `http://127.0.0.1:${port}`,
     setSpotNotice(n) {
       notice = n;
+    },
+    setRebalance(n) {
+      rebalance = n;
     },
     close: () =>
       new Promise<void>((r) => {
