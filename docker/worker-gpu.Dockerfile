@@ -28,7 +28,8 @@ ENV NODE_ENV=production \
     NIGHTSHIFT_DATA_DIR=/tmp/nightshift \
     NIGHTSHIFT_HEALTH_FILE=/tmp/nightshift-health \
     NVIDIA_VISIBLE_DEVICES=all \
-    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    TF_FORCE_GPU_ALLOW_GROWTH=true
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY package.json package-lock.json ./

@@ -1,10 +1,11 @@
 /**
  * The production entry points as real processes: the API (services/api/main.ts) and the
  * provisioner (services/provisioner/main.ts) start from the environment, answer their
- * health checks, and exit 0 on SIGTERM. Real Redis, the embedded S3 server.
+ * health checks, and exit 0 on SIGTERM; the worker (workers/trainer/main.ts) launched for
+ * a GPU it cannot use stops before taking a unit. Real Redis, the embedded S3 server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../..
 import { freePort } from '../../services/local/infra.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { waitFor } from '../support/cloud-sim.ts';
+import { connectRedis } from '../../services/platform/redis.ts';
+import { createFleetStore } from '../../services/provisioner/fleet-store.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 let s3: EmbeddedS3;
@@ -75,6 +78,27 @@ describe('production entry points', () => {
       prov.proc.kill('SIGKILL');
     }
   }, 90_000);
+
+  it('a worker launched for a GPU that nvidia-smi cannot see reports it, asks for a power-off and takes no unit (exit 3)', async () => {
+    // a broken driver, the one fault this machine cannot produce for real: an nvidia-smi that fails
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver." >&2\nexit 9\n', { mode: 0o755 });
+    const marker = path.join(dir, 'poweroff');
+    const w = start('workers/trainer/main.ts', {
+      PATH: `${bin}:${process.env.PATH ?? ''}`, NIGHTSHIFT_ACCELERATOR: 'gpu', NIGHTSHIFT_INSTANCE_ID: 'i-nogpu', NIGHTSHIFT_IMDS_ENDPOINT: 'off',
+      NIGHTSHIFT_SHUTDOWN_COMMAND: `touch '${marker}'`,
+    });
+    expect(await w.exit, w.out()).toBe(3);
+    await waitFor(() => existsSync(marker), 5_000, 'the power-off request');
+    const redis = connectRedis(TEST_REDIS_URL);
+    try {
+      const failures = await createFleetStore(redis, prefix).gpuFailures();
+      expect(failures).toEqual([{ instanceId: 'i-nogpu', at: expect.any(Number), reason: expect.stringMatching(/^no_driver: nvidia-smi failed: .*NVIDIA-SMI has failed/) }]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
 
   it('a bad setting stops the API with exit 2 and names the variable', async () => {
     const api = start('services/api/main.ts', { NIGHTSHIFT_EC2_ALLOWED_TYPES: 'x9.mega' });

@@ -21,7 +21,7 @@ import { createMeter } from '../../services/platform/meter.ts';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
 import { startAgent } from './agent/index.ts';
 import { ChildPool } from './runtime/child-pool.ts';
-import { gpuBackendLabel, verifyGpu } from './gpu/verify.ts';
+import { gpuBackendLabel, verifyGpu, type GpuVerdict } from './gpu/verify.ts';
 import { realGpuProbe } from './gpu/probe.ts';
 import { createUnitProcessor } from './runtime/unit-processor.ts';
 import { createAggregateProcessor } from './runtime/aggregate.ts';
@@ -58,28 +58,31 @@ const agent = await startAgent({
   logger,
 });
 
+// A GPU is trusted only once verified: nvidia-smi sees it, TensorFlow registered it, a matmul ran on it.
+// On a machine launched for a GPU the check runs before any trainer process holds the device.
+let verdict: GpuVerdict | undefined = config.accelerator === 'gpu' ? await verifyGpu(realGpuProbe) : undefined;
+if (verdict && !verdict.ok) {
+  // asked for a GPU and cannot use it: training on the CPU at GPU prices is worse than not training
+  logger.error({ code: verdict.code, reason: verdict.reason }, 'GPU unusable: reporting and powering off without taking units');
+  await agent.reportGpuFailure(`${verdict.code}: ${verdict.reason}`).catch((err: Error) => logger.error({ err: err.message }, 'could not report the GPU failure'));
+  agent.shutdownMachine('GPU unusable');
+  await agent.stop();
+  redis.disconnect();
+  process.exit(3);
+}
 // Warm the trainer children (backend selection) before taking work.
 const backend = await pool.warm();
-// A GPU is trusted only once verified: nvidia-smi sees it, TensorFlow registered it, a matmul ran on it.
+// tfjs-node-gpu loaded on a machine not launched for a GPU: check before any unit claims one
+if (!verdict && backend === 'tensorflow-gpu') verdict = await verifyGpu(realGpuProbe);
 let backendLabel: ((b: string) => string) | undefined;
-if (config.accelerator === 'gpu' || backend === 'tensorflow-gpu') {
-  const verdict = await verifyGpu(realGpuProbe);
-  if (verdict.ok) {
-    logger.info({ gpu: verdict.gpu, gpus: verdict.gpus, matmulMs: verdict.matmulMs }, 'GPU verified');
-    backendLabel = (b) => (b === 'tensorflow-gpu' ? gpuBackendLabel(verdict.gpu) : b);
-  } else if (config.accelerator === 'gpu') {
-    // asked for a GPU and cannot use it: training on the CPU at GPU prices is worse than not training
-    logger.error({ code: verdict.code, reason: verdict.reason }, 'GPU unusable: reporting and powering off without taking units');
-    await agent.reportGpuFailure(`${verdict.code}: ${verdict.reason}`).catch((err: Error) => logger.error({ err: err.message }, 'could not report the GPU failure'));
-    agent.shutdownMachine('GPU unusable');
-    await pool.close();
-    await agent.stop();
-    redis.disconnect();
-    process.exit(3);
-  } else {
-    logger.warn({ code: verdict.code, reason: verdict.reason }, 'tfjs-node-gpu loaded but the GPU is unusable; units say so in their backend');
-    backendLabel = (b) => (b === 'tensorflow-gpu' ? `tensorflow (GPU unusable: ${verdict.code})` : b);
-  }
+if (verdict?.ok) {
+  logger.info({ gpu: verdict.gpu, gpus: verdict.gpus, matmulMs: verdict.matmulMs }, 'GPU verified');
+  const gpu = verdict.gpu;
+  backendLabel = (b) => (b === 'tensorflow-gpu' ? gpuBackendLabel(gpu) : b);
+} else if (verdict) {
+  logger.warn({ code: verdict.code, reason: verdict.reason }, 'tfjs-node-gpu loaded but the GPU is unusable; units say so in their backend');
+  const code = verdict.code;
+  backendLabel = (b) => (b === 'tensorflow-gpu' ? `tensorflow (GPU unusable: ${code})` : b);
 }
 
 const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
