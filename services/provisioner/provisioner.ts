@@ -392,7 +392,9 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   async function loop(): Promise<void> {
     if (stopped) return;
     try {
-      d.onPass?.(await reconcileOnce());
+      // the pass runs first: d.onPass?.(await ...) would skip the await when there is no onPass
+      const r = await reconcileOnce();
+      d.onPass?.(r);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reconcile failed');
     }
