@@ -1,7 +1,7 @@
 /**
  * The provisioner as its own production process (`npm run start:provisioner`, the api
  * image with this command): the compute provider NIGHTSHIFT_COMPUTE names, the
- * reconcile loop, and a small HTTP listener on NIGHTSHIFT_PROVISIONER_PORT with
+ * reconcile loop with batch supervision, and a small HTTP listener on NIGHTSHIFT_PROVISIONER_PORT with
  * /healthz (Redis answers and a reconcile pass finished within the last 3 periods)
  * and /metrics. SIGTERM/SIGINT: the loop stops after its current pass and releases
  * its lease (another provisioner can take over at once), the provider closes (local
@@ -14,6 +14,10 @@ import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { connectRedis } from '../platform/redis.ts';
 import { createQueues } from '../platform/queue.ts';
 import { createProvisioner } from './provisioner.ts';
+import { createBatchSupervisor } from './batch-supervisor.ts';
+import { createBatchStore } from '../platform/batches.ts';
+import { createStore } from '../platform/store.ts';
+import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { createComputeProvider } from './providers/index.ts';
 
 let config: Config;
@@ -33,8 +37,12 @@ const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightsh
 const queues = createQueues(bull, config.prefix);
 const registry = new Registry();
 const provider = createComputeProvider(config, { env: process.env, logger });
+const store = createStore(redis, config.prefix);
+const artifacts = s3ArtifactStore(config.s3);
+// batch schedules and deadlines are supervised by the acting provisioner, as in `npm start`
+const batches = createBatchSupervisor({ store, batches: createBatchStore(redis, config.prefix, store), queues, artifacts, logger });
 let lastPassAt = 0;
-const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: registry, onPass: () => (lastPassAt = Date.now()) });
+const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: registry, batches, onPass: () => (lastPassAt = Date.now()) });
 
 const http = createServer((req, res) => {
   void (async () => {
@@ -64,6 +72,7 @@ async function stop(signal: string): Promise<void> {
   await new Promise<void>((r) => http.close(() => r()));
   redis.disconnect();
   bull.disconnect();
+  artifacts.client.destroy();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
