@@ -114,6 +114,9 @@ describe('user data', () => {
     const powerOff = out.indexOf("shutdown -h +'30'");
     expect(powerOff).toBeGreaterThan(0);
     expect(powerOff).toBeLessThan(out.indexOf('aws ssm get-parameter'));
-    expect(out).toContain('NIGHTSHIFT_HANDOVER_COMMAND=sudo shutdown -c');
+    // the worker runs in a container: it asks the host to cancel through /run/nightshift, a path unit runs shutdown -c
+    expect(out).toContain('NIGHTSHIFT_HANDOVER_COMMAND=touch /run/nightshift/handover');
+    expect(out).toContain('PathExists=/run/nightshift/handover');
+    expect(out).toContain('ExecStart=/usr/sbin/shutdown -c');
   });
 });
