@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
 import { freePort } from '../../services/local/infra.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { waitFor } from '../support/cloud-sim.ts';
@@ -37,7 +37,7 @@ function start(entry: string, env: Record<string, string>): { proc: ChildProcess
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
       NIGHTSHIFT_S3_BUCKET: 'nightshift-entry', NIGHTSHIFT_API_KEYS: 'acme:acme-key-0123456789', LOG_LEVEL: 'warn', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
