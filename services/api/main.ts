@@ -29,7 +29,9 @@ const redis = connectRedis(config.redisUrl, { name: 'nightshift-api' });
 const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-api-queues' });
 const queues = createQueues(bull, config.prefix);
 const artifacts = s3ArtifactStore(config.s3);
-await artifacts.ensureBucket();
+// the bucket belongs to infra/ (CloudFormation); only an emulator endpoint (compose's moto profile) gets it made here
+if (config.s3.endpoint) await artifacts.ensureBucket();
+else await artifacts.ping();
 const store = createStore(redis, config.prefix);
 
 const server = await startServer({ config, store, queues, artifacts, logger }, { host: config.host, port: config.port });

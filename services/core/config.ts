@@ -99,6 +99,8 @@ export interface Config {
   healthFile?: string;
   /** port of the provisioner's own /healthz and /metrics (services/provisioner/main.ts) */
   provisionerPort: number;
+  /** pid of the local provisioner that spawned this worker: the worker stops when that process is gone (local "instances" end with their provisioner) */
+  parentPid?: number;
 }
 
 export interface TenantLimits {
@@ -327,5 +329,6 @@ export function loadConfig(env: Env = process.env): Config {
     accelerator: accelerator(env),
     healthFile: env.NIGHTSHIFT_HEALTH_FILE || undefined,
     provisionerPort: int(env, 'NIGHTSHIFT_PROVISIONER_PORT', 9090, 0, 65535),
+    ...(env.NIGHTSHIFT_PARENT_PID ? { parentPid: int(env, 'NIGHTSHIFT_PARENT_PID', 1, 1, 2 ** 22) } : {}),
   };
 }

@@ -15,7 +15,9 @@ export const keys = {
   unitPrefix: (jobId: string, unit: string) => `jobs/${jobId}/units/${unit}/`,
   unitHistory: (jobId: string, unit: string) => `jobs/${jobId}/units/${unit}/history.json`,
   unitResult: (jobId: string, unit: string) => `jobs/${jobId}/units/${unit}/result.json`,
-  checkpoint: (jobId: string, unit: string) => `jobs/${jobId}/units/${unit}/checkpoint/`,
+  /** checkpoints sit apart from the job's files so a bucket lifecycle rule (prefix checkpoints/) can expire leftovers */
+  checkpointPrefix: (jobId: string) => `checkpoints/${jobId}/`,
+  checkpoint: (jobId: string, unit: string) => `checkpoints/${jobId}/${unit}/`,
 };
 
 /** Artifact names that GET /v1/jobs/:id/artifacts/:name serves, and where they live. */

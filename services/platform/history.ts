@@ -22,10 +22,5 @@ export async function readUnitHistories(artifacts: ArtifactStore, jobId: string)
 
 /** Checkpoints are only needed while a unit can still resume; a finished job drops them. */
 export async function deleteCheckpoints(artifacts: ArtifactStore, jobId: string): Promise<void> {
-  const prefixes = new Set<string>();
-  for (const k of await artifacts.list(`${keys.jobPrefix(jobId)}units/`)) {
-    const at = k.indexOf('/checkpoint/');
-    if (at > 0) prefixes.add(k.slice(0, at + '/checkpoint/'.length));
-  }
-  for (const p of prefixes) await artifacts.deletePrefix(p);
+  await artifacts.deletePrefix(keys.checkpointPrefix(jobId));
 }

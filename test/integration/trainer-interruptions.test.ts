@@ -93,8 +93,8 @@ const LONG_JOB = {
  */
 async function bothUnitsCheckpointed(r: Rig, id: string): Promise<void> {
   await waitFor(async () => {
-    const keys = await r.stack.artifacts.list(`jobs/${id}/units/`);
-    return new Set(keys.filter((k) => k.includes('/checkpoint/')).map((k) => k.split('/')[3])).size === 2;
+    const keys = await r.stack.artifacts.list(`checkpoints/${id}/`);
+    return new Set(keys.map((k) => k.split('/')[2])).size === 2;
   }, 120_000, 'both units running with a checkpoint');
 }
 

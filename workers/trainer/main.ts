@@ -153,4 +153,11 @@ agent.onRebalance((notice) => {
   for (const c of pool.all) c.requestCheckpoint();
 });
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+if (config.parentPid !== undefined) {
+  // a local worker whose provisioner is gone (killed, crashed) stops like a machine powered off by it
+  const parentPid = config.parentPid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) void shutdown('provisioner process gone');
+  }, 1_000).unref();
+}
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -2,7 +2,7 @@
  * Trainer child process: receives one unit at a time from its worker, trains it
  * with the best TensorFlow.js backend, writes the unit's history/result (and the
  * final model) to the artifact store and reports back. Checkpoints go to
- * jobs/<id>/units/<key>/checkpoint/ so any worker can resume the unit.
+ * checkpoints/<job id>/<unit key>/ so any worker can resume the unit.
  */
 import { loadConfig } from '../../../services/core/config.ts';
 import { keys } from '../../../services/core/keys.ts';
