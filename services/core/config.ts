@@ -22,6 +22,9 @@ export interface Config {
   port: number;
   host: string;
   redisUrl?: string;
+  /** REDIS_URL names a node of a Redis Cluster (ElastiCache cluster mode): connect with the cluster client */
+  redisCluster: boolean;
+  /** Redis key prefix; a hash tag ({nightshift}) by default so every key lands in one cluster slot */
   prefix: string;
   dataDir: string;
   s3: { bucket: string; endpoint?: string; region: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
@@ -123,6 +126,14 @@ export interface TenantLimits {
 export const RESERVED_TENANTS = new Set(['admin', 'root', 'system', 'nightshift', 'all', 'any', 'public', 'anonymous']);
 
 type Env = Record<string, string | undefined>;
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
 
 function int(env: Env, name: string, dflt: number, min: number, max: number): number {
   const raw = env[name];
@@ -240,8 +251,14 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', `expected redis://host:port, got "${redisUrl}"`);
-  const prefix = env.NIGHTSHIFT_PREFIX || 'nightshift';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError('NIGHTSHIFT_PREFIX', 'may use letters, digits, _ . - (at most 64)');
+  const redisCluster = bool(env, 'NIGHTSHIFT_REDIS_CLUSTER', false);
+  const prefix = env.NIGHTSHIFT_PREFIX || '{nightshift}';
+  if (!/^(\{[A-Za-z0-9_.-]{1,62}\}|[A-Za-z0-9_.-]{1,64})$/.test(prefix)) {
+    throw new ConfigError('NIGHTSHIFT_PREFIX', 'may use letters, digits, _ . - (at most 64), optionally as one hash tag: {name}');
+  }
+  if (redisCluster && !prefix.startsWith('{')) {
+    throw new ConfigError('NIGHTSHIFT_PREFIX', `on a Redis Cluster the prefix must be a hash tag such as {${prefix}}, so the keys a queue's scripts touch share one slot`);
+  }
   const compute = (env.NIGHTSHIFT_COMPUTE || 'local') as ComputeKind;
   if (compute !== 'local' && compute !== 'ec2') throw new ConfigError('NIGHTSHIFT_COMPUTE', `expected "local" or "ec2", got "${compute}"`);
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
@@ -261,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const cores = Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2);
   return {
+    redisCluster,
     port,
     host: env.HOST || '127.0.0.1',
     redisUrl,
@@ -297,7 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
       securityGroupIds: list(env, 'NIGHTSHIFT_EC2_SECURITY_GROUP_IDS'),
       instanceProfile: env.NIGHTSHIFT_EC2_INSTANCE_PROFILE || undefined,
       keyName: env.NIGHTSHIFT_EC2_KEY_NAME || undefined,
-      cluster: env.NIGHTSHIFT_CLUSTER || prefix,
+      cluster: env.NIGHTSHIFT_CLUSTER || prefix.replace(/[{}]/g, ''),
       redisUrlParameter: env.NIGHTSHIFT_REDIS_URL_PARAMETER || undefined,
       spot: spotPolicy(env),
     },

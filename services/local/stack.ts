@@ -94,9 +94,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     env.PORT = String(port);
     config = loadConfig(env);
 
-    const redis: Redis = connectRedis(config.redisUrl, { name: 'nightshift-api' });
+    const redis: Redis = connectRedis(config.redisUrl, { name: 'nightshift-api', cluster: config.redisCluster });
     closers.push(async () => redis.disconnect());
-    const bullRedis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-queues' });
+    const bullRedis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-queues', cluster: config.redisCluster });
     closers.push(async () => bullRedis.disconnect());
     const queues = createQueues(bullRedis, config.prefix);
     closers.push(() => queues.close());

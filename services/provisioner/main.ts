@@ -32,8 +32,8 @@ try {
 }
 
 const logger = pino({ level: config.logLevel, base: { svc: 'provisioner' } });
-const redis = connectRedis(config.redisUrl, { name: 'nightshift-provisioner' });
-const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-provisioner-queues' });
+const redis = connectRedis(config.redisUrl, { name: 'nightshift-provisioner', cluster: config.redisCluster });
+const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-provisioner-queues', cluster: config.redisCluster });
 const queues = createQueues(bull, config.prefix);
 const registry = new Registry();
 const provider = createComputeProvider(config, { env: process.env, logger });

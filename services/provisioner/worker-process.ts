@@ -14,7 +14,7 @@ export const DEFAULT_WORKER_ENTRY = path.join(REPO_ROOT, 'workers/trainer/main.t
 
 /** The environment a worker reads (see workers/trainer/main.ts and services/core/config.ts). */
 export function workerEnv(
-  config: Pick<Config, 'redisUrl' | 'prefix' | 'idleTimeoutS' | 's3'>,
+  config: Pick<Config, 'redisUrl' | 'prefix' | 'idleTimeoutS' | 's3'> & Partial<Pick<Config, 'redisCluster'>>,
   o: { instanceId: string; imdsEndpoint: string; shutdownCommand: string; extra?: Record<string, string> },
 ): Record<string, string> {
   const env: Record<string, string> = {
@@ -27,6 +27,7 @@ export function workerEnv(
     AWS_REGION: config.s3.region,
   };
   if (config.redisUrl) env.REDIS_URL = config.redisUrl;
+  if (config.redisCluster) env.NIGHTSHIFT_REDIS_CLUSTER = 'true';
   if (config.s3.endpoint) env.AWS_ENDPOINT_URL = config.s3.endpoint;
   if (config.s3.accessKeyId) env.AWS_ACCESS_KEY_ID = config.s3.accessKeyId;
   if (config.s3.secretAccessKey) env.AWS_SECRET_ACCESS_KEY = config.s3.secretAccessKey;

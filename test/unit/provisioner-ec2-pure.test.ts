@@ -99,7 +99,7 @@ describe('user data', () => {
 
   it('the shipped template renders with the provider variables and carries no secret inline', () => {
     const out = renderUserData(loadUserDataTemplate(), {
-      NIGHTSHIFT_PREFIX: 'ns', NIGHTSHIFT_CLUSTER: 'c', NIGHTSHIFT_IDLE_TIMEOUT_S: '120', NIGHTSHIFT_S3_BUCKET: 'b', AWS_REGION: 'us-east-1',
+      NIGHTSHIFT_PREFIX: '{ns}', NIGHTSHIFT_REDIS_CLUSTER: 'true', NIGHTSHIFT_CLUSTER: 'c', NIGHTSHIFT_IDLE_TIMEOUT_S: '120', NIGHTSHIFT_S3_BUCKET: 'b', AWS_REGION: 'us-east-1',
       NIGHTSHIFT_REDIS_URL_PARAMETER: '/c/redis-url', NIGHTSHIFT_S3_SOURCES: 'alice:s3://lab-data/alice/', NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN: '30',
       BOOTSTRAP_OS: 'ubuntu', WORKER_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/w:1', GPU_FLAGS: '--gpus all', ACCELERATOR: 'gpu',
       WORKER_SLOTS: '1', LOG_GROUP: '/nightshift/c',
@@ -107,6 +107,8 @@ describe('user data', () => {
     expect(out).toContain("NIGHTSHIFT_S3_SOURCES='alice:s3://lab-data/alice/'");
     expect(out).toContain('NIGHTSHIFT_S3_SOURCES=$NIGHTSHIFT_S3_SOURCES');
     expect(out).toContain("REDIS_URL_PARAMETER='/c/redis-url'");
+    expect(out).toContain("NIGHTSHIFT_PREFIX='{ns}'");
+    expect(out).toContain('NIGHTSHIFT_REDIS_CLUSTER=$NIGHTSHIFT_REDIS_CLUSTER');
     expect(out).toContain('aws ssm get-parameter --with-decryption');
     expect(out).not.toMatch(/\{\{/);
     expect(out).not.toMatch(/redis:\/\//);

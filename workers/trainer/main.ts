@@ -39,7 +39,7 @@ try {
 
 const workerId = newId('wrk');
 const logger = pino({ level: config.logLevel, base: { svc: 'worker', workerId, instanceId: config.instanceId } });
-const redis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-worker' });
+const redis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-worker', cluster: config.redisCluster });
 const store = createStore(redis, config.prefix);
 const artifacts = s3ArtifactStore(config.s3);
 const pool = new ChildPool(config.workerConcurrency);

@@ -173,6 +173,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         WORKER_SLOTS: String(slotsOf(type)),
         LOG_GROUP: e.logGroup,
         NIGHTSHIFT_PREFIX: config.prefix,
+        NIGHTSHIFT_REDIS_CLUSTER: String(config.redisCluster),
         NIGHTSHIFT_CLUSTER: e.cluster,
         NIGHTSHIFT_IDLE_TIMEOUT_S: String(config.idleTimeoutS),
         NIGHTSHIFT_S3_BUCKET: config.s3.bucket,
