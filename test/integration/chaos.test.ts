@@ -2,8 +2,8 @@
  * Chaos on the local stack. The API and the provisioner run as separate processes
  * (services/api/main.ts, services/provisioner/main.ts) over their own redis-server
  * (AOF, fsync always; the shared Redis is untouched) and an S3-protocol server; the
- * provisioner's local instances are worker processes. While more than 100 training
- * units run, a seeded script SIGKILLs the API, the provisioner and random workers at
+ * provisioner's local instances are worker processes. While a batch of 100 training
+ * units runs, a seeded script SIGKILLs the API, the provisioner and random workers at
  * random moments and starts them again, and kills and restarts Redis once. Then:
  * every job ended completed, or failed with a reason; each unit's result is recorded
  * once (one result file per planned unit, unitsDone = unitsTotal, one score per
@@ -39,8 +39,12 @@ const spec = (name: string, folds: number, finalFit: boolean, seed: number) => (
   maxAttempts: 10,
   seed,
 });
-// 4 x 25 evaluation units + 1 final fit = 101 units
-const SPECS = [spec('chaos-a', 25, false, 1), spec('chaos-b', 25, false, 2), spec('chaos-c', 25, false, 3), spec('chaos-d', 25, true, 4)];
+// one batch: 4 jobs (a grid over the split seed) x 25 folds = 100 units
+const BATCH = {
+  name: 'chaos-sweep',
+  base: spec('chaos', 25, false, 1),
+  grid: { 'evaluation.seed': [1, 2, 3, 4] },
+};
 
 let dir: string;
 let prefix: string;
@@ -177,13 +181,16 @@ async function statuses(ids: string[]): Promise<string[]> {
 describe('chaos on the local stack', () => {
   it('every job ends with each unit counted once while the API, the provisioner, workers and Redis are killed', async () => {
     const started = Date.now();
-    const ids: string[] = [];
-    for (const s of SPECS) {
-      const r = await callUntilAnswered('POST', '/v1/jobs', s);
-      expect(r.status, JSON.stringify(r.body)).toBe(202);
-      ids.push(r.body.id);
+    const sub = await callUntilAnswered('POST', '/v1/batches', BATCH);
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const batchId: string = sub.body.id;
+    const ids: string[] = sub.body.jobIds;
+    expect(ids).toHaveLength(4);
+    const planned = new Map<string, string[]>();
+    for (const id of ids) {
+      const rec = (await callUntilAnswered('GET', `/v1/jobs/${id}/artifacts/spec.json`)).body;
+      planned.set(id, planUnits(resolveJobSpec(rec)).map((u) => u.key));
     }
-    const planned = new Map(SPECS.map((s, i) => [ids[i], planUnits(resolveJobSpec(s as never)).map((u) => u.key)]));
     figures.units = [...planned.values()].reduce((a, u) => a + u.length, 0);
     expect(figures.units).toBeGreaterThanOrEqual(100);
 
@@ -270,6 +277,10 @@ describe('chaos on the local stack', () => {
       expect(served.body).toEqual(summary);
       if (units.includes('final')) expect(files).toContain(keys.modelJson(id));
     }
+
+    const batch = (await callUntilAnswered('GET', `/v1/batches/${batchId}`)).body;
+    expect(batch.counts.completed ?? 0).toBe(figures.outcomes.completed ?? 0);
+    if (!figures.outcomes.failed) expect(batch.status, JSON.stringify(batch)).toBe('completed');
 
     // the fleet goes idle and ends: no worker or trainer process of this stack is left
     const idleBy = Date.now() + 60_000;

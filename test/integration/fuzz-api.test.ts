@@ -261,6 +261,8 @@ describe('fuzz: POST /v1/batches', () => {
       budgetUsd: 5,
       priority: 10,
     };
+    const valid = await inject({ method: 'POST', url: '/v1/batches?dryRun=true', headers: { ...stack.auth('acme'), 'content-type': 'application/json' }, payload: JSON.stringify(batch) });
+    expect(valid.status, valid.text).toBeLessThan(300);
     await fc.assert(
       fc.asyncProperty(mutate(batch), async (b) => {
         const a = await inject({ method: 'POST', url: '/v1/batches?dryRun=true', headers: { ...stack.auth('acme'), 'content-type': 'application/json' }, payload: JSON.stringify(b) });
