@@ -133,12 +133,13 @@ describe('fuzz: POST /v1/jobs', () => {
     expect(refused).toBeGreaterThan(NUM_RUNS.specs / 2);
   });
 
-  it('generated and mutated Keras models: no 5xx, 400s name the field', async () => {
+  it('generated and mutated Keras models: no 5xx, 400s name the field, and what is accepted the worker accepts', async () => {
     await fc.assert(
       fc.asyncProperty(kerasModel().chain((k) => fc.oneof(fc.constant(k), mutate(k))), async (keras) => {
         const spec = { ...LAYERS_SPEC, model: { keras } };
         const a = await submit(spec);
         expectWellFormed(a, `keras ${JSON.stringify(keras).slice(0, 400)}`);
+        if (a.status === 200) await expectWorkerAccepts(a.body.resolved);
       }),
       { seed: SEED, numRuns: NUM_RUNS.keras },
     );
