@@ -36,6 +36,8 @@ const store = createStore(redis, config.prefix);
 
 const server = await startServer({ config, store, queues, artifacts, logger }, { host: config.host, port: config.port });
 logger.info({ url: server.url, compute: config.compute }, 'api listening');
+// one plain line whatever the log level: where it listens (PORT=0 picks a free port)
+process.stdout.write(`nightshift api: listening on ${server.url}\n`);
 await server.closed;
 await queues.close();
 redis.disconnect();

@@ -21,7 +21,7 @@ import type { Meter } from '../platform/meter.ts';
 import { promoteDelayedUnits, unitDemandByJob, type Queues } from '../platform/queue.ts';
 import { createStore } from '../platform/store.ts';
 import type { FleetStore } from './fleet-store.ts';
-import { afterFailure, holdsOf, type ClassFailures } from './holds.ts';
+import { afterFailure, gpuBlocked, holdsOf, type ClassFailures } from './holds.ts';
 import type { ClassHold } from './planner.ts';
 import type { LaunchErrorKind } from './provider.ts';
 
@@ -216,6 +216,13 @@ export function createEconomy(d: EconomyDeps) {
       await d.fleet.putHold(cls, next);
       if (next.blocked) log.warn({ resourceClass: cls, reason: next.reason, message: next.message }, 'resource class blocked');
       return next;
+    },
+    /** a class blocked because its instances could not use their GPU: its jobs say so in `waiting` */
+    async gpuBlocked(cls: string, instances: number, reason: string, t: number): Promise<void> {
+      holds ??= await d.fleet.holds();
+      const next = gpuBlocked(instances, reason, t, policy);
+      holds.set(cls, next);
+      await d.fleet.putHold(cls, next);
     },
     async launched(cls: string): Promise<void> {
       holds ??= await d.fleet.holds();

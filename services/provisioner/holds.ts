@@ -10,7 +10,7 @@
 import type { ClassHold } from './planner.ts';
 import type { LaunchErrorKind } from './provider.ts';
 
-export type WaitingReason = 'no_image' | 'quota' | 'permissions' | 'capacity' | 'launch_error' | 'budget';
+export type WaitingReason = 'no_image' | 'quota' | 'permissions' | 'capacity' | 'launch_error' | 'budget' | 'gpu_unusable';
 
 export interface ClassFailures {
   failures: number;
@@ -47,6 +47,15 @@ export function afterFailure(prev: ClassFailures | undefined, f: { kind: LaunchE
   const wait = blocked ? p.capMs : Math.min(p.capMs, p.baseMs * 2 ** (failures - 1));
   const prefix = blocked ? `blocked after ${failures} failed launch${failures > 1 ? 'es' : ''}` : `launch failed (${failures}x), next try in ${Math.round(wait / 1000)} s`;
   return { failures, notBefore: now + wait, reason, message: `${prefix}: ${f.message}`, blocked };
+}
+
+/**
+ * A class whose instances could not use their GPU (gpu-failures.ts blocks it): held
+ * like a blocked launch, so its jobs show why they wait. It stays blocked: the class
+ * is kept out of the demand until an operator clears it.
+ */
+export function gpuBlocked(instances: number, reason: string, now: number, p: HoldPolicy): ClassFailures {
+  return { failures: instances, notBefore: now + p.capMs, reason: 'gpu_unusable', message: `blocked: ${reason}; check the worker image and the machine image's driver (docs/aws.md)`, blocked: true };
 }
 
 /** The planner's view of the failure states. */

@@ -298,6 +298,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     for (const b of gp.block) {
       await store.block(b.resourceClass, { reason: b.reason, at: t, instances: b.instances });
       blocked.set(b.resourceClass, { reason: b.reason, at: t, instances: b.instances });
+      await economy.gpuBlocked(b.resourceClass, b.instances.length, b.reason, t);
       log.error({ resourceClass: b.resourceClass, reason: b.reason, instances: b.instances }, 'class blocked: its instances cannot use their GPU');
     }
     for (const [cls, b] of blocked) {

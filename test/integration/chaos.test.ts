@@ -21,7 +21,7 @@ import { resolveJobSpec } from '../../services/core/resolve.ts';
 import { planUnits } from '../../services/core/units.ts';
 import { keys } from '../../services/core/keys.ts';
 import { s3ArtifactStore, type S3Options } from '../../services/platform/artifacts.ts';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
 import { Proc, freePort, sleep, trainerChildPids, tsxProc, workerPids } from '../support/procs.ts';
 
 const KEY = `chaos-key-${randomBytes(6).toString('hex')}`;
@@ -124,8 +124,8 @@ beforeAll(async () => {
     NIGHTSHIFT_DATA_DIR: dir,
     NIGHTSHIFT_S3_BUCKET: `chaos-${randomBytes(4).toString('hex')}`,
     AWS_ENDPOINT_URL: s3.endpoint,
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     AWS_REGION: 'us-east-1',
     NIGHTSHIFT_API_KEYS: `chaos:${KEY}`,
     NIGHTSHIFT_ADMIN_KEYS: ADMIN,
@@ -136,10 +136,11 @@ beforeAll(async () => {
     NIGHTSHIFT_RECONCILE_MS: '400',
     NIGHTSHIFT_UNIT_LOCK_MS: '3000',
     PORT: '0', // a free port; the API prints where it listens
+    NIGHTSHIFT_PROVISIONER_PORT: '0', // the provisioner's health listener too
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   };
-  s3opts = { bucket: env.NIGHTSHIFT_S3_BUCKET, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, ...EMBEDDED_S3_CREDENTIALS };
+  s3opts = { bucket: env.NIGHTSHIFT_S3_BUCKET, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, ...s3.credentials };
   // infra/ creates the bucket in production; the API and the provisioner only use it
   await s3ArtifactStore(s3opts).ensureBucket();
   api = tsxProc('api', 'services/api/main.ts', env, path.join(dir, 'api.log'));

@@ -62,6 +62,8 @@ describe('GPU that cannot be used', () => {
       expect(r3.launched).toEqual([]);
       expect(r3.blocked.map((b) => b.resourceClass)).toEqual(['gpu']);
       expect((await createFleetStore(redis, prefix).blocked()).get('gpu')?.instances.sort()).toEqual([first, second].sort());
+      // held like a blocked launch, so /healthz and the class's jobs (`waiting`) say why nothing runs
+      expect((await createFleetStore(redis, prefix).holds()).get('gpu')).toMatchObject({ reason: 'gpu_unusable', blocked: true, message: expect.stringMatching(/^blocked: 2 instances could not use their GPU; last: tf_no_gpu/) });
     } finally {
       await provisioner.stop();
       await terminateCluster(aws.ec2, config.ec2.cluster);
