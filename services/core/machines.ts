@@ -25,6 +25,7 @@
  * Each image also names a DescribeImages name pattern: the provider falls back to it
  * when the parameter cannot be read (emulators have no public parameters).
  */
+import { instanceTypeInfo } from './prices.ts';
 
 export type Accelerator = 'gpu' | 'cpu';
 export type BootstrapOs = 'amazon-linux' | 'ubuntu';
@@ -122,7 +123,7 @@ export function vcpusOf(type: string): number | undefined {
  */
 export function slotsOf(type: string): number {
   if (acceleratorOf(type) !== 'cpu') return 1;
-  return Math.max(1, Math.floor((vcpusOf(type) ?? 2) / 2));
+  return Math.max(1, Math.floor((instanceTypeInfo(type)?.vcpus ?? vcpusOf(type) ?? 2) / 2));
 }
 
 /** CPU types launched for CPU classes when the operator names none (spot preferred by NIGHTSHIFT_EC2_SPOT). */

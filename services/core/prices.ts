@@ -151,13 +151,7 @@ export function onDemandUsd(type: string, region: string = DEFAULT_REGION): numb
 
 export const instanceTypeInfo = (type: string): InstanceTypeInfo | undefined => INSTANCE_TYPES[type];
 
-/**
- * Units one instance of a type runs at once: one per GPU for GPU types (a p3.8xlarge
- * holds 4 units, so it is never paid 4x for one unit's work), `cpuSlots` (default 1)
- * for CPU types, `fallback` for unknown types.
- */
-export function slotsOfType(type: string, fallback = 1, cpuSlots = 1): number {
-  const info = INSTANCE_TYPES[type];
-  if (!info) return Math.max(1, fallback);
-  return info.gpus > 0 ? info.gpus : Math.max(1, cpuSlots);
+/** GPUs of a type in the catalog (0 for CPU types); undefined for types the catalog does not know. Slots per instance are core/machines.ts slotsOf. */
+export function gpusOfType(type: string): number | undefined {
+  return INSTANCE_TYPES[type]?.gpus;
 }

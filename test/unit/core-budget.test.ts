@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateUnitSeconds, gateDemand, parseTenantBudgets, shapeKey, type BudgetScope, type PendingWork } from '../../services/core/budget.ts';
-import { ON_DEMAND_USD, INSTANCE_TYPES, onDemandQuote, slotsOfType, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
+import { ON_DEMAND_USD, INSTANCE_TYPES, gpusOfType, onDemandQuote, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
 
 const w = (jobId: string, pending: number, unitUsd: number, o: Partial<PendingWork> = {}): PendingWork => ({ jobId, tenant: 'alice', resourceClass: 'gpu', pending, running: 0, unitUsd, ...o });
 const g = (limitUsd: number, spentUsd: number): BudgetScope => ({ kind: 'global', key: '', limitUsd, spentUsd });
@@ -79,9 +79,9 @@ describe('price catalog', () => {
     expect(onDemandQuote('p3.2xlarge', 'us-east-1', new Map([['us-east-1/p3.2xlarge', 2.5]]))).toEqual({ usd: 2.5, source: 'pricing-api' });
   });
   it.each([
-    ['p3.2xlarge', 1], ['p3.8xlarge', 4], ['p3dn.24xlarge', 8], ['p4d.24xlarge', 8], ['g4dn.12xlarge', 4], ['g5.48xlarge', 8], ['g6.xlarge', 1], ['c6i.xlarge', 1], ['unknown.type', 1],
-  ])('slots of %s = %i (one per GPU)', (type, slots) => {
-    expect(slotsOfType(type)).toBe(slots);
+    ['p3.2xlarge', 1], ['p3.8xlarge', 4], ['p3dn.24xlarge', 8], ['p4d.24xlarge', 8], ['g4dn.12xlarge', 4], ['g5.48xlarge', 8], ['g6.xlarge', 1], ['c6i.xlarge', 0], ['unknown.type', undefined],
+  ])('GPUs of %s = %s', (type, gpus) => {
+    expect(gpusOfType(type)).toBe(gpus);
   });
   it('CPU types hold vCPUs and no GPU', () => {
     expect(INSTANCE_TYPES['c7i.4xlarge']).toEqual({ vcpus: 16, gpus: 0 });

@@ -28,7 +28,7 @@ import type { Market, SpotPolicy } from '../fleet.ts';
 import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
 import { QUOTAS, backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';
-import { onDemandUsd, slotsOfType } from '../../core/prices.ts';
+import { gpusOfType, onDemandUsd } from '../../core/prices.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotPrice } from './prices.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
@@ -67,8 +67,8 @@ export function launchTypes(configured: string[], jobTypes: string[] | undefined
   if (jobTypes?.length) return { types: jobTypes, skipped: [] };
   const first = configured[0];
   if (first === undefined) return { types: [], skipped: [] };
-  const base = slotsOfType(first);
-  const types = configured.filter((t, i) => i === 0 || slotsOfType(t) <= base);
+  const base = gpusOfType(first) ?? 1;
+  const types = configured.filter((t, i) => i === 0 || (gpusOfType(t) ?? 1) <= base);
   return { types, skipped: configured.filter((t) => !types.includes(t)) };
 }
 
