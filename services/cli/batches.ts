@@ -9,7 +9,9 @@ import { loadSpec } from './commands.ts';
 import { num, table, time, UsageError } from './format.ts';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'deadline_missed']);
-const mark = (r: BatchView['leaderboard'][number]): string => (r.rank === null ? '' : r.best ? 'best' : r.tiedWithBest === null ? 'n/a' : r.tiedWithBest ? '≈ best' : '');
+const sigMark = (r: BatchView['leaderboard'][number]): string => (r.rank === null ? '' : r.best ? 'best' : r.tiedWithBest === null ? 'n/a' : r.tiedWithBest ? '≈ best' : '');
+/** the significance mark, and ⚠ with the codes when the job's training-health checks flagged it */
+const mark = (r: BatchView['leaderboard'][number]): string => [sigMark(r), r.warnings?.length ? `⚠ ${r.warnings.join(',')}` : ''].filter(Boolean).join(' ');
 /** "model.layers.0.units" -> "layers.0.units", "training.optimizer.learningRate" -> "learningRate" */
 const shortPath = (k: string): string => {
   const parts = k.split('.');
@@ -29,7 +31,7 @@ export function batchDetail(b: BatchView): string {
   if (b.notBefore) lines.push(`starts    ${time(b.notBefore)}`);
   if (b.deadline) lines.push(`deadline  ${time(b.deadline)}${b.atRisk ? `  AT RISK: projected finish ${time(b.projection?.projectedFinish ?? null)}` : b.projection?.projectedFinish ? `  (projected finish ${time(b.projection.projectedFinish)})` : ''}`);
   lines.push(`cost      ${usd(b.costUsd)}${b.budgetUsd !== undefined ? ` of $${b.budgetUsd}` : ''}`);
-  if (b.metric) lines.push(`ranked by ${b.metric} (${b.higherIsBetter ? 'higher' : 'lower'} is better); ≈ best: not significantly different from the best (alpha 0.05)`);
+  if (b.metric) lines.push(`ranked by ${b.metric} (${b.higherIsBetter ? 'higher' : 'lower'} is better); ≈ best: not significantly different from the best (alpha 0.05); ⚠: training-health warnings (see nightshift status <job>)`);
   lines.push('');
   lines.push(table(
     ['rank', 'job', 'status', 'mean', 'std', '95% CI', 'n', 'mark', 'p', 'cost', 'params'],

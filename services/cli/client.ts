@@ -286,7 +286,7 @@ export interface BatchView {
   leaderboard: Array<{
     jobId: string; name: string; status: string; params: Record<string, unknown>; mean: number | null; std: number | null;
     ci95: [number, number] | null; n: number; costUsd: number | null; durationS: number | null; rank: number | null; best: boolean;
-    tiedWithBest: boolean | null; sig: { test: string; p: number } | null;
+    tiedWithBest: boolean | null; sig: { test: string; p: number } | null; warnings?: string[];
   }>;
 }
 

@@ -102,13 +102,13 @@ export function reportMarkdown(b: Batch, lb: Leaderboard): string {
   if (b.notBefore) lines.push(`- not before: ${b.notBefore}`);
   if (b.deadline) lines.push(`- deadline: ${b.deadline}${b.atRisk ? ` (at risk: projected finish ${b.projection?.projectedFinish ?? 'unknown'})` : ''}`);
   lines.push(`- cost: ${b.costUsd === null ? 'not metered' : `$${b.costUsd.toFixed(2)}`}${b.budgetUsd !== undefined ? ` of a $${b.budgetUsd} budget` : ''}`);
-  if (lb.metric) lines.push(`- ranked by ${lb.metric} (${lb.higherIsBetter ? 'higher' : 'lower'} is better); "≈ best": not significantly different from the best at alpha ${lb.alpha} (two-sided)`);
+  if (lb.metric) lines.push(`- ranked by ${lb.metric} (${lb.higherIsBetter ? 'higher' : 'lower'} is better); "≈ best": not significantly different from the best at alpha ${lb.alpha} (two-sided); "⚠": the job's training-health checks flagged it (its score may not mean what it seems)`);
   lines.push('');
   lines.push('| rank | job | mark | mean | std | 95% CI | n | p vs best | test | cost | duration | parameters |');
   lines.push('| ---: | --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |');
   for (const r of lb.rows) {
     const esc = (s: string) => s.replace(/\|/g, '\\|');
-    lines.push(`| ${r.rank ?? '-'} | ${esc(r.name)} (${r.jobId}) | ${markOf(r)} | ${fmt(r.mean)} | ${fmt(r.std)} | ${r.ci95 ? `[${fmt(r.ci95[0])}, ${fmt(r.ci95[1])}]` : ''} | ${r.n} | ${r.sig ? fmt(r.sig.p, 3) : ''} | ${testName(r)} | ${r.costUsd === null ? '' : `$${r.costUsd.toFixed(2)}`} | ${r.durationS === null ? '' : `${Math.round(r.durationS)}s`} | ${esc(paramText(r.params))} |`);
+    lines.push(`| ${r.rank ?? '-'} | ${esc(r.name)} (${r.jobId}) | ${markOf(r)}${r.warnings.length ? ` ⚠ ${r.warnings.join(', ')}` : ''} | ${fmt(r.mean)} | ${fmt(r.std)} | ${r.ci95 ? `[${fmt(r.ci95[0])}, ${fmt(r.ci95[1])}]` : ''} | ${r.n} | ${r.sig ? fmt(r.sig.p, 3) : ''} | ${testName(r)} | ${r.costUsd === null ? '' : `$${r.costUsd.toFixed(2)}`} | ${r.durationS === null ? '' : `${Math.round(r.durationS)}s`} | ${esc(paramText(r.params))} |`);
   }
   lines.push('');
   return lines.join('\n');
@@ -122,7 +122,7 @@ function csvCell(v: unknown): string {
 /** The report as CSV: one row per job, one column per parameter. */
 export function reportCsv(lb: Leaderboard): string {
   const paramKeys = [...new Set(lb.rows.flatMap((r) => Object.keys(r.params)))].sort();
-  const head = ['rank', 'job_id', 'name', 'status', 'metric', 'mean', 'std', 'ci95_low', 'ci95_high', 'n', 'best', 'tied_with_best', 'test', 'p_vs_best', 'cost_usd', 'duration_s', ...paramKeys];
-  const rows = lb.rows.map((r) => [r.rank, r.jobId, r.name, r.status, r.metric, r.mean, r.std, r.ci95?.[0], r.ci95?.[1], r.n, r.best, r.tiedWithBest, r.sig?.test, r.sig?.p, r.costUsd, r.durationS, ...paramKeys.map((k) => r.params[k])]);
+  const head = ['rank', 'job_id', 'name', 'status', 'metric', 'mean', 'std', 'ci95_low', 'ci95_high', 'n', 'best', 'tied_with_best', 'test', 'p_vs_best', 'cost_usd', 'duration_s', 'warnings', ...paramKeys];
+  const rows = lb.rows.map((r) => [r.rank, r.jobId, r.name, r.status, r.metric, r.mean, r.std, r.ci95?.[0], r.ci95?.[1], r.n, r.best, r.tiedWithBest, r.sig?.test, r.sig?.p, r.costUsd, r.durationS, r.warnings.join(' '), ...paramKeys.map((k) => r.params[k])]);
   return [head, ...rows].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
 }

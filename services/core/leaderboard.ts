@@ -32,6 +32,8 @@ export interface Contender {
   trainRows?: number;
   costUsd: number | null;
   durationS: number | null;
+  /** training-health warning codes of the job (core/health.ts): its score may not mean what it seems */
+  warnings?: string[];
 }
 
 export interface SigMark {
@@ -59,6 +61,8 @@ export interface LeaderboardRow {
   /** true: not significantly different from the best (alpha 0.05); null: not testable (n < 2, or the best itself) */
   tiedWithBest: boolean | null;
   sig: SigMark | null;
+  /** training-health warning codes of the job; empty when it learned normally */
+  warnings: string[];
 }
 
 export interface Leaderboard {
@@ -150,14 +154,14 @@ export function buildLeaderboard(contenders: Contender[], alpha = ALPHA): Leader
     rows.push({
       jobId: r.c.jobId, name: r.c.name, status: r.c.status, params: r.c.params, metric, mean: r.mean, std: r.std, ci95: r.ci95,
       n: Object.keys(r.c.scores!).length, costUsd: r.c.costUsd, durationS: r.c.durationS, rank, best: i === 0 || r.mean === best.mean,
-      tiedWithBest: i === 0 || !sig ? null : sig.p >= alpha, sig,
+      tiedWithBest: i === 0 || !sig ? null : sig.p >= alpha, sig, warnings: r.c.warnings ?? [],
     });
   });
   const rest = contenders.filter((c) => !ranked.some((r) => r.c === c)).sort((x, y) => x.name.localeCompare(y.name));
   for (const c of rest) {
     rows.push({
       jobId: c.jobId, name: c.name, status: c.status, params: c.params, metric: c.metric ?? null, mean: null, std: null, ci95: null,
-      n: c.scores ? Object.keys(c.scores).length : 0, costUsd: c.costUsd, durationS: c.durationS, rank: null, best: false, tiedWithBest: null, sig: null,
+      n: c.scores ? Object.keys(c.scores).length : 0, costUsd: c.costUsd, durationS: c.durationS, rank: null, best: false, tiedWithBest: null, sig: null, warnings: c.warnings ?? [],
     });
   }
   return { metric, higherIsBetter: higher, alpha, rows };

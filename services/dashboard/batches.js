@@ -140,9 +140,10 @@ export function createBatchesView(api) {
           renderBatch();
         } }, c.label, active ? (st.sort.dir === 'asc' ? ' ▲' : ' ▼') : ''));
     }));
-    $('batch-lb').replaceChildren(h('thead', {}, header), h('tbody', {}, rows.map((r) => h('tr', { 'data-id': r.jobId, class: r.best ? 'best' : r.tiedWithBest ? 'tied' : undefined },
+    $('batch-lb').replaceChildren(h('thead', {}, header), h('tbody', {}, rows.map((r) => h('tr', { 'data-id': r.jobId, class: [r.best ? 'best' : r.tiedWithBest ? 'tied' : '', r.warnings?.length ? 'lb-warned' : ''].filter(Boolean).join(' ') || undefined },
       h('td', { class: 'num' }, r.rank === null ? '—' : String(r.rank)),
-      h('td', {}, h('a', { href: `#job=${encodeURIComponent(r.jobId)}` }, r.name)),
+      h('td', {}, h('a', { href: `#job=${encodeURIComponent(r.jobId)}` }, r.name),
+        ...(r.warnings?.length ? [' ', h('span', { class: 'badge badge-warn', 'data-warnings': r.warnings.join(' '), title: `training-health warnings: ${r.warnings.join(', ')}` }, '⚠')] : [])),
       h('td', { class: 'num' }, r.mean === null ? '—' : fmtNum(r.mean)),
       h('td', { class: 'num' }, r.std === null ? '—' : fmtNum(r.std)),
       h('td', { class: 'num' }, r.ci95 ? fmtCi(r.ci95) : '—'),

@@ -88,6 +88,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store) {
       foldSignature: JSON.stringify([spec.dataset.uri, spec.dataset.target, spec.evaluation]),
       ...(evals.length ? { testRows: mean(evals.map((u) => u.testRows)), trainRows: mean(evals.map((u) => u.trainRows)) } : {}),
       costUsd: m.job.cost?.usd ?? null,
+      warnings: [...new Set((m.job.warnings ?? []).map((w) => w.code))],
       durationS: started !== undefined && finished !== undefined ? (finished - started) / 1000 : null,
     };
   }
