@@ -3,6 +3,7 @@
  * API errors (`{error: {code, message}}`) become ApiError; a server that cannot be
  * reached becomes ConnectionError (with the system error code, e.g. ECONNREFUSED).
  */
+import type { Batch, BatchAccepted, BatchDryRun } from '../core/batch.ts';
 import type { Job, JobStatus } from '../core/job.ts';
 import type { DatasetView, EpochLog, InstanceView, JobHistory, JobSummary, Prediction, UnitHistory } from '../core/views.ts';
 
@@ -264,48 +265,9 @@ export function createClient({ url, key, fetch: fetchImpl = globalThis.fetch }: 
 
 export type Client = ReturnType<typeof createClient>;
 
-/** GET /v1/batches/:id (the fields the CLI reads; the rest pass through with --json). */
-export interface BatchView {
-  id: string;
-  name: string;
-  status: string;
-  createdAt: string;
-  finishedAt?: string;
-  notBefore?: string;
-  deadline?: string;
-  window?: { start: string; end: string; timezone: string };
-  budgetUsd?: number;
-  jobIds: string[];
-  counts: Record<string, number>;
-  progress: { unitsDone: number; unitsTotal: number };
-  costUsd: number | null;
-  atRisk: boolean;
-  projection?: { projectedFinish: string | null; instancesNeeded: number; unitSeconds: number; basis: string };
-  metric: string | null;
-  higherIsBetter: boolean;
-  leaderboard: Array<{
-    jobId: string; name: string; status: string; params: Record<string, unknown>; mean: number | null; std: number | null;
-    ci95: [number, number] | null; n: number; costUsd: number | null; durationS: number | null; rank: number | null; best: boolean;
-    tiedWithBest: boolean | null; sig: { test: string; p: number } | null; warnings?: string[];
-  }>;
-}
-
-export interface BatchAccepted {
-  id: string;
-  jobIds: string[];
-  status: string;
-  unitsTotal: number;
-  notBefore?: string;
-  deadline?: string;
-}
-
-export interface BatchDryRun {
-  valid: true;
-  unitsTotal: number;
-  jobs: Array<{ name: string; params: Record<string, unknown>; units: number }>;
-  notBefore?: string;
-  deadline?: string;
-}
+/** GET /v1/batches/:id */
+export type BatchView = Batch;
+export type { BatchAccepted, BatchDryRun };
 
 /** The batch routes, over a client's base URL and key. */
 export function batchClient({ url, key, fetch: fetchImpl = globalThis.fetch }: ClientOptions) {

@@ -37,6 +37,25 @@ export interface BatchProjection {
   basis: 'measured' | 'estimated';
 }
 
+/** POST /v1/batches: what was accepted */
+export interface BatchAccepted {
+  id: string;
+  jobIds: string[];
+  status: string;
+  unitsTotal: number;
+  notBefore?: string;
+  deadline?: string;
+}
+
+/** POST /v1/batches?dryRun=true: what would be accepted */
+export interface BatchDryRun {
+  valid: true;
+  unitsTotal: number;
+  jobs: Array<{ name: string; params: Record<string, unknown>; units: number }>;
+  notBefore?: string;
+  deadline?: string;
+}
+
 export interface Batch {
   id: string;
   name: string;

@@ -5,7 +5,7 @@
  * the provisioner enforces deadlines.
  */
 import type { ArtifactStore } from '../../core/artifacts.ts';
-import { reportCsv, reportMarkdown, type Batch, type BatchRecord } from '../../core/batch.ts';
+import { reportCsv, reportMarkdown, type Batch, type BatchAccepted, type BatchDryRun, type BatchRecord } from '../../core/batch.ts';
 import { BATCH_LIMITS, expandBatch, type BatchSpec } from '../../core/batch-spec.ts';
 import { NightshiftError, notFound, validationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
@@ -26,23 +26,6 @@ export interface BatchServiceDeps {
   jobs: JobService;
   artifacts: ArtifactStore;
   now?: () => Date;
-}
-
-export interface BatchAccepted {
-  id: string;
-  jobIds: string[];
-  status: string;
-  unitsTotal: number;
-  notBefore?: string;
-  deadline?: string;
-}
-
-export interface BatchDryRun {
-  valid: true;
-  unitsTotal: number;
-  jobs: Array<{ name: string; params: Record<string, unknown>; units: number }>;
-  notBefore?: string;
-  deadline?: string;
 }
 
 export const batchReportKey = (id: string): string => `batches/${id}/report.md`;
