@@ -133,41 +133,22 @@ export async function promoteDueUnits(q: Queues, jobId: string, unitKeys: string
 /** Resource class of each job seen in the units queue (every unit of a job shares it), per Queues. */
 const classOfJob = new WeakMap<Queues, Map<string, string>>();
 
-/**
- * Units waiting or running, grouped by resource class: what the provisioner plans
- * from, every reconcile pass. Reads job ids only; a unit's payload is read once per
- * job (unit ids are `<jobId>.<unit>`) to learn its class.
- */
+/** Units waiting or running, grouped by resource class: what the provisioner plans from, every reconcile pass. */
 export async function unitDemand(q: Queues): Promise<Map<string, { pending: number; running: number }>> {
-  let classes = classOfJob.get(q);
-  if (!classes) classOfJob.set(q, (classes = new Map()));
-  const [pending, active] = await Promise.all([q.units.getRanges(['waiting', 'prioritized', 'paused'], 0, -1), q.units.getRanges(['active'], 0, -1)]);
   const out = new Map<string, { pending: number; running: number }>();
-  const seen = new Set<string>();
-  const bump = async (unitId: string, f: 'pending' | 'running') => {
-    const dot = unitId.indexOf('.');
-    const jobId = dot > 0 ? unitId.slice(0, dot) : unitId;
-    seen.add(jobId);
-    let cls = classes.get(jobId);
-    if (cls === undefined) {
-      const j = await q.units.getJob(unitId);
-      if (!j) return; // finished or removed between the two reads
-      cls = j.data.resourceClass;
-      classes.set(jobId, cls);
-    }
-    const e = out.get(cls) ?? { pending: 0, running: 0 };
-    e[f]++;
-    out.set(cls, e);
-  };
-  for (const id of pending) await bump(id, 'pending');
-  for (const id of active) await bump(id, 'running');
-  for (const jobId of classes.keys()) if (!seen.has(jobId)) classes.delete(jobId);
+  for (const w of (await unitDemandByJob(q)).values()) {
+    const e = out.get(w.resourceClass) ?? { pending: 0, running: 0 };
+    e.pending += w.pending;
+    e.running += w.running;
+    out.set(w.resourceClass, e);
+  }
   return out;
 }
 
 /**
  * Units waiting or running per job, with the job's resource class: what the budget
- * gate admits from (unitDemand is its per-class sum). Same reads as unitDemand.
+ * gate admits from (unitDemand is its per-class sum). Reads job ids only; a unit's
+ * payload is read once per job (unit ids are `<jobId>.<unit>`) to learn its class.
  */
 export async function unitDemandByJob(q: Queues): Promise<Map<string, { resourceClass: string; pending: number; running: number }>> {
   let classes = classOfJob.get(q);
@@ -180,7 +161,7 @@ export async function unitDemandByJob(q: Queues): Promise<Map<string, { resource
     let cls = classes.get(jobId);
     if (cls === undefined) {
       const j = await q.units.getJob(unitId);
-      if (!j) return;
+      if (!j) return; // finished or removed between the two reads
       cls = j.data.resourceClass;
       classes.set(jobId, cls);
     }
