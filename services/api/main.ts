@@ -6,23 +6,14 @@
  * local workers together instead (services/local).
  */
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { configOrExit } from '../platform/boot.ts';
 import { connectRedis } from '../platform/redis.ts';
 import { createStore } from '../platform/store.ts';
 import { createQueues } from '../platform/queue.ts';
 import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { startServer } from './server.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`nightshift api: configuration error: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('api');
 
 const logger = pino({ level: config.logLevel, base: { svc: 'api' } });
 const redis = connectRedis(config.redisUrl, { name: 'nightshift-api', cluster: config.redisCluster });

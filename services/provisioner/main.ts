@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { configOrExit } from '../platform/boot.ts';
 import { connectRedis } from '../platform/redis.ts';
 import { createQueues } from '../platform/queue.ts';
 import { createProvisioner } from './provisioner.ts';
@@ -20,16 +20,7 @@ import { createStore } from '../platform/store.ts';
 import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { createComputeProvider } from './providers/index.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`nightshift provisioner: configuration error: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('provisioner');
 
 const logger = pino({ level: config.logLevel, base: { svc: 'provisioner' } });
 const redis = connectRedis(config.redisUrl, { name: 'nightshift-provisioner', cluster: config.redisCluster });

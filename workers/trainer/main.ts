@@ -12,7 +12,7 @@ import { exec } from 'node:child_process';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import pino from 'pino';
-import { loadConfig, ConfigError } from '../../services/core/config.ts';
+import { configOrExit } from '../../services/platform/boot.ts';
 import { QUEUES } from '../../services/core/catalog.ts';
 import { newId } from '../../services/core/ids.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
@@ -26,16 +26,7 @@ import { realGpuProbe } from './gpu/probe.ts';
 import { createUnitProcessor } from './runtime/unit-processor.ts';
 import { createAggregateProcessor } from './runtime/aggregate.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`nightshift worker: configuration error: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('worker');
 
 const workerId = newId('wrk');
 const logger = pino({ level: config.logLevel, base: { svc: 'worker', workerId, instanceId: config.instanceId } });
