@@ -237,7 +237,8 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await expect.poll(unitPaths).toBe(1);
     await finishUnit(ids.running, 1);
     await expect.poll(unitPaths, { timeout: 6_000 }).toBe(2);
-    await expect.poll(() => page.textContent(`#jobs-body tr[data-id="${ids.running}"]`)).toContain('2/4 units');
+    // the jobs table follows on its own poll (every 2 s), the detail on the job's event stream
+    await expect.poll(() => page.textContent(`#jobs-body tr[data-id="${ids.running}"]`), { timeout: 6_000 }).toContain('2/4 units');
     await page.click(`#jobs-body tr[data-id="${ids.wide}"] td:nth-child(2)`);
 
     // an admin key sees the fleet and its total cost (0.918/h x 2 h + 3.06/h x 1 h)
