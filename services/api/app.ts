@@ -30,6 +30,8 @@ import { batchRoutes } from './routes/batches.ts';
 import { createBatchService } from './services/batches.ts';
 import { createBatchStore } from '../platform/batches.ts';
 import { costRoutes } from './routes/costs.ts';
+import { budgetRoutes } from './routes/budgets.ts';
+import { createBudgetStore } from '../platform/budgets.ts';
 import { createCostService, type CostService } from './services/costs.ts';
 import { createFleetStore } from '../provisioner/fleet-store.ts';
 import { createMeter } from '../platform/meter.ts';
@@ -162,7 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     files: createFileService({ artifacts }),
     predict: createPredictService({ artifacts, predictor: deps.predictor ?? defaultPredictor }),
     metrics,
-    costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), ...(now ? { now } : {}) }),
+    costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), budgets: createBudgetStore(store.redis, config.prefix, config), ...(now ? { now } : {}) }),
     fleetHolds: async () => [...(await fleet.holds())].map(([resourceClass, h]) => ({ resourceClass, reason: h.reason, message: h.message, blocked: h.blocked, until: new Date(h.notBefore).toISOString() })),
   };
 
@@ -196,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(batchRoutes, { batches: createBatchService({ store, batches: batchStore, jobs: services.jobs, artifacts, ...(now ? { now } : {}) }) });
     await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });
     await v1.register(costRoutes, { services });
+    await v1.register(budgetRoutes, { services });
   });
   return app;
 }

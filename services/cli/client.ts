@@ -49,6 +49,13 @@ export interface CostReport {
   };
 }
 
+/** GET /v1/budgets */
+export interface BudgetsView {
+  month: string;
+  global: { limitUsd: number; spentUsd: number; leftUsd: number; source: 'env' | 'api' } | null;
+  tenants: Array<{ tenant: string; limitUsd: number; spentUsd: number; leftUsd: number; source: 'env' | 'api' }>;
+}
+
 export type Summary = JobSummary;
 
 export interface SseEvent {
@@ -239,6 +246,14 @@ export function createClient({ url, key, fetch: fetchImpl = globalThis.fetch }: 
     instances: (state?: 'live' | 'terminated' | 'all'): Promise<Instance[]> => json<Instance[]>('GET', `/v1/instances${query({ state })}`),
 
     costs: (q: { groupBy?: string; from?: string; to?: string } = {}): Promise<CostReport> => json<CostReport>('GET', `/v1/costs${query({ ...q })}`),
+
+    budgets: (): Promise<BudgetsView> => json<BudgetsView>('GET', '/v1/budgets'),
+
+    /** sets (a number) or clears (null) the global budget, or a tenant's */
+    setBudget: (tenant: string | undefined, limitUsd: number | null): Promise<BudgetsView> => {
+      const path = tenant === undefined ? '/v1/budgets/global' : `/v1/budgets/tenants/${seg(tenant)}`;
+      return limitUsd === null ? json<BudgetsView>('DELETE', path) : json<BudgetsView>('PUT', path, { limitUsd });
+    },
 
     /** An artifact's bytes; names may contain slashes (units/<key>/history.json). */
     async artifact(id: string, name: string): Promise<{ body: Buffer; contentType: string }> {

@@ -14,6 +14,7 @@ import { createBatchCommands } from './batches.ts';
 import { BATCH_STATUSES } from '../core/batch.ts';
 import { createCommands, type Io } from './commands.ts';
 import { createKeyCommands } from './keys.ts';
+import { createBudgetCommands } from './budgets.ts';
 import { ConfigError, loadCliConfig, type CliConfig } from './config.ts';
 import { UsageError } from './format.ts';
 
@@ -196,6 +197,14 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     .option('--to <date>', 'instances launched before this ISO date or time')
     .option('--json', 'print the raw API answer')
     .action((o) => run(() => cmd.cost(o))());
+
+  const budget = createBudgetCommands(client, io);
+  program
+    .command('budget [action] [usd]')
+    .description('monthly budgets: `budget` shows them with this month\'s spend, `budget set USD [--tenant T]`, `budget clear [--tenant T]` (admin keys); the provisioner applies a change on its next pass')
+    .option('--tenant <tenant>', 'a tenant\'s budget instead of the global one')
+    .option('--json', 'print the raw API answer')
+    .action((action: string | undefined, usdArg: string | undefined, o) => run(() => budget.dispatch(action, usdArg, o))());
 
   const keyCmd = createKeyCommands(io, env);
   const keys = program.command('keys').description('API keys in Redis (operator commands: use REDIS_URL and NIGHTSHIFT_PREFIX, not the API)');

@@ -50,9 +50,65 @@ export interface GateResult {
 }
 
 export function budgetMessage(s: BudgetScope, unitUsd?: number): string {
-  const what = s.kind === 'global' ? 'the monthly budget (NIGHTSHIFT_BUDGET_USD)' : s.kind === 'tenant' ? `tenant ${s.key}'s monthly budget (NIGHTSHIFT_TENANT_BUDGETS)` : `batch ${s.key}'s budgetUsd`;
+  const what = s.kind === 'global' ? 'the global monthly budget' : s.kind === 'tenant' ? `tenant ${s.key}'s monthly budget` : `batch ${s.key}'s budgetUsd`;
+  const how = s.kind === 'global' ? ' (nightshift budget set USD)' : s.kind === 'tenant' ? ` (nightshift budget set USD --tenant ${s.key})` : '';
   const left = Math.max(0, s.limitUsd - s.spentUsd);
-  return `${what} of ${s.limitUsd.toFixed(2)} USD: ${s.spentUsd.toFixed(2)} USD spent, ${left.toFixed(2)} USD left${unitUsd !== undefined ? `, one more unit is projected at ${unitUsd.toFixed(4)} USD` : ''}; raise the budget to resume`;
+  return `${what} of ${s.limitUsd.toFixed(2)} USD: ${s.spentUsd.toFixed(2)} USD spent, ${left.toFixed(2)} USD left${unitUsd !== undefined ? `, one more unit is projected at ${unitUsd.toFixed(4)} USD` : ''}; raise the budget${how} to resume`;
+}
+
+/** Where a monthly budget's limit comes from: the environment at boot, or the budgets API since. */
+export type BudgetSource = 'env' | 'api';
+
+/** The monthly budgets in force: global and per tenant (batch budgets live on their batch). */
+export interface BudgetLimits {
+  global?: { limitUsd: number; source: BudgetSource };
+  tenants: Map<string, { limitUsd: number; source: BudgetSource }>;
+}
+
+/** The largest budget the API accepts (as NIGHTSHIFT_BUDGET_USD). */
+export const MAX_BUDGET_USD = 1e9;
+export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** a stored budget that was cleared: no budget, whatever the environment said */
+export const CLEARED = 'none';
+
+/**
+ * The budgets in force: what the budgets API stored (hash fields `global` and
+ * `tenant:<name>`, each a USD figure or `none` once cleared) over the environment's
+ * NIGHTSHIFT_BUDGET_USD and NIGHTSHIFT_TENANT_BUDGETS, which are the defaults for
+ * every scope the API never set. A stored value that does not parse is ignored.
+ */
+export function effectiveBudgets(defaults: { budgetUsd?: number | undefined; tenantBudgets: Map<string, number> }, stored: Record<string, string>): BudgetLimits {
+  const out: BudgetLimits = { tenants: new Map() };
+  if (defaults.budgetUsd !== undefined) out.global = { limitUsd: defaults.budgetUsd, source: 'env' };
+  for (const [t, usd] of defaults.tenantBudgets) out.tenants.set(t, { limitUsd: usd, source: 'env' });
+  for (const [field, raw] of Object.entries(stored)) {
+    const usd = raw === CLEARED ? undefined : Number(raw);
+    if (usd !== undefined && checkBudgetUsd(usd) !== undefined) continue;
+    if (field === 'global') {
+      if (usd === undefined) delete out.global;
+      else out.global = { limitUsd: usd, source: 'api' };
+    } else if (field.startsWith('tenant:')) {
+      const t = field.slice('tenant:'.length);
+      if (usd === undefined) out.tenants.delete(t);
+      else out.tenants.set(t, { limitUsd: usd, source: 'api' });
+    }
+  }
+  return out;
+}
+
+/** What is wrong with a budget figure, or undefined when it is one (a finite number of USD, 0 to MAX_BUDGET_USD). */
+export function checkBudgetUsd(v: unknown): string | undefined {
+  if (typeof v !== 'number' || Number.isNaN(v)) return `expected a number of USD, got ${JSON.stringify(v) ?? String(v)}`;
+  if (!Number.isFinite(v) || v < 0 || v > MAX_BUDGET_USD) return `expected 0 to ${MAX_BUDGET_USD} USD, got ${v}`;
+  return undefined;
+}
+
+/** The global and tenant scopes of these budgets, with what each spent this month. */
+export function monthlyScopes(limits: BudgetLimits, spent: { global: number; tenants: Map<string, number> }): BudgetScope[] {
+  const out: BudgetScope[] = [];
+  if (limits.global) out.push({ kind: 'global', key: '', limitUsd: limits.global.limitUsd, spentUsd: spent.global });
+  for (const [t, b] of limits.tenants) out.push({ kind: 'tenant', key: t, limitUsd: b.limitUsd, spentUsd: spent.tenants.get(t) ?? 0 });
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@
  * fleet records) and unit spans (the meter), apportioned by core/costs.ts. Shared by
  * the API (GET /v1/costs, Job.cost) and the provisioner (budgets).
  */
-import { apportionInstance, jobCost, type CostLine, type JobCost, type MeteredInstance } from '../core/costs.ts';
+import { apportionInstance, jobCost, monthStartUtc, type CostLine, type JobCost, type MeteredInstance } from '../core/costs.ts';
 import type { Meter } from './meter.ts';
 
 export interface InstanceSource {
@@ -23,6 +23,17 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     async lines(): Promise<CostLine[]> {
       return linesOf(await instances.all());
     },
+    /** what was spent this UTC month (instances launched in it), in all and per tenant */
+    async monthToDate(t: number): Promise<MonthSpend> {
+      return monthSpendOf(await linesOf(await instances.all()), t);
+    },
+    /** what each batch spent in its whole life */
+    async batchSpend(batchIds: string[]): Promise<Map<string, number>> {
+      const out = new Map(batchIds.map((b) => [b, 0]));
+      if (!batchIds.length) return out;
+      for (const l of await linesOf(await instances.all())) if (l.batchId && out.has(l.batchId)) out.set(l.batchId, out.get(l.batchId)! + l.usd);
+      return out;
+    },
     /** each job's cost (jobs that never ran or caused an instance cost nothing) */
     async jobCosts(jobIds: string[]): Promise<Map<string, JobCost>> {
       const byJob = await meter.instancesOfJobs(jobIds);
@@ -33,3 +44,20 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   };
 }
 export type CostReader = ReturnType<typeof createCostReader>;
+
+export interface MonthSpend {
+  global: number;
+  tenants: Map<string, number>;
+}
+
+/** The month-to-date figures of some cost lines: those of instances launched in t's UTC month. */
+export function monthSpendOf(lines: CostLine[], t: number): MonthSpend {
+  const month = monthStartUtc(t);
+  const out: MonthSpend = { global: 0, tenants: new Map() };
+  for (const l of lines) {
+    if (l.launchedAt < month) continue;
+    out.global += l.usd;
+    if (l.tenant) out.tenants.set(l.tenant, (out.tenants.get(l.tenant) ?? 0) + l.usd);
+  }
+  return out;
+}

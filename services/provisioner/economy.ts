@@ -11,13 +11,13 @@
  *  - the jobs whose demand a launch serves (they carry its idle cost).
  */
 import type { Redis } from 'ioredis';
-import { budgetMessage, estimateUnitSeconds, gateDemand, shapeKey, type BatchBudgets, type BudgetScope, type PendingWork } from '../core/budget.ts';
+import { budgetMessage, estimateUnitSeconds, gateDemand, monthlyScopes, shapeKey, type BatchBudgets, type BudgetLimits, type BudgetScope, type PendingWork } from '../core/budget.ts';
 import type { Config } from '../core/config.ts';
-import { monthStartUtc, type CostLine } from '../core/costs.ts';
 import { isTerminal } from '../core/job.ts';
 import { resolveJobSpec } from '../core/resolve.ts';
 import { createCostReader } from '../platform/costs.ts';
 import type { Meter } from '../platform/meter.ts';
+import type { BudgetStore } from '../platform/budgets.ts';
 import { promoteDelayedUnits, unitDemandByJob, type Queues } from '../platform/queue.ts';
 import { createStore } from '../platform/store.ts';
 import type { FleetStore } from './fleet-store.ts';
@@ -45,6 +45,8 @@ export interface EconomyDeps {
   fleet: FleetStore;
   meter: Meter;
   batchBudgets?: BatchBudgets;
+  /** the global and per-tenant monthly budgets, read every pass */
+  budgets: BudgetStore;
   /** expected USD/h of one new instance of a class */
   hourlyUsd(cls: string): Promise<number>;
   slots(cls: string): number;
@@ -81,20 +83,15 @@ export function createEconomy(d: EconomyDeps) {
     return i;
   }
 
-  const budgeted = () => config.budgetUsd !== undefined || config.costs.tenantBudgets.size > 0 || d.batchBudgets !== undefined;
-
-  async function scopes(lines: CostLine[], batchIds: Set<string>, t: number): Promise<BudgetScope[]> {
-    const month = monthStartUtc(t);
-    const inMonth = lines.filter((l) => l.launchedAt >= month);
-    const out: BudgetScope[] = [];
-    if (config.budgetUsd !== undefined) out.push({ kind: 'global', key: '', limitUsd: config.budgetUsd, spentUsd: inMonth.reduce((s, l) => s + l.usd, 0) });
-    for (const [tenant, limitUsd] of config.costs.tenantBudgets) {
-      out.push({ kind: 'tenant', key: tenant, limitUsd, spentUsd: inMonth.filter((l) => l.tenant === tenant).reduce((s, l) => s + l.usd, 0) });
-    }
+  async function scopes(limits: BudgetLimits, batchIds: Set<string>, t: number): Promise<BudgetScope[]> {
+    const out = limits.global || limits.tenants.size ? monthlyScopes(limits, await costs.monthToDate(t)) : [];
+    const batchLimits = new Map<string, number>();
     for (const b of batchIds) {
       const limitUsd = await d.batchBudgets?.limitUsd(b);
-      if (limitUsd !== undefined) out.push({ kind: 'batch', key: b, limitUsd, spentUsd: lines.filter((l) => l.batchId === b).reduce((s, l) => s + l.usd, 0) });
+      if (limitUsd !== undefined) batchLimits.set(b, limitUsd);
     }
+    const spent = await costs.batchSpend([...batchLimits.keys()]);
+    for (const [b, limitUsd] of batchLimits) out.push({ kind: 'batch', key: b, limitUsd, spentUsd: spent.get(b) ?? 0 });
     return out;
   }
 
@@ -114,6 +111,9 @@ export function createEconomy(d: EconomyDeps) {
   return {
     async pass(t: number): Promise<EconomyPass> {
       holds ??= await d.fleet.holds();
+      // read every pass: a budget raised or set through the API counts from the next pass
+      const limits = await d.budgets.limits();
+      const budgeted = !!limits.global || limits.tenants.size > 0 || d.batchBudgets !== undefined;
       const byJob = await unitDemandByJob(d.queues);
       const work: Array<PendingWork & { order: [number, string] }> = [];
       for (const [jobId, w] of byJob) {
@@ -124,14 +124,14 @@ export function createEconomy(d: EconomyDeps) {
         const pending = status && isTerminal(status) ? 0 : w.pending;
         work.push({
           jobId, tenant: i.tenant, ...(i.batchId ? { batchId: i.batchId } : {}), resourceClass: w.resourceClass, pending, running: w.running,
-          unitUsd: budgeted() && pending > 0 ? await unitUsd(w.resourceClass, i.shape, i.epochs) : 0,
+          unitUsd: budgeted && pending > 0 ? await unitUsd(w.resourceClass, i.shape, i.epochs) : 0,
           order: [-i.priority, i.createdAt],
         });
       }
       work.sort((a, b) => a.order[0] - b.order[0] || a.order[1].localeCompare(b.order[1]));
 
       let sc: BudgetScope[] = [];
-      if (budgeted()) sc = await scopes(await costs.lines(), new Set(work.flatMap((w) => (w.batchId ? [w.batchId] : []))), t);
+      if (budgeted) sc = await scopes(limits, new Set(work.flatMap((w) => (w.batchId ? [w.batchId] : []))), t);
       const gate = gateDemand(work, sc);
       const heldIds = new Set<string>();
       for (const h of gate.held) {

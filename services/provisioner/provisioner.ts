@@ -14,6 +14,7 @@ import type { Config } from '../core/config.ts';
 import type { Queues } from '../platform/queue.ts';
 import type { BatchBudgets } from '../core/budget.ts';
 import { createMeter } from '../platform/meter.ts';
+import { createBudgetStore } from '../platform/budgets.ts';
 import { createEconomy } from './economy.ts';
 import { MIN_BILLED_S } from '../core/costs.ts';
 import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from './fleet.ts';
@@ -98,6 +99,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     slots: (cls) => provider.slots(cls),
     minBilledS: provider.kind === 'local' ? 0 : MIN_BILLED_S,
     ...(d.batchBudgets ? { batchBudgets: d.batchBudgets } : {}),
+    budgets: createBudgetStore(d.redis, config.prefix, config),
   });
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;

@@ -263,4 +263,33 @@ describe('nightshift CLI against the API', () => {
     expect(JSON.parse(json.stdout)).toEqual(api.json());
     expect(bad.code).toBe(2);
   });
+  it('budget: set, show, clear through the API (admin); bad figures are usage errors, tenant keys cannot set', async () => {
+    const admin = ['--url', url, '--key', TEST_ADMIN_KEY];
+    const set = await cli([...admin, 'budget', 'set', '25'], { auth: false });
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^BUDGET\s+LIMIT\s+SPENT \d{4}-\d{2}\s+LEFT\s+SET BY$/m);
+    expect(set.stdout).toMatch(/^\(global\)\s+\$25\.00\s+\$\S+\s+\$\S+\s+api$/m);
+    const tenant = await cli([...admin, 'budget', 'set', '7.5', '--tenant', 'acme'], { auth: false });
+    expect(tenant.stdout).toMatch(/^acme\s+\$7\.50\s+.*api$/m);
+    const [json, api, mine, denied, bad, extra] = await Promise.all([
+      cli([...admin, 'budget', '--json'], { auth: false }),
+      stack.app.inject({ url: '/v1/budgets', headers: stack.auth('admin') }),
+      cli(['budget']),
+      cli(['budget', 'set', '100']),
+      cli([...admin, 'budget', 'set', 'lots'], { auth: false }),
+      cli([...admin, 'budget', 'raise', '5'], { auth: false }),
+    ]);
+    expect(JSON.parse(json.stdout)).toEqual(api.json());
+    expect(mine.stdout).toMatch(/^acme\s+\$7\.50/m);
+    expect(mine.stdout).not.toMatch(/global/);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/forbidden: budgets are set by admin keys only/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/USD must be a number .* got "lots"/);
+    expect(extra.code).toBe(2);
+    const cleared = await cli([...admin, 'budget', 'clear', '--tenant', 'acme', '--json'], { auth: false });
+    expect(JSON.parse(cleared.stdout).tenants).toEqual([]);
+    expect((await cli([...admin, 'budget', 'clear'], { auth: false })).code).toBe(0);
+    expect((await cli([...admin, 'budget'], { auth: false })).stdout).toMatch(/^no budgets \(spend in \d{4}-\d{2} is not capped\)$/m);
+  });
 });

@@ -14,6 +14,7 @@ import { shapeKey } from '../../services/core/budget.ts';
 import { loadConfig } from '../../services/core/config.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { createCostReader } from '../../services/platform/costs.ts';
+import { createBudgetStore } from '../../services/platform/budgets.ts';
 import { createMeter } from '../../services/platform/meter.ts';
 import { createQueues } from '../../services/platform/queue.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
@@ -118,7 +119,7 @@ describe('costs on the local provider', () => {
     expect(costA.usd - costA.idleUsd).toBeGreaterThanOrEqual((5 * 0.7 * HOURLY) / 3600 - 1e-6);
   }, 120_000);
 
-  it('a tiny budget stops launching at the cap, stops the queued jobs as budget_exhausted, and resumes when raised', async () => {
+  it('a tiny budget stops launching at the cap, stops the queued jobs as budget_exhausted, and resumes when raised without a restart', async () => {
     // 0.05 USD = 5 instance-seconds; units are measured at 0.7 s (0.007 USD)
     const r = await rig({ NIGHTSHIFT_BUDGET_USD: '0.05' }, 700);
     await r.meter.recordDuration(shapeKey(SPEC as never), 0.7, 1);
@@ -131,7 +132,7 @@ describe('costs on the local provider', () => {
     await waitFor(async () => (await r.store.getStatus('jobB')) === 'budget_exhausted', 10_000, 'jobB stopped too');
     const a = await r.store.getJob('jobA');
     expect(a?.error?.code).toBe('budget_exhausted');
-    expect(a?.error?.message).toMatch(/monthly budget \(NIGHTSHIFT_BUDGET_USD\) of 0\.05 USD/);
+    expect(a?.error?.message).toMatch(/the global monthly budget of 0\.05 USD: .*; raise the budget \(nightshift budget set USD\) to resume/);
     await waitFor(r.allGone, 20_000, 'instances drained');
     expect(r.calls.filter((c) => c.op === 'launch' && c.at > stoppedAt)).toEqual([]);
     const doneAtStop = await r.done();
@@ -140,9 +141,9 @@ describe('costs on the local provider', () => {
     // never far past the cap: what was running finished, then the idle timeout
     expect(spent).toBeLessThan(0.05 + 2 * (0.7 + 1 + 1) * (HOURLY / 3600));
 
-    // raise the budget: a provisioner with the new value reopens both jobs and their parked units run
-    await prov.stop();
-    r.mk({ NIGHTSHIFT_BUDGET_USD: '5' }).start();
+    // raise the budget in Redis (as PUT /v1/budgets/global does) while the same provisioner runs:
+    // its next pass reopens both jobs, their parked units queue again and run
+    await createBudgetStore(r.redis, r.prefix, { costs: { tenantBudgets: new Map() } }).set({ kind: 'global' }, 5);
     await waitFor(async () => (await r.store.getStatus('jobA')) !== 'budget_exhausted', 10_000, 'jobA reopened');
     await waitFor(async () => (await r.done()) === 20, 60_000, 'every unit done after the raise');
     expect((await r.store.getJob('jobA'))?.error).toBeUndefined();

@@ -155,3 +155,60 @@ describe('/healthz', () => {
     expect((await stack.app.inject({ url: '/healthz' })).json()).toEqual({ ok: true });
   });
 });
+
+describe('budgets API', () => {
+  const send = (method: 'PUT' | 'DELETE', url: string, payload?: object, tenant = 'admin') =>
+    stack.app.inject({ method, url, headers: stack.auth(tenant), ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}) });
+
+  it('GET: admin sees the global budget and every tenant\'s, a tenant its own; the environment is the default', async () => {
+    const admin = await get('/v1/budgets');
+    expect(admin.statusCode, admin.body).toBe(200);
+    expect(admin.json()).toEqual({
+      month: '2026-11',
+      global: { limitUsd: 10, spentUsd: 1.9, leftUsd: 8.1, source: 'env' },
+      tenants: [{ tenant: 'acme', limitUsd: 2, spentUsd: 0.8, leftUsd: 1.2, source: 'env' }],
+    });
+    expect((await get('/v1/budgets', 'acme')).json()).toEqual({ month: '2026-11', global: null, tenants: [{ tenant: 'acme', limitUsd: 2, spentUsd: 0.8, leftUsd: 1.2, source: 'env' }] });
+    expect((await get('/v1/budgets', 'globex')).json()).toEqual({ month: '2026-11', global: null, tenants: [] });
+  });
+
+  it('PUT and DELETE change them at once, for the API and the cost report (admin keys only)', async () => {
+    const r = await send('PUT', '/v1/budgets/tenants/globex', { limitUsd: 0.5 });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().tenants).toContainEqual({ tenant: 'globex', limitUsd: 0.5, spentUsd: 0.2, leftUsd: 0.3, source: 'api' });
+    expect((await get('/v1/costs', 'globex')).json().budgets).toEqual({ tenant: { tenant: 'globex', limitUsd: 0.5, spentUsd: 0.2, leftUsd: 0.3 } });
+    expect((await send('PUT', '/v1/budgets/global', { limitUsd: 1 })).json().global).toEqual({ limitUsd: 1, spentUsd: 1.9, leftUsd: 0, source: 'api' });
+
+    // cleared: no budget, though NIGHTSHIFT_TENANT_BUDGETS names one
+    const cleared = await send('DELETE', '/v1/budgets/tenants/acme');
+    expect(cleared.statusCode, cleared.body).toBe(200);
+    expect(cleared.json().tenants.map((t: { tenant: string }) => t.tenant)).toEqual(['globex']);
+    expect((await get('/v1/costs', 'acme')).json().budgets).toEqual({});
+    expect((await send('DELETE', '/v1/budgets/global')).json().global).toBeNull();
+
+    expect((await send('PUT', '/v1/budgets/global', { limitUsd: 10 }, 'acme')).statusCode).toBe(403);
+    expect((await send('DELETE', '/v1/budgets/tenants/acme', undefined, 'acme')).statusCode).toBe(403);
+    await send('PUT', '/v1/budgets/global', { limitUsd: 10 });
+    await send('PUT', '/v1/budgets/tenants/acme', { limitUsd: 2 });
+    await send('DELETE', '/v1/budgets/tenants/globex');
+  });
+
+  it.each([
+    ['/v1/budgets/global', { limitUsd: -1 }, 'limitUsd'],
+    ['/v1/budgets/global', { limitUsd: 2e9 }, 'limitUsd'],
+    ['/v1/budgets/global', { limitUsd: 'ten' }, 'limitUsd'],
+    ['/v1/budgets/global', { limitUsd: null }, 'limitUsd'],
+    ['/v1/budgets/global', {}, 'limitUsd'],
+    ['/v1/budgets/global', { limitUsd: 5, extra: 1 }, 'extra'],
+    ['/v1/budgets/tenants/a%20b', { limitUsd: 5 }, 'tenant'],
+  ])('PUT %s %j -> 400 naming %s', async (url, payload, field) => {
+    const r = await send('PUT', url, payload);
+    expect(r.statusCode, r.body).toBe(400);
+    expect(r.json().error.message).toContain(field);
+  });
+
+  it('NaN and Infinity are not JSON: the body is refused with a 400', async () => {
+    const r = await stack.app.inject({ method: 'PUT', url: '/v1/budgets/global', headers: { ...stack.auth('admin'), 'content-type': 'application/json' }, payload: '{"limitUsd": NaN}' });
+    expect(r.statusCode).toBe(400);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateUnitSeconds, gateDemand, parseTenantBudgets, shapeKey, type BudgetScope, type PendingWork } from '../../services/core/budget.ts';
+import { checkBudgetUsd, effectiveBudgets, estimateUnitSeconds, gateDemand, monthlyScopes, parseTenantBudgets, shapeKey, type BudgetScope, type PendingWork } from '../../services/core/budget.ts';
 import { ON_DEMAND_USD, INSTANCE_TYPES, gpusOfType, onDemandQuote, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
 
 const w = (jobId: string, pending: number, unitUsd: number, o: Partial<PendingWork> = {}): PendingWork => ({ jobId, tenant: 'alice', resourceClass: 'gpu', pending, running: 0, unitUsd, ...o });
@@ -27,7 +27,7 @@ describe('budget gate', () => {
 
   it('the message names the budget and what is left', () => {
     const r = gateDemand([w('a', 1, 1)], [t('alice', 5, 5)]);
-    expect(r.held[0].message).toMatch(/tenant alice's monthly budget \(NIGHTSHIFT_TENANT_BUDGETS\) of 5\.00 USD: 5\.00 USD spent, 0\.00 USD left/);
+    expect(r.held[0].message).toMatch(/tenant alice's monthly budget of 5\.00 USD: 5\.00 USD spent, 0\.00 USD left, .*; raise the budget \(nightshift budget set USD --tenant alice\) to resume$/);
   });
 
   it('running units count in demand', () => {
@@ -86,5 +86,39 @@ describe('price catalog', () => {
   it('CPU types hold vCPUs and no GPU', () => {
     expect(INSTANCE_TYPES['c7i.4xlarge']).toEqual({ vcpus: 16, gpus: 0 });
     expect(INSTANCE_TYPES['g5.xlarge']).toMatchObject({ vcpus: 4, gpus: 1, gpuModel: 'A10G' });
+  });
+});
+
+describe('budgets in force: the budgets API over the environment', () => {
+  const env = { budgetUsd: 100, tenantBudgets: new Map([['alice', 10], ['bob', 5]]) };
+  const show = (b: ReturnType<typeof effectiveBudgets>) => ({ global: b.global, tenants: Object.fromEntries(b.tenants) });
+  it.each([
+    ['nothing stored: the environment', env, {}, { global: { limitUsd: 100, source: 'env' }, tenants: { alice: { limitUsd: 10, source: 'env' }, bob: { limitUsd: 5, source: 'env' } } }],
+    ['stored values win', env, { global: '250', 'tenant:alice': '0' }, { global: { limitUsd: 250, source: 'api' }, tenants: { alice: { limitUsd: 0, source: 'api' }, bob: { limitUsd: 5, source: 'env' } } }],
+    ['cleared scopes have no budget', env, { global: 'none', 'tenant:bob': 'none' }, { global: undefined, tenants: { alice: { limitUsd: 10, source: 'env' } } }],
+    ['a tenant only the API knows', { tenantBudgets: new Map() }, { 'tenant:carol': '7.5' }, { global: undefined, tenants: { carol: { limitUsd: 7.5, source: 'api' } } }],
+    ['unparsable stored values are ignored', env, { global: 'abc', 'tenant:alice': '-3', 'tenant:bob': 'Infinity', other: '5' }, { global: { limitUsd: 100, source: 'env' }, tenants: { alice: { limitUsd: 10, source: 'env' }, bob: { limitUsd: 5, source: 'env' } } }],
+    ['no environment, nothing stored', { tenantBudgets: new Map() }, {}, { global: undefined, tenants: {} }],
+  ] as const)('%s', (_n, defaults, stored, expected) => {
+    expect(show(effectiveBudgets(defaults as never, { ...stored }))).toEqual(expected);
+  });
+
+  it.each([
+    [0, undefined], [50, undefined], [1e9, undefined], [12.34, undefined],
+    [-1, 'expected 0 to 1000000000 USD, got -1'], [1e9 + 1, 'expected 0 to 1000000000 USD, got 1000000001'],
+    [Infinity, 'expected 0 to 1000000000 USD, got Infinity'], [NaN, 'expected a number of USD, got null'],
+    ['50', 'expected a number of USD, got "50"'], [null, 'expected a number of USD, got null'], [undefined, 'expected a number of USD, got undefined'],
+  ])('budget figure %s', (v, problem) => {
+    expect(checkBudgetUsd(v)).toBe(problem);
+  });
+
+  it('monthly scopes carry each scope\'s month-to-date spend', () => {
+    const limits = effectiveBudgets(env, { 'tenant:carol': '3' });
+    expect(monthlyScopes(limits, { global: 42, tenants: new Map([['alice', 9]]) })).toEqual([
+      { kind: 'global', key: '', limitUsd: 100, spentUsd: 42 },
+      { kind: 'tenant', key: 'alice', limitUsd: 10, spentUsd: 9 },
+      { kind: 'tenant', key: 'bob', limitUsd: 5, spentUsd: 0 },
+      { kind: 'tenant', key: 'carol', limitUsd: 3, spentUsd: 0 },
+    ]);
   });
 });

@@ -4,21 +4,42 @@
  * idle included), each Job's cost, the budgets and what is left, and the estimate of
  * a job before it is submitted.
  */
-import { budgetLeft, estimateUnitSeconds, shapeKey } from '../../core/budget.ts';
+import { budgetLeft, checkBudgetUsd, estimateUnitSeconds, shapeKey, TENANT_NAME, type BudgetSource } from '../../core/budget.ts';
 import type { Config } from '../../core/config.ts';
-import { GROUP_BY, groupCosts, monthStartUtc, type CostLine, type CostReport, type GroupBy } from '../../core/costs.ts';
-import { validationError } from '../../core/errors.ts';
+import { GROUP_BY, groupCosts, monthStartUtc, type CostReport, type GroupBy } from '../../core/costs.ts';
+import { NightshiftError, validationError } from '../../core/errors.ts';
 import type { Job } from '../../core/job.ts';
 import { onDemandUsd } from '../../core/prices.ts';
 import type { ResolvedJobSpec } from '../../core/resolve.ts';
 import type { JobSpec } from '../../core/spec.ts';
 import { createCostReader, type InstanceSource } from '../../platform/costs.ts';
 import type { Meter } from '../../platform/meter.ts';
+import type { BudgetStore, BudgetTarget } from '../../platform/budgets.ts';
 import type { Principal } from '../auth.ts';
 
 export interface Budgets {
   global?: { limitUsd: number; spentUsd: number; leftUsd: number };
   tenant?: { tenant: string; limitUsd: number; spentUsd: number; leftUsd: number };
+}
+
+type Figures = { limitUsd: number; spentUsd: number; leftUsd: number };
+
+/** GET /v1/budgets */
+export interface BudgetsView {
+  /** the UTC month the spend counts (YYYY-MM) */
+  month: string;
+  global: (Figures & { source: BudgetSource }) | null;
+  tenants: Array<{ tenant: string; source: BudgetSource } & Figures>;
+}
+
+/** the budgets part of the cost report: the global one (admin) and the caller's own */
+function toBudgets(v: BudgetsView, p: Principal): Budgets {
+  const strip = ({ source: _s, ...f }: Figures & { source: BudgetSource }): Figures => f;
+  const out: Budgets = {};
+  if (v.global) out.global = strip(v.global);
+  const mine = v.tenants.find((t) => t.tenant === p.tenant);
+  if (mine) out.tenant = { tenant: mine.tenant, ...strip(mine) };
+  return out;
 }
 
 export interface CostAnswer extends CostReport {
@@ -51,25 +72,45 @@ function parseTime(field: 'from' | 'to', v: string | undefined): number | undefi
   return t;
 }
 
-export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; now?: () => Date }) {
+export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; budgets: BudgetStore; now?: () => Date }) {
   const now = () => (d.now ? d.now() : new Date()).getTime();
   const reader = createCostReader(d.meter, d.instances, now);
 
-  function budgets(lines: CostLine[], p: Principal): Budgets {
-    const month = monthStartUtc(now());
-    const inMonth = lines.filter((l) => l.launchedAt >= month);
-    const out: Budgets = {};
-    if (d.config.budgetUsd !== undefined && p.admin) {
-      out.global = budgetLeft({ kind: 'global', key: '', limitUsd: d.config.budgetUsd, spentUsd: inMonth.reduce((s, l) => s + l.usd, 0) });
-    }
-    const limit = d.config.costs.tenantBudgets.get(p.tenant);
-    if (limit !== undefined) {
-      out.tenant = { tenant: p.tenant, ...budgetLeft({ kind: 'tenant', key: p.tenant, limitUsd: limit, spentUsd: inMonth.filter((l) => l.tenant === p.tenant).reduce((s, l) => s + l.usd, 0) }) };
-    }
-    return out;
+  /** the budgets this principal may see, with this month's spend (admin: global and every tenant; a tenant: its own) */
+  async function budgetFigures(p: Principal): Promise<BudgetsView> {
+    const [limits, spent] = await Promise.all([d.budgets.limits(), reader.monthToDate(now())]);
+    const figures = (kind: 'global' | 'tenant', key: string, limitUsd: number, spentUsd: number) => budgetLeft({ kind, key, limitUsd, spentUsd });
+    const tenants = [...limits.tenants].filter(([t]) => p.admin || t === p.tenant).sort(([a], [b]) => a.localeCompare(b))
+      .map(([tenant, b]) => ({ tenant, ...figures('tenant', tenant, b.limitUsd, spent.tenants.get(tenant) ?? 0), source: b.source }));
+    return {
+      month: new Date(monthStartUtc(now())).toISOString().slice(0, 7),
+      global: p.admin && limits.global ? { ...figures('global', '', limits.global.limitUsd, spent.global), source: limits.global.source } : null,
+      tenants,
+    };
+  }
+
+  function target(p: Principal, scope: 'global' | 'tenant', tenant?: string): BudgetTarget {
+    if (!p.admin) throw new NightshiftError('forbidden', 'budgets are set by admin keys only (NIGHTSHIFT_ADMIN_KEYS)');
+    if (scope === 'global') return { kind: 'global' };
+    if (!tenant || !TENANT_NAME.test(tenant)) throw validationError('tenant', `expected 1-64 letters, digits, '_', '.' or '-', got "${tenant ?? ''}"`);
+    return { kind: 'tenant', tenant };
   }
 
   return {
+    budgets: budgetFigures,
+    /** sets a monthly budget (admin); the provisioner applies it on its next pass */
+    async setBudget(p: Principal, scope: 'global' | 'tenant', tenant: string | undefined, limitUsd: unknown): Promise<BudgetsView> {
+      const t = target(p, scope, tenant);
+      const bad = checkBudgetUsd(limitUsd);
+      if (bad) throw validationError('limitUsd', bad);
+      await d.budgets.set(t, limitUsd as number);
+      return budgetFigures(p);
+    },
+    /** no budget for this scope from now on (admin), whatever the environment says */
+    async clearBudget(p: Principal, scope: 'global' | 'tenant', tenant?: string): Promise<BudgetsView> {
+      await d.budgets.clear(target(p, scope, tenant));
+      return budgetFigures(p);
+    },
     async report(p: Principal, q: { from?: string; to?: string; groupBy?: string }): Promise<CostAnswer> {
       const groupBy = (q.groupBy ?? 'day') as GroupBy;
       if (!GROUP_BY.includes(groupBy)) throw validationError('groupBy', `expected one of ${GROUP_BY.join(', ')}, got "${q.groupBy}"`);
@@ -79,7 +120,7 @@ export function createCostService(d: { config: Config; meter: Meter; instances: 
       const all = await reader.lines();
       const mine = p.admin ? all : all.filter((l) => l.tenant === p.tenant);
       const r = groupCosts(mine, groupBy, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
-      return { ...r, groupBy, from: from !== undefined ? new Date(from).toISOString() : null, to: to !== undefined ? new Date(to).toISOString() : null, budgets: budgets(all, p) };
+      return { ...r, groupBy, from: from !== undefined ? new Date(from).toISOString() : null, to: to !== undefined ? new Date(to).toISOString() : null, budgets: toBudgets(await budgetFigures(p), p) };
     },
 
     /** the jobs with their cost (jobs that never ran or caused an instance cost 0) */
