@@ -75,6 +75,8 @@ export interface Config {
   instanceId?: string;
   /** BullMQ lock of a running unit: a worker that dies hard releases its unit after this long */
   unitLockMs: number;
+  /** finished jobs older than this many days leave Redis (their files stay in S3); 0 = keep forever */
+  retentionDays: number;
   /** costs and leaks (NIGHTSHIFT_TENANT_BUDGETS, NIGHTSHIFT_MAX_INSTANCE_HOURS, NIGHTSHIFT_HUNG_AFTER_S, NIGHTSHIFT_CLASS_BLOCK_AFTER) */
   costs: {
     /** tenant -> monthly USD */
@@ -324,6 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
     handoverCommand: env.NIGHTSHIFT_HANDOVER_COMMAND || undefined,
     instanceId: env.NIGHTSHIFT_INSTANCE_ID || undefined,
     unitLockMs: int(env, 'NIGHTSHIFT_UNIT_LOCK_MS', 30_000, 1_000, 3_600_000),
+    retentionDays: int(env, 'NIGHTSHIFT_RETENTION_DAYS', 30, 0, 36_500),
     costs: {
       tenantBudgets: tenantBudgets(env),
       maxInstanceHours: num(env, 'NIGHTSHIFT_MAX_INSTANCE_HOURS', 0.001, 10_000),

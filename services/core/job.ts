@@ -56,6 +56,9 @@ export interface Job {
   warnings?: TrainingWarning[];
   /** where the units run (GPU or CPU class) and the estimated cost of one unit */
   placement?: Placement;
+  /** retention took the job out of Redis: this is the archive copy from S3 (archivedAt: when) */
+  archived?: boolean;
+  archivedAt?: string;
 }
 
 const Num = Type.Number();
@@ -105,6 +108,8 @@ export const JobSchema = Type.Object({
     unit: Type.Optional(Type.String()),
   }), { description: 'training-health findings: a unit whose loss is flat or not finite, whose predictions are constant, or whose accuracy is the class rate' })),
   placement: Type.Optional(PlacementSchema),
+  archived: Type.Optional(Type.Boolean({ description: 'the job finished longer ago than NIGHTSHIFT_RETENTION_DAYS: this is its archive copy from S3' })),
+  archivedAt: Type.Optional(Type.String()),
 }, { $id: 'Job' });
 
 /** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */

@@ -18,6 +18,11 @@ export const keys = {
   /** checkpoints sit apart from the job's files so a bucket lifecycle rule (prefix checkpoints/) can expire leftovers */
   checkpointPrefix: (jobId: string) => `checkpoints/${jobId}/`,
   checkpoint: (jobId: string, unit: string) => `checkpoints/${jobId}/${unit}/`,
+  /** the Job as GET /v1/jobs/:id answered it when retention took it out of Redis */
+  jobArchive: (jobId: string) => `jobs/${jobId}/job.json`,
+  /** archived jobs of a tenant by the UTC day they finished: JSON lines, one object per retention sweep */
+  archiveIndexPrefix: (tenant: string) => `index/jobs/${tenant}/`,
+  archiveIndex: (tenant: string, day: string, sweep: string) => `index/jobs/${tenant}/${day}/${sweep}.jsonl`,
 };
 
 /** Artifact names that GET /v1/jobs/:id/artifacts/:name serves, and where they live. */

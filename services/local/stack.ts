@@ -20,6 +20,7 @@ import { createBatchSupervisor } from '../provisioner/batch-supervisor.ts';
 import { batchBudgetUsd, createBatchStore } from '../platform/batches.ts';
 import { createComputeProvider } from '../provisioner/providers/index.ts';
 import { ensureRedis, ensureS3, freePort } from './infra.ts';
+import { createRetention } from '../platform/retention.ts';
 
 export interface StackOptions {
   env?: Record<string, string | undefined>;
@@ -115,6 +116,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics, batches, batchBudgets });
     await provisioner.start();
     closers.push(() => provisioner.stop());
+    const retention = createRetention({ store, queues, artifacts, days: config.retentionDays, logger });
+    retention.start();
+    closers.push(() => retention.stop());
 
     const app = await buildApp({ config, store, queues, artifacts, logger, extraMetrics: [provisionerMetrics] });
     await app.listen({ host: config.host, port: config.port });

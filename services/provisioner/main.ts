@@ -19,6 +19,7 @@ import { createBatchStore } from '../platform/batches.ts';
 import { createStore } from '../platform/store.ts';
 import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { createComputeProvider } from './providers/index.ts';
+import { createRetention } from '../platform/retention.ts';
 
 const config = configOrExit('provisioner');
 
@@ -50,6 +51,9 @@ const http = createServer((req, res) => {
 });
 await new Promise<void>((r) => http.listen(config.provisionerPort, config.host, () => r()));
 provisioner.start();
+// finished jobs past NIGHTSHIFT_RETENTION_DAYS leave Redis (a lock keeps replicas from sweeping twice)
+const retention = createRetention({ store, queues, artifacts, days: config.retentionDays, logger });
+retention.start();
 logger.info({ compute: config.compute, port: config.provisionerPort }, 'provisioner running');
 
 let stopping = false;
@@ -58,6 +62,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'provisioner stopping');
   await provisioner.stop();
+  await retention.stop();
   await provider.close?.();
   await queues.close();
   await new Promise<void>((r) => http.close(() => r()));

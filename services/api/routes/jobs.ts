@@ -2,6 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { JobSpecSchema, type JobSpec } from '../../core/spec.ts';
 import type { Services } from '../app.ts';
+import { canSee } from '../auth.ts';
+import { NightshiftError } from '../../core/errors.ts';
+import { readArchivedJob } from '../../platform/retention.ts';
 import {
   DryRunAnswer, ErrorRef, JobAccepted, JobIdParams, JobList, JobRef, ListQuery, PredictAnswer, PredictBody, SubmitQuery, errorResponses,
 } from '../schemas.ts';
@@ -48,10 +51,20 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     schema: {
       tags: ['jobs'],
       summary: 'Get a job',
+      description: 'A job that finished longer ago than NIGHTSHIFT_RETENTION_DAYS answers from its archive copy in S3, with archived: true.',
       params: JobIdParams,
       response: { 200: JobRef, ...errorResponses(400, 404) },
     },
-  }, async (req) => costs.withCost(await jobs.visibleJob(req.principal, req.params.id)));
+  }, async (req) => {
+    const { id } = req.params;
+    const job = await jobs.visibleJob(req.principal, id).catch(async (e: unknown) => {
+      // not in Redis: retention may have moved it to the archive
+      const archived = e instanceof NightshiftError && e.code === 'not_found' ? await readArchivedJob(services.artifacts, id) : undefined;
+      if (archived && canSee(req.principal, archived.tenant)) return archived;
+      throw e;
+    });
+    return job.archived ? job : costs.withCost(job);
+  });
 
   app.delete('/v1/jobs/:id', {
     schema: {

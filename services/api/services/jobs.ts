@@ -18,6 +18,7 @@ import { enqueueJob, enqueueJobs, removePendingUnits, type Queues } from '../../
 import type { UnitRef } from '../../core/units.ts';
 import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
+import { readArchivedJob } from '../../platform/retention.ts';
 import type { DatasetService } from './datasets.ts';
 import { isDependencyFailure } from '../hardening.ts';
 import { placeJob } from './placement.ts';
@@ -48,9 +49,12 @@ const PUTS_AT_ONCE = 32;
 export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
   /** writes that continue after a request was answered (a batch's spec.json files) */
   const background = new Set<Promise<unknown>>();
-  /** The job, if the caller may see it; otherwise not_found. */
+  /**
+   * The job, if the caller may see it; otherwise not_found. A job retention took
+   * out of Redis answers from its archive copy in S3 (archived: true).
+   */
   async function visibleJob(p: Principal, id: string): Promise<Job> {
-    const job = await store.getJob(id);
+    const job = (await store.getJob(id)) ?? (await readArchivedJob(artifacts, id));
     if (!job || !canSee(p, job.tenant)) throw notFound('job', id);
     return job;
   }
