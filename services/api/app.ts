@@ -138,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keyStore = createKeyStore(store.redis, config.prefix);
   const storedKey = (key: string) => keyStore.lookup(key);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ store, queues, ...(now ? { now: () => now().getTime() } : {}) });
   // /metrics answers admin keys only (it shows every tenant's traffic)
   const authenticate = createAuthenticator(config, storedKey);
   registerMetrics(app, metrics, deps.extraMetrics ?? [], async (req) => {
