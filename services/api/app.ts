@@ -33,7 +33,7 @@ import { costRoutes } from './routes/costs.ts';
 import { budgetRoutes } from './routes/budgets.ts';
 import { createBudgetStore } from '../platform/budgets.ts';
 import { createCostService, type CostService } from './services/costs.ts';
-import { createFleetStore } from '../provisioner/fleet-store.ts';
+import { createFleetStore } from '../platform/fleet-store.ts';
 import { createMeter } from '../platform/meter.ts';
 import { createDatasetService, type DatasetService } from './services/datasets.ts';
 import type { Summarizer } from './services/summarize.ts';

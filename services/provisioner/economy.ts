@@ -20,7 +20,7 @@ import type { Meter } from '../platform/meter.ts';
 import type { BudgetStore } from '../platform/budgets.ts';
 import { promoteDelayedUnits, unitDemandByJob, type Queues } from '../platform/queue.ts';
 import { createStore } from '../platform/store.ts';
-import type { FleetStore } from './fleet-store.ts';
+import type { FleetStore } from '../platform/fleet-store.ts';
 import { afterFailure, gpuBlocked, holdsOf, type ClassFailures } from './holds.ts';
 import type { ClassHold } from './planner.ts';
 import type { LaunchErrorKind } from './provider.ts';

@@ -4,7 +4,7 @@
  * (index.ts) picks the implementation once at start-up.
  */
 import type { ComputeKind } from '../core/config.ts';
-import type { Market, SpotPolicy } from './fleet.ts';
+import type { Market, SpotPolicy } from '../platform/fleet.ts';
 
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
 

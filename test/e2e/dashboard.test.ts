@@ -10,7 +10,7 @@ import type { Job as BullJob } from 'bullmq';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../services/core/keys.ts';
-import { createFleetStore } from '../../services/provisioner/fleet-store.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import type { UnitResult } from '../../services/core/job.ts';
 import { createAggregateProcessor } from '../../workers/trainer/runtime/aggregate.ts';
 import { TEST_ADMIN_KEY, TEST_KEYS, createTestStack, type TestStack } from '../support/app.ts';

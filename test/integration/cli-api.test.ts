@@ -242,7 +242,7 @@ describe('nightshift CLI against the API', () => {
     expect(r.stderr).toMatch(/is the stack running\? .*npm start/);
   });
   it('cost: a table per group with totals; --json is the API answer; a bad --by is a usage error', async () => {
-    const { createFleetStore } = await import('../../services/provisioner/fleet-store.ts');
+    const { createFleetStore } = await import('../../services/platform/fleet-store.ts');
     const fleet = createFleetStore(stack.redis, stack.prefix);
     const launchedAt = Date.parse('2026-11-27T23:00:00Z');
     const rec = { id: 'i-cli', provider: 'ec2', resourceClass: 'gpu', type: 'p3.2xlarge', market: 'on-demand' as const, hourlyUsd: 3.6, onDemandUsd: 3.6, launchedAt, slots: 1 };

@@ -19,7 +19,7 @@ import { createMeter } from '../../services/platform/meter.ts';
 import { createQueues } from '../../services/platform/queue.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createStore } from '../../services/platform/store.ts';
-import { createFleetStore } from '../../services/provisioner/fleet-store.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
 import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';

@@ -14,7 +14,7 @@ import { freePort } from '../../services/local/infra.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { waitFor } from '../support/cloud-sim.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
-import { createFleetStore } from '../../services/provisioner/fleet-store.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 let s3: EmbeddedS3;

@@ -10,7 +10,7 @@ import { connectRedis } from '../../services/platform/redis.ts';
 import { createQueues } from '../../services/platform/queue.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
-import { createFleetStore } from '../../services/provisioner/fleet-store.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { startAgent } from '../../workers/trainer/agent/index.ts';
 import { addUnits, clusterInstances, isLive, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
 import { TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';

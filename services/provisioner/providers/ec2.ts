@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Config } from '../../core/config.ts';
-import type { Market, SpotPolicy } from '../fleet.ts';
+import type { Market, SpotPolicy } from '../../platform/fleet.ts';
 import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
 import { QUOTAS, backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';

@@ -1,5 +1,5 @@
 /**
- * The worker agent: the instance's side of the fleet protocol (services/provisioner/fleet.ts).
+ * The worker agent: the instance's side of the fleet protocol (services/platform/fleet.ts).
  *
  * - heartbeats (instance id, worker id, active units, last busy time) to Redis, and
  *   writes at once whenever the number of active units changes;
@@ -14,7 +14,7 @@ import { exec } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { fleetKeys, HEARTBEAT_LUA, WORKER_RECORD_TTL_S } from '../../../services/provisioner/fleet.ts';
+import { fleetKeys, HEARTBEAT_LUA, WORKER_RECORD_TTL_S } from '../../../services/platform/fleet.ts';
 import { imdsClient } from './imds.ts';
 
 export interface WorkerAgent {

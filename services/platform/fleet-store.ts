@@ -13,9 +13,9 @@ import {
   type LaunchRecord,
   type WorkerHeartbeat,
 } from './fleet.ts';
-import type { ClassFailures } from './holds.ts';
-import type { InstanceSource } from '../platform/costs.ts';
-import type { GpuFailure } from './gpu-failures.ts';
+import type { ClassFailures } from '../provisioner/holds.ts';
+import type { InstanceSource } from './costs.ts';
+import type { GpuFailure } from '../provisioner/gpu-failures.ts';
 
 export interface BlockedClass {
   reason: string;
