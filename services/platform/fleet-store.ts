@@ -12,10 +12,11 @@ import {
   type InstanceRecord,
   type LaunchRecord,
   type WorkerHeartbeat,
+  type ClassFailures,
+  type GpuFailure,
 } from './fleet.ts';
-import type { ClassFailures } from '../provisioner/holds.ts';
 import type { InstanceSource } from './costs.ts';
-import type { GpuFailure } from '../provisioner/gpu-failures.ts';
+import type { InstanceView } from '../core/views.ts';
 
 export interface BlockedClass {
   reason: string;
@@ -131,3 +132,24 @@ export function createFleetStore(redis: Redis, prefix: string) {
   };
 }
 export type FleetStore = ReturnType<typeof createFleetStore>;
+
+/**
+ * The fleet as GET /v1/instances shows it: live instances (with the provider state
+ * last observed, when a provisioner runs in this process) and terminated ones.
+ * Reads Redis only, so the API can answer without a provisioner of its own.
+ */
+export async function fleetInstances(store: FleetStore, t: number, lastState: Map<string, string> = new Map()): Promise<InstanceView[]> {
+  const [live, history] = await Promise.all([store.instances(), store.history()]);
+  const hbs = await store.heartbeats([...live.keys()]);
+  const view = (r: InstanceRecord, isLive: boolean): InstanceView => ({
+    id: r.id, provider: r.provider, type: r.type, market: r.market, resourceClass: r.resourceClass,
+    state: isLive ? (r.terminatedAt ? 'shutting-down' : lastState.get(r.id) ?? 'running') : 'terminated',
+    launchedAt: new Date(r.launchedAt).toISOString(),
+    terminatedAt: r.terminatedAt ? new Date(r.terminatedAt).toISOString() : null,
+    ...(r.terminateReason ? { terminateReason: r.terminateReason } : {}),
+    hourlyUsd: r.hourlyUsd,
+    costUsd: Math.round(costOf(r, t) * 1e6) / 1e6,
+    activeUnits: isLive ? hbs.get(r.id)?.activeUnits ?? 0 : 0,
+  });
+  return [...[...live.values()].map((r) => view(r, true)), ...[...history.values()].map((r) => view(r, false))].sort((a, b) => a.launchedAt.localeCompare(b.launchedAt));
+}

@@ -168,3 +168,24 @@ export const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/** Why queued work of a class is not running (the `waiting.reason` on its jobs). */
+export type WaitingReason = 'no_image' | 'quota' | 'permissions' | 'capacity' | 'launch_error' | 'budget' | 'gpu_unusable';
+
+/** A class's launch backoff or block (the `holds` hash). */
+export interface ClassFailures {
+  failures: number;
+  notBefore: number;
+  reason: WaitingReason;
+  message: string;
+  blocked: boolean;
+}
+
+/** A worker that could not use its GPU (the `gpu-failures` hash). */
+export interface GpuFailure {
+  instanceId: string;
+  reason: string;
+  /** filled in by the provisioner from its instance record */
+  resourceClass?: string;
+  at: number;
+}

@@ -6,13 +6,9 @@
  * more GPU machines are paid for to train nothing. Pure, with a table test.
  */
 
-export interface GpuFailure {
-  instanceId: string;
-  reason: string;
-  /** filled in by the provisioner from its instance record */
-  resourceClass?: string;
-  at: number;
-}
+import type { GpuFailure } from '../platform/fleet.ts';
+
+export type { GpuFailure };
 
 export interface GpuFailurePlan {
   /** failed instances still live: terminate now */

@@ -9,16 +9,9 @@
  */
 import type { ClassHold } from './planner.ts';
 import type { LaunchErrorKind } from './provider.ts';
+import type { ClassFailures, WaitingReason } from '../platform/fleet.ts';
 
-export type WaitingReason = 'no_image' | 'quota' | 'permissions' | 'capacity' | 'launch_error' | 'budget' | 'gpu_unusable';
-
-export interface ClassFailures {
-  failures: number;
-  notBefore: number;
-  reason: WaitingReason;
-  message: string;
-  blocked: boolean;
-}
+export type { ClassFailures, WaitingReason };
 
 export interface HoldPolicy {
   baseMs: number;

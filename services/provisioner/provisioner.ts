@@ -18,7 +18,7 @@ import { createBudgetStore } from '../platform/budgets.ts';
 import { createEconomy } from './economy.ts';
 import { MIN_BILLED_S } from '../core/costs.ts';
 import { costOf, type InstanceRecord, type LaunchRecord, type SpotPolicy } from '../platform/fleet.ts';
-import { createFleetStore } from '../platform/fleet-store.ts';
+import { createFleetStore, fleetInstances } from '../platform/fleet-store.ts';
 import { provisionerMetrics } from './metrics.ts';
 import { plan, type Action, type ObservedInstance, type Plan } from './planner.ts';
 import { planGpuFailures } from './gpu-failures.ts';
@@ -422,25 +422,4 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       return fleetInstances(store, now(), lastState);
     },
   };
-}
-
-/**
- * The fleet as GET /v1/instances shows it: live instances (with the provider state
- * last observed, when a provisioner runs in this process) and terminated ones.
- * Reads Redis only, so the API can answer without a provisioner of its own.
- */
-export async function fleetInstances(store: ReturnType<typeof createFleetStore>, t: number, lastState: Map<string, string> = new Map()): Promise<InstanceView[]> {
-  const [live, history] = await Promise.all([store.instances(), store.history()]);
-  const hbs = await store.heartbeats([...live.keys()]);
-  const view = (r: InstanceRecord, isLive: boolean): InstanceView => ({
-    id: r.id, provider: r.provider, type: r.type, market: r.market, resourceClass: r.resourceClass,
-    state: isLive ? (r.terminatedAt ? 'shutting-down' : lastState.get(r.id) ?? 'running') : 'terminated',
-    launchedAt: new Date(r.launchedAt).toISOString(),
-    terminatedAt: r.terminatedAt ? new Date(r.terminatedAt).toISOString() : null,
-    ...(r.terminateReason ? { terminateReason: r.terminateReason } : {}),
-    hourlyUsd: r.hourlyUsd,
-    costUsd: Math.round(costOf(r, t) * 1e6) / 1e6,
-    activeUnits: isLive ? hbs.get(r.id)?.activeUnits ?? 0 : 0,
-  });
-  return [...[...live.values()].map((r) => view(r, true)), ...[...history.values()].map((r) => view(r, false))].sort((a, b) => a.launchedAt.localeCompare(b.launchedAt));
 }

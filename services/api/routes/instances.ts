@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { NightshiftError } from '../../core/errors.ts';
-import { createFleetStore } from '../../platform/fleet-store.ts';
-import { fleetInstances } from '../../provisioner/provisioner.ts';
+import { createFleetStore, fleetInstances } from '../../platform/fleet-store.ts';
 import type { Services } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
