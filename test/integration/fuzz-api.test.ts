@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
-import { parseCsv } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv } from '../../services/platform/csv.ts';
 import { prepareDataset } from '../../workers/trainer/ml/dataset.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
 import { normalizeLayers } from '../../workers/trainer/ml/layers.ts';

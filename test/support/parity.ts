@@ -11,7 +11,7 @@ import { resolveJobSpec, type ResolvedJobSpec } from '../../services/core/resolv
 import type { JobSpec } from '../../services/core/spec.ts';
 import { planUnits } from '../../services/core/units.ts';
 import { mean, std } from '../../services/core/stats.ts';
-import type { Table } from '../../workers/trainer/ml/csv.ts';
+import type { Table } from '../../services/platform/csv.ts';
 import type { EngineImpl } from '../../workers/trainer/ml/engine.ts';
 import { normalizeLayers, type NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
 import { runUnit } from '../../workers/trainer/ml/run-unit.ts';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { isNightshiftError } from '../../services/core/errors.ts';
 import { resolveJobSpec } from '../../services/core/resolve.ts';
 import { builtinSummary } from '../../services/api/services/builtin.ts';
-import { parseCsv, summarizeTable } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv, summarizeTable } from '../../services/platform/csv.ts';
 import { loadTable, prepareDataset } from '../../workers/trainer/ml/dataset.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
 import { fromKerasJson } from '../../workers/trainer/ml/layers.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseCsv, summarizeTable, cellText } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv, summarizeTable, cellText } from '../../services/platform/csv.ts';
 
 const codeOf = (f: () => unknown): { code?: string; message: string } => {
   try {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
-import { parseCsv } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv } from '../../services/platform/csv.ts';
 import { decodePredictions, loadTable, prepareDataset, sortLabels } from '../../workers/trainer/ml/dataset.ts';
 
 const spec = (loss: string, target: number[] = [-1]) =>

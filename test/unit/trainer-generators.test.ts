@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateBuiltin, makeRegression } from '../../workers/trainer/ml/generators.ts';
-import type { Table } from '../../workers/trainer/ml/csv.ts';
+import type { Table } from '../../services/platform/csv.ts';
 
 const col = (t: Table, c: number): Float64Array => t.data[c].values as Float64Array;
 

@@ -10,7 +10,7 @@ import type { JobSpec } from '../../services/core/spec.ts';
 import { planUnits, type UnitRef } from '../../services/core/units.ts';
 import { memoryArtifactStore } from '../../services/core/artifacts.ts';
 import { selectBackend } from '../../workers/trainer/ml/backend.ts';
-import { parseCsv } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv } from '../../services/platform/csv.ts';
 import { chooseEngine } from '../../workers/trainer/ml/fused-engine.ts';
 import { runUnit, type UnitHooks } from '../../workers/trainer/ml/run-unit.ts';
 import { saveModelToStore } from '../../workers/trainer/ml/io-handler.ts';

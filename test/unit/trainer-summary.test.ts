@@ -1,6 +1,6 @@
 /** Bounded data set summaries: top-k counts with an "other" count, and a size cap. */
 import { describe, expect, it } from 'vitest';
-import { parseCsv, summarizeTable, SUMMARY_LIMITS } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv, summarizeTable, SUMMARY_LIMITS } from '../../services/platform/csv.ts';
 
 const csv = (rows: string[]) => Buffer.from(rows.join('\n') + '\n');
 

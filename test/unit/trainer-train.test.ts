@@ -6,7 +6,7 @@ import { planUnits, type UnitRef } from '../../services/core/units.ts';
 import { memoryArtifactStore } from '../../services/core/artifacts.ts';
 import { selectBackend } from '../../workers/trainer/ml/backend.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
-import { parseCsv } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv } from '../../services/platform/csv.ts';
 import { runUnit, type Checkpoint, type UnitHooks } from '../../workers/trainer/ml/run-unit.ts';
 import { saveModelToStore, loadModelFromStore } from '../../workers/trainer/ml/io-handler.ts';
 import { createPredictor } from '../../workers/trainer/ml/predict.ts';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorInfo } from '../../core/errors.ts';
-import { parseCsv, summarizeTable } from '../../../workers/trainer/ml/csv.ts';
+import { parseCsv, summarizeTable } from '../../platform/csv.ts';
 
 const { bytes, header } = workerData.job as { bytes: Uint8Array; header: boolean };
 try {

@@ -6,7 +6,7 @@
  */
 import { NightshiftError } from '../../../services/core/errors.ts';
 import { isClassificationLoss, resolveColumn, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
-import { cellText, parseCsv, type Table } from './csv.ts';
+import { cellText, parseCsv, type Table } from '../../../services/platform/csv.ts';
 import type { Scaling } from '../../../services/core/preprocess.ts';
 import { generateBuiltin } from './generators.ts';
 

@@ -9,7 +9,7 @@
  * Without random_state the seed is 0, so a builtin URI always names the same data.
  */
 import { RandomState, fma } from '../../../services/core/numpy-random.ts';
-import type { Table } from './csv.ts';
+import type { Table } from '../../../services/platform/csv.ts';
 import {
   GENERATOR_PARAMS, checkCells, checkClassificationParams, generatorInvalid, parseBuiltinUri, parseGeneratorParams,
 } from '../../../services/core/generator-params.ts';

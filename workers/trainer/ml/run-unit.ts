@@ -12,7 +12,7 @@ import { NightshiftError } from '../../../services/core/errors.ts';
 import { primaryMetric, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { modelSeed, splitSeed, type UnitRef } from '../../../services/core/units.ts';
 import type { BackendName } from './backend.ts';
-import type { Table } from './csv.ts';
+import type { Table } from '../../../services/platform/csv.ts';
 import { prepareDataset, type ModelMeta } from './dataset.ts';
 import type { Checkpoint, EngineChoice, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';
 import { normalizeLayers, type NormalizedLayer } from './layers.ts';

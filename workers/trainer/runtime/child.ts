@@ -12,7 +12,7 @@ import type { UnitResult } from '../../../services/core/job.ts';
 import { s3ArtifactStore } from '../../../services/platform/artifacts.ts';
 import { selectBackend } from '../ml/backend.ts';
 import { loadTable } from '../ml/dataset.ts';
-import type { Table } from '../ml/csv.ts';
+import type { Table } from '../../../services/platform/csv.ts';
 import { runUnit, type Checkpoint } from '../ml/run-unit.ts';
 import { saveModelToStore } from '../ml/io-handler.ts';
 import { chooseEngine } from '../ml/fused-engine.ts';

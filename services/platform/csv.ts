@@ -7,8 +7,8 @@
  * Woods mammography file: '-1'); quotes are stripped. CRLF, a BOM and blank lines
  * are accepted. Errors: ragged_csv (names the 1-based line), dataset_invalid.
  */
-import { NightshiftError } from '../../../services/core/errors.ts';
-import type { DatasetSummary } from '../../../services/core/resolve.ts';
+import { NightshiftError } from '../core/errors.ts';
+import type { DatasetSummary } from '../core/resolve.ts';
 
 export type Column = { kind: 'number'; values: Float64Array } | { kind: 'string'; values: string[] };
 
