@@ -8,7 +8,7 @@
  * Usage: npx tsx bench/api-hostile.ts [megabytes]   (REDIS_URL honoured)
  */
 import { performance } from 'node:perf_hooks';
-import { createTestStack } from '../test/support/app.ts';
+import { createTestStack } from '../support/app.ts';
 
 const mb = Number(process.argv[2] ?? 50);
 const rows: string[] = [];

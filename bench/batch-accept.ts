@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { expandBatch, type BatchSpec } from '../services/core/batch-spec.ts';
-import { createTestStack } from '../test/support/app.ts';
+import { createTestStack } from '../support/app.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const sweep = (folds: number): BatchSpec => ({

@@ -1,5 +1,5 @@
 /**
- * The engine parity suite at benchmark size: every case of test/support/parity.ts
+ * The engine parity suite at benchmark size: every case of support/parity.ts
  * (unscaled features, 5% positives, 10-class softmax, targets in the hundreds, 50
  * rows, 500 features) with more rows, epochs and repeated folds, through the fused
  * and the tfjs (cpu backend) engines with the same protocol and seeds. Prints each
@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { selectBackend } from '../workers/trainer/ml/backend.ts';
 import { fusedEngine } from '../workers/trainer/ml/fused-engine.ts';
 import { tfjsEngine } from '../workers/trainer/ml/train-tfjs.ts';
-import { beatsBaseline, parityCases, parityTolerance, runCase, type ParitySize } from '../test/support/parity.ts';
+import { beatsBaseline, parityCases, parityTolerance, runCase, type ParitySize } from '../support/parity.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {

@@ -6,8 +6,8 @@
  * Usage: npx tsx bench/provisioner-latency.ts [rounds]   (REDIS_URL / AWS_ENDPOINT_URL honoured)
  */
 import { createProvisioner } from '../services/provisioner/provisioner.ts';
-import { addUnits, quietLogger, startCloudRig, waitFor } from '../test/support/cloud-sim.ts';
-import { emulatorEc2, startAwsEmulator } from '../test/support/moto.ts';
+import { addUnits, quietLogger, startCloudRig, waitFor } from '../support/cloud-sim.ts';
+import { emulatorEc2, startAwsEmulator } from '../support/moto.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const settings = [

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitResult } from '../../services/core/job.ts';
-import { TEST_KEYS, createTestStack, type TestStack } from '../support/app.ts';
+import { TEST_KEYS, createTestStack, type TestStack } from '../../support/app.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);

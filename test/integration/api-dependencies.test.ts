@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { reconnectDelayMs } from '../../services/platform/redis.ts';
 import { createSummarizer } from '../../services/api/services/summarize.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../services/core/keys.ts';
 import { EMULATOR_CREDENTIALS, startAwsEmulator, type AwsEmulator } from '../support/moto.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let aws: AwsEmulator;
 let stack: TestStack;

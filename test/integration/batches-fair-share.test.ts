@@ -7,7 +7,7 @@ import { Worker } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QUEUES } from '../../services/core/catalog.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 beforeAll(async () => {

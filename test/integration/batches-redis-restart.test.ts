@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { unitJobId } from '../../services/core/catalog.ts';
 import { pingRedis } from '../../services/platform/redis.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let dir: string;
 let port: number;

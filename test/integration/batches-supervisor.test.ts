@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { unitJobId } from '../../services/core/catalog.ts';
 import { createBatchStore } from '../../services/platform/batches.ts';
 import { createBatchSupervisor } from '../../services/provisioner/batch-supervisor.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 beforeAll(async () => {

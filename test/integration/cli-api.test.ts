@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, TEST_ADMIN_KEY, TEST_KEYS, type TestStack } from '../support/app.ts';
+import { createTestStack, TEST_ADMIN_KEY, TEST_KEYS, type TestStack } from '../../support/app.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/nightshift.js');

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, type TestStack } from '../support/app.ts';
-import { TEST_REDIS_URL } from '../support/redis.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
+import { TEST_REDIS_URL } from '../../support/redis.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/nightshift.js');

@@ -8,7 +8,7 @@ import type { JobSpec } from '../../services/core/spec.ts';
 import { createStore } from '../../services/platform/store.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
-import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../support/cloud-sim.ts';
+import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../../support/cloud-sim.ts';
 import { useAwsEmulator } from '../support/moto.ts';
 
 const IDLE_S = 2;

@@ -23,10 +23,10 @@ import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
 import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { addUnits, quietLogger, recordCalls, waitFor } from '../support/cloud-sim.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { addUnits, quietLogger, recordCalls, waitFor } from '../../support/cloud-sim.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
-const FAKE = path.join(REPO_ROOT, 'test/support/fake-worker.ts');
+const FAKE = path.join(REPO_ROOT, 'support/fake-worker.ts');
 const HOURLY = 36; // 0.01 USD per second
 const SPEC = {
   name: 'costs', dataset: { uri: 'builtin:make_regression?n_samples=50&n_features=2' },

@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
 import { freePort } from '../../services/local/infra.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { waitFor } from '../support/cloud-sim.ts';
+import { waitFor } from '../../support/cloud-sim.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 let s3: EmbeddedS3;
 let dir: string;

@@ -14,9 +14,9 @@ import type { JobSpec } from '../../services/core/spec.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { prepareDataset } from '../../workers/trainer/ml/dataset.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
-import { normalizeLayers } from '../../workers/trainer/ml/layers.ts';
+import { normalizeLayers } from '../../services/core/layers.ts';
 import { checkOutputWidth } from '../../workers/trainer/ml/run-unit.ts';
-import { TEST_KEYS, createTestStack, type TestStack } from '../support/app.ts';
+import { TEST_KEYS, createTestStack, type TestStack } from '../../support/app.ts';
 import { csvFile, kerasModel, mutate } from '../support/fuzz.ts';
 
 const SEED = 20261128;

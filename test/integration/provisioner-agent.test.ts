@@ -7,8 +7,8 @@ import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { fleetKeys, parseHeartbeat } from '../../services/platform/fleet.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { startAgent, type WorkerAgent } from '../../workers/trainer/agent/index.ts';
-import { startImdsServer, waitFor } from '../support/cloud-sim.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { startImdsServer, waitFor } from '../../support/cloud-sim.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

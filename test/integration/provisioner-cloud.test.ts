@@ -8,7 +8,7 @@
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
-import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../support/cloud-sim.ts';
+import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../../support/cloud-sim.ts';
 import { useAwsEmulator } from '../support/moto.ts';
 
 const IDLE_S = 2;

@@ -22,9 +22,9 @@ import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { createComputeProvider } from '../../services/provisioner/providers/index.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { LaunchError } from '../../services/provisioner/provider.ts';
-import { addUnits, clusterInstances, quietLogger } from '../support/cloud-sim.ts';
+import { addUnits, clusterInstances, quietLogger } from '../../support/cloud-sim.ts';
 import { emulatorEc2, EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const aws = useAwsEmulator();
 const DL_NAME = '*Deep Learning*';

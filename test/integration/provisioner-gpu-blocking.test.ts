@@ -12,9 +12,9 @@ import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { startAgent } from '../../workers/trainer/agent/index.ts';
-import { addUnits, clusterInstances, isLive, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
+import { addUnits, clusterInstances, isLive, quietLogger, terminateCluster } from '../../support/cloud-sim.ts';
 import { TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const aws = useAwsEmulator();
 

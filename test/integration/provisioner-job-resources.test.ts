@@ -10,9 +10,9 @@ import { createQueues } from '../../services/platform/queue.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
-import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
+import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../../support/cloud-sim.ts';
 import { TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const aws = useAwsEmulator();
 

@@ -12,10 +12,10 @@ import { createQueues, type Queues } from '../../services/platform/queue.ts';
 import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
 import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
-import { addUnits, quietLogger, recordCalls, waitFor } from '../support/cloud-sim.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
+import { addUnits, quietLogger, recordCalls, waitFor } from '../../support/cloud-sim.ts';
 
-const FAKE = path.join(REPO_ROOT, 'test/support/fake-worker.ts');
+const FAKE = path.join(REPO_ROOT, 'support/fake-worker.ts');
 
 describe('provisioner with the local provider', () => {
   const cleanups: Array<() => Promise<void>> = [];

@@ -13,9 +13,9 @@ import { createQueues, type Queues } from '../../services/platform/queue.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
-import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../support/cloud-sim.ts';
+import { addUnits, clusterInstances, quietLogger, terminateCluster } from '../../support/cloud-sim.ts';
 import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const aws = useAwsEmulator();
 const CPU_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/nightshift-worker-cpu:test';

@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createQueues, enqueueJob, unitDemand, type Queues } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
 const prefix = uniquePrefix('demand');
 let redis: Redis;

@@ -12,7 +12,7 @@ import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
 import { createQueues } from '../../services/platform/queue.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createStore } from '../../services/platform/store.ts';
-import { TEST_REDIS_URL } from '../support/redis.ts';
+import { TEST_REDIS_URL } from '../../support/redis.ts';
 import { isDone, startE2EStack, trainerPids, type E2EStack } from '../support/stack.ts';
 import { pimaLikeCsv, saturatingSpec } from '../support/pima-like.ts';
 

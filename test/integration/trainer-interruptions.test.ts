@@ -14,8 +14,8 @@ import { unitJobId } from '../../services/core/catalog.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
-import { clusterInstances, isLive, quietLogger, startCloudSim, terminateCluster, waitFor, type CloudSim } from '../support/cloud-sim.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
+import { clusterInstances, isLive, quietLogger, startCloudSim, terminateCluster, waitFor, type CloudSim } from '../../support/cloud-sim.ts';
 import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
 
 const WORKER = path.join(REPO_ROOT, 'workers/trainer/main.ts');

@@ -1,6 +1,6 @@
 /** Fails fast, with a message saying what to do, when Redis is not answering. */
 import { pingRedis } from '../../services/platform/redis.ts';
-import { TEST_REDIS_URL } from './redis.ts';
+import { TEST_REDIS_URL } from '../../support/redis.ts';
 
 export default async function setup(): Promise<void> {
   if (!(await pingRedis(TEST_REDIS_URL, 2_000))) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startStack, type Stack } from '../../services/local/stack.ts';
-import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from './redis.ts';
+import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from '../../support/redis.ts';
 
 export interface E2EStack extends Stack {
   prefix: string;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/api/app.ts';
-import { createTestStack, TEST_KEYS, type TestStack } from '../support/app.ts';
+import { createTestStack, TEST_KEYS, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 

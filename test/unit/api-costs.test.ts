@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shapeKey } from '../../services/core/budget.ts';
 import { createMeter } from '../../services/platform/meter.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 const T = Date.parse('2026-11-27T23:00:00Z');
 const NOW = new Date('2026-11-28T12:00:00Z');

@@ -9,7 +9,7 @@ import { memoryArtifactStore } from '../../services/core/artifacts.ts';
 import { unitJobId } from '../../services/core/catalog.ts';
 import { keys } from '../../services/core/keys.ts';
 import type { Job, UnitResult } from '../../services/core/job.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 const predictorLoads: string[] = [];

@@ -1,6 +1,6 @@
 /** Per-key rate limiting with the counters in Redis (shared by every API process). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 import { buildApp } from '../../services/api/app.ts';
 
 let stack: TestStack;

@@ -1,7 +1,7 @@
 /** startServer: listens, keeps event streams alive with heartbeats, closes on a signal. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../services/api/server.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 

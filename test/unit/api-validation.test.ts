@@ -4,7 +4,7 @@
  * rules, and rules that need the data set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
 let classes: string; // dataset:<id> with 3 columns, label column: 20 x "0", 3 x "1"

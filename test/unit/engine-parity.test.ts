@@ -1,5 +1,5 @@
 /**
- * Engine parity on data unlike the tutorials': every case of test/support/parity.ts
+ * Engine parity on data unlike the tutorials': every case of support/parity.ts
  * runs each unit of its k-fold protocol through the fused engine and through tfjs
  * (cpu backend) with the same splits and seeds. The fused mean must lie within the
  * tfjs mean +- 3 combined standard errors (at least 0.01 accuracy / 1% of the baseline
@@ -12,10 +12,10 @@ import { selectBackend } from '../../workers/trainer/ml/backend.ts';
 import { chooseEngine, fusedEngine } from '../../workers/trainer/ml/fused-engine.ts';
 import { tfjsEngine } from '../../workers/trainer/ml/train-tfjs.ts';
 import { PARITY_COVERED } from '../../workers/trainer/fused/index.ts';
-import { normalizeLayers } from '../../workers/trainer/ml/layers.ts';
+import { normalizeLayers } from '../../services/core/layers.ts';
 import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
-import { beatsBaseline, caseFeatures, parityCases, parityTolerance, runCase } from '../support/parity.ts';
+import { beatsBaseline, caseFeatures, parityCases, parityTolerance, runCase } from '../../support/parity.ts';
 
 const cases = parityCases();
 

@@ -8,15 +8,15 @@
 import { createServer, type Server } from 'node:http';
 import { DescribeInstancesCommand, TerminateInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../services/core/config.ts';
-import { connectRedis, type Redis } from '../../services/platform/redis.ts';
-import { createQueues, type Queues } from '../../services/platform/queue.ts';
-import { endWorker, REPO_ROOT, spawnWorker, workerEnv, type SpawnedWorker } from '../../services/provisioner/worker-process.ts';
-import type { ComputeProvider } from '../../services/provisioner/provider.ts';
-import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
-import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
+import { loadConfig, type Config } from '../services/core/config.ts';
+import { connectRedis, type Redis } from '../services/platform/redis.ts';
+import { createQueues, type Queues } from '../services/platform/queue.ts';
+import { endWorker, REPO_ROOT, spawnWorker, workerEnv, type SpawnedWorker } from '../services/provisioner/worker-process.ts';
+import type { ComputeProvider } from '../services/provisioner/provider.ts';
+import { createEc2Provider } from '../services/provisioner/providers/ec2.ts';
+import { TAG } from '../services/provisioner/providers/ec2-tags.ts';
 import { EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE } from './moto.ts';
-import { slotsOf } from '../../services/core/machines.ts';
+import { slotsOf } from '../services/core/machines.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 
 export interface ImdsServer {
@@ -222,7 +222,7 @@ export function recordCalls(p: ComputeProvider) {
  * The emulated cloud with fake workers, as the provisioner cloud test and the latency
  * bench use it: config for `ec2` compute on the emulator, Redis and queues under a
  * fresh prefix, the EC2 provider wrapped by recordCalls, and the cloud simulator
- * booting every instance as test/support/fake-worker.ts (units sleep `unitMs`).
+ * booting every instance as support/fake-worker.ts (units sleep `unitMs`).
  * The caller creates and stops its provisioners; close() ends everything else.
  */
 export async function startCloudRig(o: {
@@ -247,7 +247,7 @@ export async function startCloudRig(o: {
   const queues = createQueues(bull, prefix);
   const { provider, calls } = recordCalls(createEc2Provider(config, { ec2: o.ec2, amiNameFilter: o.amiNameFilter ?? '*Deep Learning*' }));
   const sim = await startCloudSim({
-    ec2: o.ec2, cluster: config.ec2.cluster, config, entry: path.join(REPO_ROOT, 'test/support/fake-worker.ts'), pollMs: 100,
+    ec2: o.ec2, cluster: config.ec2.cluster, config, entry: path.join(REPO_ROOT, 'support/fake-worker.ts'), pollMs: 100,
     env: { NIGHTSHIFT_FAKE_UNIT_MS: String(o.unitMs), ...o.workerEnv },
   });
   const instances = () => clusterInstances(o.ec2, config.ec2.cluster);

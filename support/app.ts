@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, type AppDeps } from '../../services/api/app.ts';
-import type { ArtifactStore } from '../../services/core/artifacts.ts';
-import { loadConfig, type Config } from '../../services/core/config.ts';
-import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
-import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
-import { createQueues, type Queues } from '../../services/platform/queue.ts';
-import { connectRedis, type Redis } from '../../services/platform/redis.ts';
-import { createStore, type Store } from '../../services/platform/store.ts';
+import { buildApp, type AppDeps } from '../services/api/app.ts';
+import type { ArtifactStore } from '../services/core/artifacts.ts';
+import { loadConfig, type Config } from '../services/core/config.ts';
+import { s3ArtifactStore } from '../services/platform/artifacts.ts';
+import { startEmbeddedS3, type EmbeddedS3 } from '../services/platform/embedded-s3.ts';
+import { createQueues, type Queues } from '../services/platform/queue.ts';
+import { connectRedis, type Redis } from '../services/platform/redis.ts';
+import { createStore, type Store } from '../services/platform/store.ts';
 import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from './redis.ts';
 
 /** Tenants and keys every test stack knows (keys are at least 8 characters). */

@@ -6,15 +6,15 @@
  * evaluation unit of one JobSpec through both engines with the same splits and seeds,
  * and compares the two engines' held-out scores.
  */
-import { createRng, type Rng } from '../../services/core/rng.ts';
-import { resolveJobSpec, type ResolvedJobSpec } from '../../services/core/resolve.ts';
-import type { JobSpec } from '../../services/core/spec.ts';
-import { planUnits } from '../../services/core/units.ts';
-import { mean, std } from '../../services/core/stats.ts';
-import type { Table } from '../../services/platform/csv.ts';
-import type { EngineImpl } from '../../workers/trainer/ml/engine.ts';
-import { normalizeLayers, type NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
-import { runUnit } from '../../workers/trainer/ml/run-unit.ts';
+import { createRng, type Rng } from '../services/core/rng.ts';
+import { resolveJobSpec, type ResolvedJobSpec } from '../services/core/resolve.ts';
+import type { JobSpec } from '../services/core/spec.ts';
+import { planUnits } from '../services/core/units.ts';
+import { mean, std } from '../services/core/stats.ts';
+import type { Table } from '../services/platform/csv.ts';
+import type { EngineImpl } from '../workers/trainer/ml/engine.ts';
+import { normalizeLayers, type NormalizedLayer } from '../services/core/layers.ts';
+import { runUnit } from '../workers/trainer/ml/run-unit.ts';
 
 export interface ParityCase {
   name: string;

@@ -10,12 +10,12 @@
  * parks units of a job stopped by its budget.
  */
 import { DelayedError, Worker, WaitingError } from 'bullmq';
-import { createMeter } from '../../services/platform/meter.ts';
-import { BUDGET_PARK_MS } from '../../workers/trainer/runtime/unit-processor.ts';
-import { loadConfig } from '../../services/core/config.ts';
-import { QUEUES } from '../../services/core/catalog.ts';
-import { connectRedis } from '../../services/platform/redis.ts';
-import { startAgent } from '../../workers/trainer/agent/index.ts';
+import { createMeter } from '../services/platform/meter.ts';
+import { BUDGET_PARK_MS } from '../workers/trainer/runtime/unit-processor.ts';
+import { loadConfig } from '../services/core/config.ts';
+import { QUEUES } from '../services/core/catalog.ts';
+import { connectRedis } from '../services/platform/redis.ts';
+import { startAgent } from '../workers/trainer/agent/index.ts';
 
 const config = loadConfig();
 const unitMs = Number(process.env.NIGHTSHIFT_FAKE_UNIT_MS ?? 200);
