@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../services/core/rng.ts';
-import type { NormalizedLayer } from '../workers/trainer/ml/layers.ts';
+import type { NormalizedLayer } from '../services/core/layers.ts';
 import { createFusedModel, trainFused, weightShapes } from '../workers/trainer/fused/index.ts';
 
 const args = process.argv.slice(2);

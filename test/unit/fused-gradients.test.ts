@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../services/core/rng.ts';
-import type { NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
+import type { NormalizedLayer } from '../../services/core/layers.ts';
 import { createFusedModel, type LossKind } from '../../workers/trainer/fused/index.ts';
 
 type Dense = Extract<NormalizedLayer, { type: 'dense' }>;

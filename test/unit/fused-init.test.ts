@@ -1,6 +1,6 @@
 /** Initializers and weight layout of the fused engine (Keras / tfjs VarianceScaling rules). */
 import { describe, expect, it } from 'vitest';
-import type { NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
+import type { NormalizedLayer } from '../../services/core/layers.ts';
 import { createFusedModel, weightShapes } from '../../workers/trainer/fused/index.ts';
 
 const layer = (kernelInitializer: string, units = 400, biasInitializer = 'zeros', useBias = true): NormalizedLayer =>

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../services/core/rng.ts';
-import type { NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
+import type { NormalizedLayer } from '../../services/core/layers.ts';
 import { createFusedModel, trainFused, weightShapes, type FusedTrainOptions } from '../../workers/trainer/fused/index.ts';
 
 type Loss = FusedTrainOptions['loss'];

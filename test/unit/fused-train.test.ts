@@ -1,7 +1,7 @@
 /** Training behaviour of the fused engine: constraints, dropout, determinism, resume, learning, errors, support check. */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../services/core/rng.ts';
-import type { NormalizedLayer } from '../../workers/trainer/ml/layers.ts';
+import type { NormalizedLayer } from '../../services/core/layers.ts';
 import {
   createFusedModel, fusedSupport, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
   type FusedOptimizerState, type FusedTrainOptions,

@@ -14,7 +14,7 @@ import { builtinSummary } from '../../services/api/services/builtin.ts';
 import { parseCsv, summarizeTable } from '../../services/platform/csv.ts';
 import { loadTable, prepareDataset } from '../../workers/trainer/ml/dataset.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
-import { fromKerasJson } from '../../workers/trainer/ml/layers.ts';
+import { fromKerasJson } from '../../services/core/layers.ts';
 import { csvFile, kerasModel, mutate } from '../support/fuzz.ts';
 
 const SEED = 20261128;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { normalizeLayers, fromKerasJson } from '../../workers/trainer/ml/layers.ts';
+import { normalizeLayers, fromKerasJson } from '../../services/core/layers.ts';
 import { buildModel } from '../../workers/trainer/ml/model.ts';
 import { selectBackend } from '../../workers/trainer/ml/backend.ts';
 

@@ -4,7 +4,7 @@
  * (when useBias) for each dense layer in order, like tf.Sequential.getWeights().
  */
 import { createRng, type Rng } from '../../../services/core/rng.ts';
-import type { NormalizedLayer } from '../ml/layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 import { canonicalInitializer } from '../../../services/core/vocabulary.ts';
 
 export const INITIALIZER_KINDS = [

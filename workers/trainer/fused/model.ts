@@ -4,7 +4,7 @@
  * forward, loss, backward and regularization run as plain loops.
  */
 import type { Rng } from '../../../services/core/rng.ts';
-import type { NormalizedLayer } from '../ml/layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 import { activate, activationKind, backprop, type ActivationKind } from './activations.ts';
 import { initialWeights, weightShapes } from './init.ts';
 import { lossSum, metricKind, metricSum, outputGradient, targetWidth, type LossKind, type MetricKind } from './losses.ts';

@@ -2,7 +2,7 @@
  * fusedSupport: whether the fused engine can train a model exactly like tfjs would.
  * "auto" engine selection uses it; the reason names what is missing.
  */
-import type { NormalizedLayer } from '../ml/layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 import { activationKind } from './activations.ts';
 import { initializerKind } from './init.ts';
 import { isLossKind, metricKind } from './losses.ts';

@@ -7,7 +7,7 @@
  * the epoch with dropout off.
  */
 import { createRng, shuffleInPlace } from '../../../services/core/rng.ts';
-import type { NormalizedLayer } from '../ml/layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 import { isLossKind, metricKind, targetWidth, type LossKind, type MetricKind } from './losses.ts';
 import { FusedNetwork, type FusedModel } from './model.ts';
 import { createOptimizer, type FusedOptimizerState, type OptimizerSpec } from './optimizers.ts';

@@ -8,7 +8,7 @@ import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import type { BackendName } from './backend.ts';
 import type { ModelMeta } from './dataset.ts';
-import type { NormalizedLayer } from './layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 
 /** One epoch of history, Keras names: {epoch, loss, val_loss?, accuracy?, val_accuracy?, mae?, ...} */
 export type EpochLogs = { epoch: number } & Record<string, number>;

@@ -16,7 +16,7 @@ import {
   EarlyStopping, decodeFloats, diverged, encodeFloats,
   type Checkpoint, type EngineChoice, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,
 } from './engine.ts';
-import type { NormalizedLayer } from './layers.ts';
+import type { NormalizedLayer } from '../../../services/core/layers.ts';
 import { buildModel, kerasMetricName } from './model.ts';
 import { tfjsEngine } from './train-tfjs.ts';
 

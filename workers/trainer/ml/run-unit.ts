@@ -15,7 +15,7 @@ import type { BackendName } from './backend.ts';
 import type { Table } from '../../../services/platform/csv.ts';
 import { prepareDataset, type ModelMeta } from './dataset.ts';
 import type { Checkpoint, EngineChoice, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';
-import { normalizeLayers, type NormalizedLayer } from './layers.ts';
+import { normalizeLayers, type NormalizedLayer } from '../../../services/core/layers.ts';
 import { kerasMetricName } from './model.ts';
 import { gatherRows, holdoutSplit, kfoldSplits, type Split } from './splits.ts';
 import { PreprocessColumnError, anyScaling, applyScaling, fitScaling, maxAbs, scalingPlan } from '../../../services/core/preprocess.ts';
