@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LocalStackInfo } from '../local/stack.ts';
+import { readStackInfo, stackInfoPath } from '../platform/stack-info.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
@@ -29,16 +29,6 @@ export class ConfigError extends Error {
 export interface ConfigInput {
   url?: string;
   key?: string;
-}
-
-function readLocalStack(dataDir: string): Partial<LocalStackInfo> | undefined {
-  const file = path.join(dataDir, 'local.json');
-  try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return info && typeof info === 'object' ? (info as Partial<LocalStackInfo>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function readKeyFile(file: string): string | undefined {
@@ -79,8 +69,8 @@ export function checkKey(raw: string, source: string): string {
  */
 export function loadCliConfig(flags: ConfigInput, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): CliConfig {
   const dataDir = path.resolve(cwd, env.NIGHTSHIFT_DATA_DIR || '.nightshift');
-  const localInfoFile = path.join(dataDir, 'local.json');
-  const local = readLocalStack(dataDir);
+  const localInfoFile = stackInfoPath(dataDir);
+  const local = readStackInfo(dataDir);
 
   let url: string;
   let urlSource: string;

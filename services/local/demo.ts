@@ -51,8 +51,8 @@ async function main(): Promise<void> {
   let url: string;
   let key: string;
   const running = readStackInfo(config.dataDir);
-  if (running && (await healthy(running.url))) {
-    ({ url, apiKey: key } = running);
+  if (running?.url && running.apiKey && (await healthy(running.url))) {
+    ({ url, apiKey: key } = { url: running.url, apiKey: running.apiKey });
     console.log(`Using the nightshift stack running at ${url}`);
   } else {
     stack = await startStack({ logger: pino({ level: 'warn' }), banner: true });

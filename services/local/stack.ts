@@ -21,6 +21,9 @@ import { batchBudgetUsd, createBatchStore } from '../platform/batches.ts';
 import { createComputeProvider } from '../provisioner/providers/index.ts';
 import { ensureRedis, ensureS3, freePort } from './infra.ts';
 import { createRetention } from '../platform/retention.ts';
+import { stackInfoPath, type LocalStackInfo } from '../platform/stack-info.ts';
+
+export { readStackInfo, stackInfoPath, type LocalStackInfo } from '../platform/stack-info.ts';
 
 export interface StackOptions {
   env?: Record<string, string | undefined>;
@@ -36,22 +39,6 @@ export interface Stack {
   apiKey: string;
   config: Config;
   close(): Promise<void>;
-}
-
-export interface LocalStackInfo {
-  url: string;
-  apiKey: string;
-  pid: number;
-}
-
-export const stackInfoPath = (dataDir: string): string => path.join(dataDir, 'local.json');
-
-export function readStackInfo(dataDir: string): LocalStackInfo | undefined {
-  try {
-    return JSON.parse(readFileSync(stackInfoPath(dataDir), 'utf8')) as LocalStackInfo;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A development key, kept under the data dir so restarts and the demo reuse it. */
