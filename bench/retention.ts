@@ -15,8 +15,8 @@ import { QUEUES } from '../services/core/catalog.ts';
 import type { UnitResult } from '../services/core/job.ts';
 import { connectRedis } from '../services/platform/redis.ts';
 import { createRetention } from '../services/platform/retention.ts';
-import { createTestStack } from '../test/support/app.ts';
-import { waitFor } from '../test/support/cloud-sim.ts';
+import { createTestStack } from '../support/app.ts';
+import { waitFor } from '../support/cloud-sim.ts';
 
 const N = Number(process.argv[2] ?? 200);
 const DAY = 86_400_000;

@@ -9,7 +9,7 @@ import { QUEUES } from '../../services/core/catalog.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { enqueueJob } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let s: TestStack;
 let bull: Redis;

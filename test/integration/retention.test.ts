@@ -12,8 +12,8 @@ import { enqueueJob } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { createRetention, listArchivedJobs } from '../../services/platform/retention.ts';
 import type { JobRecord } from '../../services/platform/store.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
-import { waitFor } from '../support/cloud-sim.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
+import { waitFor } from '../../support/cloud-sim.ts';
 
 const DAY = 86_400_000;
 let s: TestStack;
