@@ -20,3 +20,23 @@ export function provisionerMetrics(registry: Registry = new Registry()) {
   };
 }
 export type ProvisionerMetrics = ReturnType<typeof provisionerMetrics>;
+
+/** the units and instances gauges, from what one pass saw */
+export function updateGauges(m: ProvisionerMetrics, demand: Record<string, { pending: number; running: number }>, observed: Array<{ resourceClass: string; known: boolean; heartbeat?: { activeUnits: number; drainingAt?: number } }>): void {
+  m.units.reset();
+  for (const [cls, v] of Object.entries(demand)) {
+    m.units.set({ class: cls, state: 'pending' }, v.pending);
+    m.units.set({ class: cls, state: 'running' }, v.running);
+  }
+  m.instances.reset();
+  const counts = new Map<string, number>();
+  for (const o of observed) {
+    const state = o.heartbeat?.drainingAt ? 'draining' : !o.heartbeat ? (o.known ? 'booting' : 'orphan') : o.heartbeat.activeUnits > 0 ? 'busy' : 'idle';
+    const key = `${o.resourceClass}\u0000${state}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of counts) {
+    const [cls, state] = key.split('\u0000');
+    m.instances.set({ class: cls, state }, n);
+  }
+}

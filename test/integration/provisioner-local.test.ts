@@ -71,4 +71,38 @@ describe('provisioner with the local provider', () => {
     expect(views.every((v) => v.state === 'terminated' || v.terminatedAt !== null)).toBe(true);
     console.log(`local: first launch ${firstLaunch} ms after queueing; last terminate ${drainToTerminate} ms after the last unit ended`);
   });
+  it('wake(): work queued during a long period launches within a moment, not at the end of the period', async () => {
+    const prefix = uniquePrefix('pwake');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ns-wake-'));
+    const config = loadConfig({
+      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: '1',
+      NIGHTSHIFT_IDLE_TIMEOUT_S: '1', NIGHTSHIFT_RECONCILE_MS: '60000', NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
+    });
+    const redis: Redis = connectRedis(config.redisUrl);
+    const bull = connectRedis(config.redisUrl, { forBullWorker: true });
+    const queues: Queues = createQueues(bull, prefix);
+    const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: '50' }, terminateGraceMs: 2_000 });
+    const { provider, calls } = recordCalls(local);
+    let passes = 0;
+    const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger(), onPass: () => passes++ });
+    cleanups.push(async () => {
+      await prov.stop();
+      await local.close?.();
+      await queues.close();
+      redis.disconnect();
+      bull.disconnect();
+      await cleanupPrefix(prefix);
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    prov.wake(); // before start: nothing to wake
+    prov.start();
+    await waitFor(async () => passes === 1, 10_000, 'the first pass');
+    await addUnits(queues, 1, 'cpu');
+    const wokenAt = Date.now();
+    prov.wake();
+    await waitFor(async () => calls.some((c) => c.op === 'launch'), 10_000, 'a launch after wake()');
+    // the period is a minute: only the woken pass can have launched
+    expect(Date.now() - wokenAt).toBeLessThan(30_000);
+    expect(passes).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, classifyLaunchError } from '../../services/provisioner/providers/ec2-errors.ts';
 import { clientToken, marketsFor } from '../../services/provisioner/providers/ec2.ts';
+import { launchAttempts, type LaunchStep } from '../../services/provisioner/providers/launch-attempts.ts';
 import { onDemandUsd, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
 import { pickSpotPrice } from '../../services/provisioner/providers/prices.ts';
 import { renderUserData, shellQuote, loadUserDataTemplate } from '../../services/provisioner/providers/user-data.ts';
@@ -120,5 +121,21 @@ describe('user data', () => {
     expect(out).toContain('NIGHTSHIFT_HANDOVER_COMMAND=touch /run/nightshift/handover');
     expect(out).toContain('PathExists=/run/nightshift/handover');
     expect(out).toContain('ExecStart=/usr/sbin/shutdown -c');
+  });
+});
+
+describe('launch attempts: market x type x subnet order', () => {
+  const show = (steps: Iterable<LaunchStep>) => [...steps].map((s) => (s.kind === 'skip' ? `skip ${s.market} ${s.type}` : `${s.market} ${s.type}${s.subnet ? ` ${s.subnet}` : ''}${s.lastMarket ? ' (last market)' : ''}`));
+  it.each([
+    ['on-demand, one type, default subnet', ['on-demand'], ['g5.xlarge'], [], ['g5.xlarge'], ['on-demand g5.xlarge (last market)']],
+    ['subnets inside each type', ['on-demand'], ['g5.xlarge', 'g4dn.xlarge'], ['sa', 'sb'], ['g5.xlarge', 'g4dn.xlarge'],
+      ['on-demand g5.xlarge sa (last market)', 'on-demand g5.xlarge sb (last market)', 'on-demand g4dn.xlarge sa (last market)', 'on-demand g4dn.xlarge sb (last market)']],
+    ['spot prefer: every spot option, then every on-demand one', ['spot', 'on-demand'], ['g5.xlarge', 'g4dn.xlarge'], ['sa'], ['g5.xlarge', 'g4dn.xlarge'],
+      ['spot g5.xlarge sa', 'spot g4dn.xlarge sa', 'on-demand g5.xlarge sa (last market)', 'on-demand g4dn.xlarge sa (last market)']],
+    ['a type not allowed is skipped in every market', ['spot', 'on-demand'], ['p3.2xlarge', 'g5.xlarge'], [], ['g5.xlarge'],
+      ['skip spot p3.2xlarge', 'spot g5.xlarge', 'skip on-demand p3.2xlarge', 'on-demand g5.xlarge (last market)']],
+    ['no types: nothing to try', ['on-demand'], [], ['sa'], [], []],
+  ] as const)('%s', (_n, markets, types, subnets, allowed, expected) => {
+    expect(show(launchAttempts([...markets], [...types], [...subnets], [...allowed]))).toEqual(expected);
   });
 });

@@ -5,10 +5,10 @@
  * launch id, market, type and subnet (a retried call cannot double-launch on EC2;
  * emulators that ignore the token are covered by the tag lookup).
  *
- * Launch order: markets (spot "prefer": spot then on-demand; "require": spot only;
- * "no": on-demand), then instance types in preference order, then subnets. Capacity
- * errors move on to the next option; throttling and 5xx back off and retry the same
- * option; anything else surfaces at once (classifyLaunchError).
+ * Launch order: launch-attempts.ts (markets, then instance types in preference order,
+ * then subnets). Capacity errors move on to the next option; throttling and 5xx back
+ * off and retry the same option in this provider's loop (the SDK's own retries are
+ * off for RunInstances); anything else surfaces at once (classifyLaunchError).
  */
 import { parseResourceClass } from '../../core/resolve.ts';
 import {
@@ -31,6 +31,7 @@ import { TAG } from './ec2-tags.ts';
 import { gpusOfType, onDemandUsd } from '../../core/prices.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotPrice } from './prices.ts';
+import { launchAttempts, type LaunchStep } from './launch-attempts.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
 import { classTypes, IMAGES, imageFor, machineFamily, slotsOf, type ImageKey, type MachineImage } from '../../core/machines.ts';
 
@@ -102,6 +103,10 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     ...(config.s3.accessKeyId && config.s3.secretAccessKey ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } } : {}),
   };
   const ec2 = deps.ec2 ?? new EC2Client(aws);
+  // RunInstances is retried by the provider's own loop (tryOption) with its backoff; the
+  // SDK's retries inside it would multiply the attempts, so that call goes through a
+  // client with maxAttempts 1. Every other call keeps the SDK's standard retries.
+  const runClient = deps.ec2 ?? new EC2Client({ ...aws, maxAttempts: 1 });
   const ssm = deps.ssm ?? new SSMClient(aws);
   const log = deps.logger ?? { info() {}, warn() {} };
   const e = config.ec2;
@@ -242,6 +247,47 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     return spot === undefined ? { hourlyUsd: od, onDemandUsd: od, priceSource: 'catalog: no spot price history' } : { hourlyUsd: spot, onDemandUsd: od, priceSource: 'spot-history' };
   }
 
+  /**
+   * One launch option (market, type, subnet): RunInstances for what the launch still
+   * misses, retried here on throttling and 5xx (the client's own retries are off, see
+   * runClient). Capacity errors move on to the next option, a refused spot request of
+   * "prefer" to the next market; anything else ends the launch.
+   */
+  async function tryOption(req: LaunchRequest, step: Extract<LaunchStep, { kind: 'try' }>, have: Instance[], attempts: Array<{ type: string; subnet?: string; market: Market; code: string }>): Promise<{ result?: LaunchResult; next?: 'option' | 'market' }> {
+    const { market, type, subnet } = step;
+    const image = await amiFor(type);
+    for (let attempt = 0; ; attempt++) {
+      const already = attempt === 0 ? have : await byLaunch(req.launchId);
+      const missing = req.count - already.length;
+      if (missing <= 0) return { result: { instances: already.map(toView), ...(await quote(type, market, already.map(toView)[0]?.zone)) } };
+      try {
+        const out = await runClient.send(new RunInstancesCommand(runInput(req, missing, image, market, type, subnet)));
+        const got = [...already, ...(out.Instances ?? [])].map(toView);
+        log.info({ launchId: req.launchId, type, market, subnet, ids: got.map((i) => i.id) }, 'instances launched');
+        return { result: { instances: got, ...(await quote(type, market, got[0]?.zone)) } };
+      } catch (err) {
+        const code = errorCode(err);
+        const cls = classifyLaunchError(err);
+        attempts.push({ type, market, code, ...(subnet ? { subnet } : {}) });
+        if (cls === 'retry' && attempt < maxRetries) {
+          const wait = backoffMs(attempt, backoffBase);
+          log.warn({ launchId: req.launchId, type, market, code, attempt, waitMs: wait }, 'launch throttled or failed on the server side; backing off');
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        }
+        if (cls === 'retry') throw new LaunchError('retryable', `RunInstances kept failing (${code}) for ${type}/${market}`, attempts);
+        if ((cls === 'fatal' || cls === 'quota') && !step.lastMarket) {
+          log.warn({ launchId: req.launchId, type, market, code }, 'spot launch refused; trying on-demand');
+          return { next: 'market' };
+        }
+        if (cls === 'quota') throw new LaunchError('quota', `quota reached for ${type}/${market}: ${code}: ${QUOTAS[code]}; ask AWS to raise it (Service Quotas) or choose other instance types`, attempts);
+        if (cls === 'fatal') throw new LaunchError('fatal', `RunInstances refused ${type}/${market}: ${code}: ${(err as Error).message}`, attempts);
+        log.warn({ launchId: req.launchId, type, market, subnet, code }, 'no capacity; trying the next option');
+        return { next: 'option' };
+      }
+    }
+  }
+
   return {
     kind: 'ec2',
     async launch(req: LaunchRequest): Promise<LaunchResult> {
@@ -251,57 +297,26 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
         return { instances: v, ...(await quote(v[0].type, v[0].market, v[0].zone)) };
       }
       const attempts: Array<{ type: string; subnet?: string; market: Market; code: string }> = [];
-      const subnets: Array<string | undefined> = e.subnetIds.length ? e.subnetIds : [undefined];
       const { types, skipped } = launchTypes(classTypes(parseResourceClass(req.resourceClass), e), req.instanceTypes);
       for (const t of skipped) attempts.push({ type: t, market: 'on-demand', code: 'more GPUs than one unit uses: name it in resources.instanceTypes to allow it' });
       const cap = Math.min(req.maxHourlyUsd ?? Infinity, e.maxHourlyUsd ?? Infinity);
-      const markets = marketsFor(req.spot);
-      markets: for (const [mi, market] of markets.entries()) {
-        const lastMarket = mi === markets.length - 1;
-        for (const type of types) {
-          if (!e.allowedTypes.includes(type)) {
-            attempts.push({ type, market, code: 'not in NIGHTSHIFT_EC2_ALLOWED_TYPES' });
-            continue;
-          }
-          if (cap !== Infinity && (await priceOf(type, market)) > cap) {
-            attempts.push({ type, market, code: `over maxHourlyUsd ${cap}` });
-            continue;
-          }
-          const image = await amiFor(type);
-          for (const subnet of subnets) {
-            for (let attempt = 0; ; attempt++) {
-              const already = attempt === 0 ? have : await byLaunch(req.launchId);
-              const missing = req.count - already.length;
-              if (missing <= 0) return { instances: already.map(toView), ...(await quote(type, market, already.map(toView)[0]?.zone)) };
-              try {
-                const out = await ec2.send(new RunInstancesCommand(runInput(req, missing, image, market, type, subnet)));
-                const got = [...already, ...(out.Instances ?? [])].map(toView);
-                log.info({ launchId: req.launchId, type, market, subnet, ids: got.map((i) => i.id) }, 'instances launched');
-                return { instances: got, ...(await quote(type, market, got[0]?.zone)) };
-              } catch (err) {
-                const code = errorCode(err);
-                const cls = classifyLaunchError(err);
-                attempts.push({ type, market, code, ...(subnet ? { subnet } : {}) });
-                if (cls === 'retry' && attempt < maxRetries) {
-                  const wait = backoffMs(attempt, backoffBase);
-                  log.warn({ launchId: req.launchId, type, market, code, attempt, waitMs: wait }, 'launch throttled or failed on the server side; backing off');
-                  await new Promise((r) => setTimeout(r, wait));
-                  continue;
-                }
-                if (cls === 'retry') throw new LaunchError('retryable', `RunInstances kept failing (${code}) for ${type}/${market}`, attempts);
-                // spot "prefer": a refusal of the spot request (quota, permissions, ...) still tries on-demand
-                if ((cls === 'fatal' || cls === 'quota') && !lastMarket) {
-                  log.warn({ launchId: req.launchId, type, market, code }, 'spot launch refused; trying on-demand');
-                  continue markets;
-                }
-                if (cls === 'quota') throw new LaunchError('quota', `quota reached for ${type}/${market}: ${code}: ${QUOTAS[code]}; ask AWS to raise it (Service Quotas) or choose other instance types`, attempts);
-                if (cls === 'fatal') throw new LaunchError('fatal', `RunInstances refused ${type}/${market}: ${code}: ${(err as Error).message}`, attempts);
-                log.warn({ launchId: req.launchId, type, market, subnet, code }, 'no capacity; trying the next option');
-                break;
-              }
-            }
-          }
+      const overCap = new Set<string>();
+      let abandoned: Market | undefined;
+      for (const step of launchAttempts(marketsFor(req.spot), types, e.subnetIds, e.allowedTypes)) {
+        if (step.market === abandoned || overCap.has(`${step.type}/${step.market}`)) continue;
+        if (step.kind === 'skip') {
+          attempts.push({ type: step.type, market: step.market, code: step.code });
+          continue;
         }
+        if (cap !== Infinity && (await priceOf(step.type, step.market)) > cap) {
+          overCap.add(`${step.type}/${step.market}`);
+          attempts.push({ type: step.type, market: step.market, code: `over maxHourlyUsd ${cap}` });
+          continue;
+        }
+        const r = await tryOption(req, step, have, attempts);
+        if (r.result) return r.result;
+        // spot "prefer": a refusal of the spot request (quota, permissions, ...) still tries on-demand
+        if (r.next === 'market') abandoned = step.market;
       }
       const what = req.spot === 'require' ? 'spot capacity (spot "require": waiting for the next pass)' : 'capacity';
       throw new LaunchError('capacity', `no ${what} for ${types.join(', ')}: ${attempts.map((a) => `${a.type}/${a.market}${a.subnet ? `/${a.subnet}` : ''}: ${a.code}`).join('; ')}`, attempts);
@@ -334,7 +349,10 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
       return type ? slotsOf(type) : 1;
     },
     async close() {
-      if (!deps.ec2) ec2.destroy();
+      if (!deps.ec2) {
+        ec2.destroy();
+        runClient.destroy();
+      }
       if (!deps.ssm) ssm.destroy();
     },
   };
