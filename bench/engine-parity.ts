@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { selectBackend } from '../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../services/platform/tf-backend.ts';
 import { fusedEngine } from '../workers/trainer/ml/fused-engine.ts';
 import { tfjsEngine } from '../workers/trainer/ml/train-tfjs.ts';
 import { beatsBaseline, parityCases, parityTolerance, runCase, type ParitySize } from '../support/parity.ts';

@@ -40,6 +40,7 @@ import type { Summarizer } from './services/summarize.ts';
 import { createFileService, type FileService } from './services/files.ts';
 import { createJobService, type JobService } from './services/jobs.ts';
 import { createPredictService, type PredictService, type PredictorFactory } from './services/predict.ts';
+import { createPredictPool } from '../platform/predict-pool.ts';
 import { validatorCompiler } from './validation.ts';
 import type { Registry } from 'prom-client';
 
@@ -52,7 +53,7 @@ export interface AppDeps {
   artifacts: ArtifactStore;
   /** a pino logger, or true/false for Fastify's own (default: pino at config.logLevel) */
   logger?: FastifyBaseLogger | boolean;
-  /** loads a job's final model for predict (default: workers/trainer/ml/predict.ts, loaded on first use) */
+  /** loads a job's final model for predict (default: a pool of two worker threads, platform/predict-pool.ts, started on first use) */
   predictor?: PredictorFactory;
   now?: () => Date;
   /** SSE heartbeat interval (default 15 s) */
@@ -77,12 +78,6 @@ export interface Services {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-/** The trainer's predictor, imported on the first predict so the API does not load TensorFlow.js at boot. */
-const defaultPredictor: PredictorFactory = async (artifacts, jobId) => {
-  const { createPredictor } = await import('../../workers/trainer/ml/predict.ts');
-  return createPredictor(artifacts, jobId);
-};
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, store, queues, artifacts, now } = deps;
@@ -146,6 +141,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!p.admin) throw new NightshiftError('forbidden', '/metrics needs an admin key');
   });
   app.addHook('onClose', async () => store.closeSubscriptions());
+  // TensorFlow.js runs in these threads, never on the event loop that serves requests
+  const predictPool = createPredictPool();
+  app.addHook('onClose', async () => predictPool.close());
 
   const datasets = createDatasetService({
     store,
@@ -162,7 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     datasets,
     jobs: createJobService({ store, queues, artifacts, config, datasets, log: app.log, ...(now ? { now } : {}) }),
     files: createFileService({ artifacts }),
-    predict: createPredictService({ artifacts, predictor: deps.predictor ?? defaultPredictor }),
+    predict: createPredictService({ artifacts, predictor: deps.predictor ?? ((a, jobId) => predictPool.load(a, jobId)) }),
     metrics,
     costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), budgets: createBudgetStore(store.redis, config.prefix, config), ...(now ? { now } : {}) }),
     fleetHolds: async () => [...(await fleet.holds())].map(([resourceClass, h]) => ({ resourceClass, reason: h.reason, message: h.message, blocked: h.blocked, until: new Date(h.notBefore).toISOString() })),

@@ -8,7 +8,7 @@
  * bench/engine-parity.ts runs the same cases bigger.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { chooseEngine, fusedEngine } from '../../workers/trainer/ml/fused-engine.ts';
 import { tfjsEngine } from '../../workers/trainer/ml/train-tfjs.ts';
 import { PARITY_COVERED } from '../../workers/trainer/fused/index.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
-import { selectBackend } from '../../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
 import { runUnit } from '../../workers/trainer/ml/run-unit.ts';
 

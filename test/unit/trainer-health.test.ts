@@ -9,12 +9,12 @@ import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { planUnits, type UnitRef } from '../../services/core/units.ts';
 import { memoryArtifactStore } from '../../services/core/artifacts.ts';
-import { selectBackend } from '../../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { chooseEngine } from '../../workers/trainer/ml/fused-engine.ts';
 import { runUnit, type UnitHooks } from '../../workers/trainer/ml/run-unit.ts';
-import { saveModelToStore } from '../../workers/trainer/ml/io-handler.ts';
-import { createPredictor } from '../../workers/trainer/ml/predict.ts';
+import { saveModelToStore } from '../../services/platform/model-store.ts';
+import { createPredictor } from '../../services/platform/predict.ts';
 import { pimaLikeCsv, pimaLikeRows, pimaSpec, saturatingSpec } from '../support/pima-like.ts';
 
 const hooks: UnitHooks = { onEpoch: () => undefined, control: () => 'continue', saveCheckpoint: async () => undefined };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { normalizeLayers, fromKerasJson } from '../../services/core/layers.ts';
 import { buildModel } from '../../workers/trainer/ml/model.ts';
-import { selectBackend } from '../../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../../services/platform/tf-backend.ts';
 
 // Keras 2.2 model.to_json() of: Dropout(0.2, input_shape=(60,)), Dense(60, relu, kernel_initializer='normal',
 // kernel_constraint=maxnorm(3)), Dense(30, relu, he_uniform), Dense(1, sigmoid)

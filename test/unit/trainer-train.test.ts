@@ -4,12 +4,12 @@ import { resolveJobSpec } from '../../services/core/resolve.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { planUnits, type UnitRef } from '../../services/core/units.ts';
 import { memoryArtifactStore } from '../../services/core/artifacts.ts';
-import { selectBackend } from '../../workers/trainer/ml/backend.ts';
+import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { runUnit, type Checkpoint, type UnitHooks } from '../../workers/trainer/ml/run-unit.ts';
-import { saveModelToStore, loadModelFromStore } from '../../workers/trainer/ml/io-handler.ts';
-import { createPredictor } from '../../workers/trainer/ml/predict.ts';
+import { saveModelToStore, loadModelFromStore } from '../../services/platform/model-store.ts';
+import { createPredictor } from '../../services/platform/predict.ts';
 
 const REG = 'builtin:make_regression?n_samples=200&n_features=5&n_informative=5&noise=0.1&random_state=1';
 

@@ -16,7 +16,7 @@ export interface Predictor {
   dispose?(): void;
 }
 
-/** Loads the final model of a job (workers/trainer/ml/predict.ts createPredictor). */
+/** Loads the final model of a job (by default into the API's prediction threads, platform/predict-pool.ts). */
 export type PredictorFactory = (store: ArtifactStore, jobId: string) => Promise<Predictor>;
 
 export const PREDICT_MAX_ROWS = 10_000;

@@ -7,27 +7,11 @@
 import { NightshiftError } from '../../../services/core/errors.ts';
 import { isClassificationLoss, resolveColumn, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { cellText, parseCsv, type Table } from '../../../services/platform/csv.ts';
-import type { Scaling } from '../../../services/core/preprocess.ts';
 import { generateBuiltin } from './generators.ts';
+import type { ModelMeta, Task } from '../../../services/platform/model-meta.ts';
 
-export type Task = 'regression' | 'binary' | 'multiclass';
-export type Encoding = 'none' | 'label' | 'onehot' | 'sparse';
+export { decodePredictions, type Encoding, type ModelMeta, type Task } from '../../../services/platform/model-meta.ts';
 
-export interface ModelMeta {
-  featureCount: number;
-  /** resolved (non-negative) indices of the target columns in the data set */
-  targetColumns: number[];
-  /** width of the model's output layer */
-  outputs: number;
-  task: Task;
-  /** original class labels, index = encoded class */
-  labels?: string[];
-  encoding: Encoding;
-  /** kept for models that standardize every feature; `scaling` is what predict applies */
-  standardize?: { mean: number[]; std: number[] };
-  /** per-feature scaling fitted on the training rows: x' = (x - offset) / scale */
-  scaling?: Scaling;
-}
 
 export interface PreparedDataset {
   rows: number;
@@ -159,20 +143,4 @@ function multiLabel(table: Table, rows: number, features: Float32Array, targetCo
     }
   });
   return { rows, features, targets, targetWidth: k, meta: { ...base, outputs: k, task: 'binary', encoding: 'none' } };
-}
-
-/** Model outputs -> API predictions, with original labels for classifiers. */
-export function decodePredictions(meta: ModelMeta, outputs: number[][]): { predictions: number[][]; labels?: string[] } {
-  const labels = meta.labels;
-  if (!labels || meta.encoding === 'none') return { predictions: outputs };
-  const out: string[] = outputs.map((o) => {
-    if (meta.encoding === 'onehot' || meta.encoding === 'sparse') {
-      let best = 0;
-      for (let i = 1; i < o.length; i++) if (o[i] > o[best]) best = i;
-      return labels[best];
-    }
-    const i = Math.min(labels.length - 1, Math.max(0, Math.round(o[0])));
-    return labels[i];
-  });
-  return { predictions: outputs, labels: out };
 }

@@ -6,7 +6,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
-import type { BackendName } from './backend.ts';
+import type { BackendName } from '../../../services/platform/tf-backend.ts';
 import type { ModelMeta } from './dataset.ts';
 import type { NormalizedLayer } from '../../../services/core/layers.ts';
 

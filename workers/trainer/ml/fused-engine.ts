@@ -11,7 +11,7 @@ import {
   createFusedModel, fusedSupport, parityCovered, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
   type FusedOptimizerState, type LossKind, type OptimizerSpec,
 } from '../fused/index.ts';
-import { selectBackend, type BackendName } from './backend.ts';
+import { selectBackend, type BackendName } from '../../../services/platform/tf-backend.ts';
 import {
   EarlyStopping, decodeFloats, diverged, encodeFloats,
   type Checkpoint, type EngineChoice, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,

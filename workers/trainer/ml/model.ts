@@ -8,7 +8,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
-import type { Tf } from './backend.ts';
+import type { Tf } from '../../../services/platform/tf-backend.ts';
 import type { NormalizedLayer } from '../../../services/core/layers.ts';
 
 type MetricFn = (yTrue: tfjs.Tensor, yPred: tfjs.Tensor) => tfjs.Tensor;

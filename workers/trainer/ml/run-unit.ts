@@ -11,7 +11,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import { primaryMetric, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
 import { modelSeed, splitSeed, type UnitRef } from '../../../services/core/units.ts';
-import type { BackendName } from './backend.ts';
+import type { BackendName } from '../../../services/platform/tf-backend.ts';
 import type { Table } from '../../../services/platform/csv.ts';
 import { prepareDataset, type ModelMeta } from './dataset.ts';
 import type { Checkpoint, EngineChoice, EngineImpl, EpochLogs, TrainArrays, UnitHooks } from './engine.ts';

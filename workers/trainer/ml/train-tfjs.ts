@@ -5,7 +5,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { createRng, shuffleInPlace } from '../../../services/core/rng.ts';
-import { selectBackend, type Tf } from './backend.ts';
+import { selectBackend, type Tf } from '../../../services/platform/tf-backend.ts';
 import {
   EarlyStopping, decodeFloats, diverged, encodeFloats,
   type Checkpoint, type EngineContext, type EngineImpl, type EngineResult, type EpochLogs, type SerializedTensor,

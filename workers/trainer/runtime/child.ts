@@ -10,11 +10,11 @@ import { resolveJobSpec } from '../../../services/core/resolve.ts';
 import { NightshiftError, toErrorInfo, isNightshiftError } from '../../../services/core/errors.ts';
 import type { UnitResult } from '../../../services/core/job.ts';
 import { s3ArtifactStore } from '../../../services/platform/artifacts.ts';
-import { selectBackend } from '../ml/backend.ts';
+import { selectBackend } from '../../../services/platform/tf-backend.ts';
 import { loadTable } from '../ml/dataset.ts';
 import type { Table } from '../../../services/platform/csv.ts';
 import { runUnit, type Checkpoint } from '../ml/run-unit.ts';
-import { saveModelToStore } from '../ml/io-handler.ts';
+import { saveModelToStore } from '../../../services/platform/model-store.ts';
 import { chooseEngine } from '../ml/fused-engine.ts';
 import type { ChildMessage, ParentMessage, RunUnitMessage } from './protocol.ts';
 

@@ -4,8 +4,8 @@
  * `<prefix>weights.bin`. Works with every backend (no tfjs-node file:// needed).
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ArtifactStore } from '../../../services/core/artifacts.ts';
-import { NightshiftError } from '../../../services/core/errors.ts';
+import type { ArtifactStore } from '../core/artifacts.ts';
+import { NightshiftError } from '../core/errors.ts';
 
 type IOHandler = tfjs.io.IOHandler;
 type ModelArtifacts = tfjs.io.ModelArtifacts;

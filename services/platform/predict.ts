@@ -4,12 +4,12 @@
  * statistics, runs the model and maps outputs back to the original labels.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ArtifactStore } from '../../../services/core/artifacts.ts';
-import { NightshiftError } from '../../../services/core/errors.ts';
-import { keys } from '../../../services/core/keys.ts';
-import { selectBackend, type BackendName } from './backend.ts';
-import { decodePredictions, type ModelMeta } from './dataset.ts';
-import { loadModelFromStore } from './io-handler.ts';
+import type { ArtifactStore } from '../core/artifacts.ts';
+import { NightshiftError } from '../core/errors.ts';
+import { keys } from '../core/keys.ts';
+import { selectBackend, type BackendName } from './tf-backend.ts';
+import { decodePredictions, type ModelMeta } from './model-meta.ts';
+import { loadModelFromStore } from './model-store.ts';
 
 export interface Predictor {
   meta: ModelMeta;

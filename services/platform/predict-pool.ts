@@ -1,0 +1,124 @@
+/**
+ * Predictions off the event loop: a fixed number of worker threads (predict-thread.ts)
+ * hold the loaded models and run TensorFlow.js; the calling thread only reads the
+ * model's files from the artifact store and passes rows and answers. Each model lives
+ * in one thread (assigned round-robin when it is loaded); a thread answers one message
+ * at a time, so at most `threads` predictions compute at once and the rest wait in
+ * their thread's queue. Threads start on first use and end with close().
+ */
+import { Worker } from 'node:worker_threads';
+import type { ArtifactStore } from '../core/artifacts.ts';
+import { NightshiftError, type ErrorCode, type ErrorInfo } from '../core/errors.ts';
+import { keys } from '../core/keys.ts';
+import type { Prediction } from '../core/views.ts';
+import type { PredictRequest } from './predict-thread.ts';
+import type { BackendName } from './tf-backend.ts';
+
+const BOOT = new URL('./ts-thread.mjs', import.meta.url);
+const ENTRY = new URL('./predict-thread.ts', import.meta.url).href;
+
+export interface PooledPredictor {
+  predict(rows: number[][]): Promise<Prediction>;
+  dispose(): void;
+}
+
+export interface PredictPool {
+  /** Load the final model of a job (or the model under an artifact prefix ending in '/') into one of the threads. */
+  load(store: ArtifactStore, jobIdOrPrefix: string): Promise<PooledPredictor>;
+  /** threads started so far */
+  readonly threads: number;
+  close(): Promise<void>;
+}
+
+type Pending = { resolve(v: unknown): void; reject(e: unknown): void };
+type Payload = PredictRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  dead: boolean;
+}
+
+/** The files of a saved model: meta.json, model.json and the weight files its manifest names. */
+async function modelFiles(store: ArtifactStore, prefix: string): Promise<Array<[string, Uint8Array]>> {
+  const [meta, modelJson] = await Promise.all([store.get(`${prefix}meta.json`), store.get(`${prefix}model.json`)]);
+  if (!meta || !modelJson) throw new NightshiftError('model_unavailable', `no trained model at ${prefix} (the job has no final model yet)`);
+  const manifest = (JSON.parse(modelJson.toString('utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? [];
+  const paths = [...new Set(manifest.flatMap((g) => g.paths))];
+  const weights = await Promise.all(paths.map(async (p): Promise<[string, Uint8Array]> => {
+    const b = await store.get(`${prefix}${p}`);
+    if (!b) throw new NightshiftError('model_unavailable', `model weights ${prefix}${p} are missing`);
+    return [`${prefix}${p}`, b];
+  }));
+  return [[`${prefix}meta.json`, meta], [`${prefix}model.json`, modelJson], ...weights];
+}
+
+const fromInfo = (e: ErrorInfo): NightshiftError =>
+  new NightshiftError((e.code ?? 'internal') as ErrorCode, e.message ?? 'prediction failed', e.field ? { field: e.field } : {});
+
+export function createPredictPool(o: { threads?: number; backend?: BackendName } = {}): PredictPool {
+  const size = Math.max(1, o.threads ?? 2);
+  const threads: Thread[] = [];
+  let next = 0;
+  let seq = 0;
+  let modelSeq = 0;
+  let closed = false;
+
+  const start = (): Thread => {
+    const t: Thread = { worker: new Worker(BOOT, { workerData: { entry: ENTRY, backend: o.backend } }), pending: new Map(), dead: false };
+    const fail = (e: unknown): void => {
+      t.dead = true;
+      for (const p of t.pending.values()) p.reject(e);
+      t.pending.clear();
+    };
+    t.worker.on('message', (m: { id: number; value?: unknown; error?: ErrorInfo }) => {
+      const p = t.pending.get(m.id);
+      if (!p) return;
+      t.pending.delete(m.id);
+      if (m.error) p.reject(fromInfo(m.error));
+      else p.resolve(m.value);
+    });
+    t.worker.on('error', fail);
+    t.worker.on('exit', (code) => fail(new NightshiftError('unavailable', `the prediction thread ended (exit code ${code}); try again`)));
+    t.worker.unref();
+    return t;
+  };
+
+  /** A live thread for a new model, round-robin; a thread that died is replaced. */
+  const pick = (): Thread => {
+    if (closed) throw new NightshiftError('unavailable', 'the prediction pool is closed');
+    const i = next++ % size;
+    if (!threads[i] || threads[i].dead) threads[i] = start();
+    return threads[i];
+  };
+
+  const call = <T>(t: Thread, msg: Payload): Promise<T> => {
+    if (t.dead) return Promise.reject(new NightshiftError('unavailable', 'the prediction thread holding this model ended; try again'));
+    const id = ++seq;
+    return new Promise<T>((resolve, reject) => {
+      t.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      t.worker.postMessage({ id, ...msg });
+    });
+  };
+
+  return {
+    async load(store, jobIdOrPrefix) {
+      const prefix = jobIdOrPrefix.endsWith('/') ? jobIdOrPrefix : keys.modelPrefix(jobIdOrPrefix);
+      const files = await modelFiles(store, prefix);
+      const t = pick();
+      const model = `m${++modelSeq}`;
+      await call(t, { op: 'load', model, prefix, files });
+      return {
+        predict: (rows) => call<Prediction>(t, { op: 'predict', model, rows }),
+        dispose: () => void call(t, { op: 'dispose', model }).catch(() => undefined),
+      };
+    },
+    get threads() {
+      return threads.filter((t) => t && !t.dead).length;
+    },
+    async close() {
+      closed = true;
+      await Promise.all(threads.map((t) => t?.worker.terminate()));
+    },
+  };
+}
