@@ -20,8 +20,10 @@ export interface MeteredInstance {
   type: string;
   market: 'spot' | 'on-demand';
   resourceClass?: string;
-  /** what this instance is paid, USD per hour */
+  /** what this instance is paid, USD per hour (at launch, when `prices` says more) */
   hourlyUsd: number;
+  /** prices in force while it ran, oldest first (spot prices re-read hourly); absent = hourlyUsd throughout */
+  prices?: PriceSegment[];
   /** the on-demand price of its type in its region (spot savings = on-demand - paid) */
   onDemandUsd?: number;
   launchedAt: number;
@@ -51,6 +53,8 @@ export interface CostLine {
   instanceType: string;
   market: 'spot' | 'on-demand';
   launchedAt: number;
+  /** start of the billing window the line covers (one UTC day, one price): reports by day and month count it here */
+  at: number;
   /** undefined = the unattributed rest of the instance */
   jobId?: string;
   tenant?: string;
@@ -75,9 +79,52 @@ export function billedSeconds(launchedAt: number, end: number, minS: number = MI
   return Math.max(minS, Math.max(0, end - launchedAt) / 1000);
 }
 
-/** USD of an instance up to `now` (its whole life once terminated), with the 60 s minimum. */
-export function instanceUsd(i: Pick<MeteredInstance, 'hourlyUsd' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number {
-  return (billedSeconds(i.launchedAt, i.terminatedAt ?? now, i.minBilledS) * i.hourlyUsd) / 3600;
+/** The price an instance paid from `from` on (until the next segment): spot prices change while it runs. */
+export interface PriceSegment {
+  from: number;
+  hourlyUsd: number;
+}
+
+/** One stretch of an instance's life that lies in one UTC day and at one price. */
+export interface BillingWindow {
+  from: number;
+  to: number;
+  hourlyUsd: number;
+  /** seconds billed in it: its length, plus (first window) what the billing minimum adds */
+  seconds: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** the price in force at t: the last segment starting at or before t (else the first, else hourlyUsd) */
+function priceAt(i: Pick<MeteredInstance, 'hourlyUsd' | 'prices'>, t: number): number {
+  let p = i.prices?.[0]?.hourlyUsd ?? i.hourlyUsd;
+  for (const s of i.prices ?? []) if (s.from <= t) p = s.hourlyUsd;
+  return p;
+}
+
+/**
+ * An instance's life cut at every UTC midnight and every price change, each stretch
+ * with its price; the billing minimum's extra seconds go to the first stretch (they
+ * are billed at launch). The windows' seconds add up to billedSeconds.
+ */
+export function billingWindows(i: Pick<MeteredInstance, 'hourlyUsd' | 'prices' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): BillingWindow[] {
+  const start = i.launchedAt;
+  const end = Math.max(start, i.terminatedAt ?? now);
+  const cuts = new Set<number>();
+  for (let d = Math.floor(start / DAY_MS) * DAY_MS + DAY_MS; d < end; d += DAY_MS) cuts.add(d);
+  for (const s of i.prices ?? []) if (s.from > start && s.from < end) cuts.add(s.from);
+  const points = [start, ...[...cuts].sort((a, b) => a - b), end];
+  const out: BillingWindow[] = [];
+  for (let k = 0; k + 1 < points.length; k++) out.push({ from: points[k], to: points[k + 1], hourlyUsd: priceAt(i, points[k]), seconds: (points[k + 1] - points[k]) / 1000 });
+  out[0].seconds += billedSeconds(start, end, i.minBilledS) - (end - start) / 1000;
+  return out;
+}
+
+/** USD of an instance up to `now` (its whole life once terminated), with the 60 s minimum, at the prices in force. */
+export function instanceUsd(i: Pick<MeteredInstance, 'hourlyUsd' | 'prices' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number {
+  if (!i.prices?.length) return (billedSeconds(i.launchedAt, i.terminatedAt ?? now, i.minBilledS) * i.hourlyUsd) / 3600;
+  return billingWindows(i, now).reduce((s, w) => s + (w.seconds * w.hourlyUsd) / 3600, 0);
 }
 
 interface Who {
@@ -86,59 +133,79 @@ interface Who {
   batchId?: string;
 }
 
+/**
+ * An instance's bill as cost lines: one per job (and one for the unattributed rest)
+ * per billing window, so a report by day splits the instance, and each unit, at UTC
+ * midnight, and every second is charged at the price in force then. Idle seconds of
+ * every window go to the same jobs in the same proportions (the launch's demand, else
+ * use over the whole life).
+ */
 export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceBill {
   const end = inst.terminatedAt ?? now;
-  const billed = billedSeconds(inst.launchedAt, end, inst.minBilledS);
-  const perS = inst.hourlyUsd / 3600;
-  const usd = billed * perS;
-  const savingsPerS = Math.max(0, (inst.onDemandUsd ?? inst.hourlyUsd) - inst.hourlyUsd) / 3600;
+  const windows = billingWindows(inst, now);
+  const od = inst.onDemandUsd;
   const slots = Math.max(1, inst.slots);
+  const mine = spans.filter((sp) => sp.instanceId === inst.id);
+  const whoOf = (sp: { jobId: string; tenant: string; batchId?: string }): Who => ({ jobId: sp.jobId, tenant: sp.tenant, ...(sp.batchId ? { batchId: sp.batchId } : {}) });
 
-  // use per job: wall seconds on this instance / slots
-  const use = new Map<string, { who: Who; s: number }>();
-  for (const sp of spans) {
-    if (sp.instanceId !== inst.id) continue;
-    const a = Math.max(sp.start, inst.launchedAt);
-    const b = Math.min(sp.end ?? end, end);
-    if (b <= a) continue;
-    const cur = use.get(sp.jobId) ?? { who: { jobId: sp.jobId, tenant: sp.tenant, ...(sp.batchId ? { batchId: sp.batchId } : {}) }, s: 0 };
-    cur.s += (b - a) / 1000 / slots;
-    use.set(sp.jobId, cur);
-  }
-  let usedS = [...use.values()].reduce((s, u) => s + u.s, 0);
-  // more overlapping units than slots (a misreported slot count): never charge more than the bill
-  if (usedS > billed) {
-    for (const u of use.values()) u.s *= billed / usedS;
-    usedS = billed;
-  }
-  const idleS = billed - usedS;
+  /** use per job in [a, b): wall seconds / slots */
+  const useIn = (a: number, b: number) => {
+    const use = new Map<string, { who: Who; s: number }>();
+    for (const sp of mine) {
+      const x = Math.max(sp.start, inst.launchedAt, a);
+      const y = Math.min(sp.end ?? end, end, b);
+      if (y <= x) continue;
+      const cur = use.get(sp.jobId) ?? { who: whoOf(sp), s: 0 };
+      cur.s += (y - x) / 1000 / slots;
+      use.set(sp.jobId, cur);
+    }
+    return use;
+  };
 
-  // who carries the idle seconds: the launch's demand, else the users, else nobody
+  // who carries the idle seconds: the launch's demand, else the users (over the whole life), else nobody
   const weights = new Map<string, { who: Who; w: number }>();
   for (const d of inst.demand ?? []) {
     if (d.units <= 0) continue;
-    const cur = weights.get(d.jobId) ?? { who: { jobId: d.jobId, tenant: d.tenant, ...(d.batchId ? { batchId: d.batchId } : {}) }, w: 0 };
+    const cur = weights.get(d.jobId) ?? { who: whoOf(d), w: 0 };
     cur.w += d.units;
     weights.set(d.jobId, cur);
   }
-  if (weights.size === 0) for (const [id, u] of use) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
+  if (weights.size === 0) for (const [id, u] of useIn(inst.launchedAt, end)) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
   const totalW = [...weights.values()].reduce((s, x) => s + x.w, 0);
 
   const base = { instanceId: inst.id, instanceType: inst.type, market: inst.market, launchedAt: inst.launchedAt };
   const lines: CostLine[] = [];
-  const jobIds = new Set([...use.keys(), ...weights.keys()]);
-  for (const id of jobIds) {
-    const u = use.get(id);
-    const w = weights.get(id);
-    const idleShareS = totalW > 0 && w ? (idleS * w.w) / totalW : 0;
-    const s = (u?.s ?? 0) + idleShareS;
-    const who = (u ?? w)!.who;
-    lines.push({ ...base, ...who, usd: s * perS, idleUsd: idleShareS * perS, instanceSeconds: s, spotSavingsUsd: s * savingsPerS });
+  let usd = 0;
+  let idleUsd = 0;
+  let savings = 0;
+  let billed = 0;
+  for (const w of windows) {
+    const perS = w.hourlyUsd / 3600;
+    const savingsPerS = Math.max(0, (od ?? w.hourlyUsd) - w.hourlyUsd) / 3600;
+    const use = useIn(w.from, w.to);
+    let usedS = [...use.values()].reduce((s, u) => s + u.s, 0);
+    // more overlapping units than slots (a misreported slot count): never charge more than the bill
+    if (usedS > w.seconds) {
+      for (const u of use.values()) u.s *= w.seconds / usedS;
+      usedS = w.seconds;
+    }
+    const idleS = w.seconds - usedS;
+    const at = { at: w.from };
+    for (const id of new Set([...use.keys(), ...weights.keys()])) {
+      const u = use.get(id);
+      const wt = weights.get(id);
+      const idleShareS = totalW > 0 && wt ? (idleS * wt.w) / totalW : 0;
+      const sec = (u?.s ?? 0) + idleShareS;
+      if (sec <= 0) continue;
+      lines.push({ ...base, ...at, ...(u ?? wt)!.who, usd: sec * perS, idleUsd: idleShareS * perS, instanceSeconds: sec, spotSavingsUsd: sec * savingsPerS });
+    }
+    if (totalW === 0 && idleS > 0) lines.push({ ...base, ...at, usd: idleS * perS, idleUsd: idleS * perS, instanceSeconds: idleS, spotSavingsUsd: idleS * savingsPerS });
+    usd += w.seconds * perS;
+    idleUsd += idleS * perS;
+    savings += w.seconds * savingsPerS;
+    billed += w.seconds;
   }
-  if (totalW === 0 && idleS > 0) {
-    lines.push({ ...base, usd: idleS * perS, idleUsd: idleS * perS, instanceSeconds: idleS, spotSavingsUsd: idleS * savingsPerS });
-  }
-  return { instanceId: inst.id, billedSeconds: billed, usd, idleUsd: idleS * perS, spotSavingsUsd: billed * savingsPerS, lines };
+  return { instanceId: inst.id, billedSeconds: billed, usd, idleUsd, spotSavingsUsd: savings, lines };
 }
 
 export const GROUP_BY = ['day', 'job', 'batch', 'instanceType', 'tenant'] as const;
@@ -170,7 +237,7 @@ const NO_BATCH = '(no batch)';
 function keyOf(l: CostLine, by: GroupBy): string {
   switch (by) {
     case 'day':
-      return utcDay(l.launchedAt);
+      return utcDay(l.at);
     case 'job':
       return l.jobId ?? UNATTRIBUTED;
     case 'batch':
@@ -185,11 +252,12 @@ function keyOf(l: CostLine, by: GroupBy): string {
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 
 /**
- * Groups cost lines. Lines count in the day their instance was launched (UTC), and
- * `from`/`to` (ms, to exclusive) select instances by launch time.
+ * Groups cost lines. A line counts in the UTC day of its billing window (an instance
+ * running past midnight counts in both days), and `from`/`to` (ms, to exclusive)
+ * select lines by that time too.
  */
 export function groupCosts(lines: CostLine[], by: GroupBy, range: { from?: number; to?: number } = {}): CostReport {
-  const sel = lines.filter((l) => (range.from === undefined || l.launchedAt >= range.from) && (range.to === undefined || l.launchedAt < range.to));
+  const sel = lines.filter((l) => (range.from === undefined || l.at >= range.from) && (range.to === undefined || l.at < range.to));
   const groups = new Map<string, CostGroup>();
   let total = 0;
   let idle = 0;

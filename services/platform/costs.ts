@@ -23,7 +23,7 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     async lines(): Promise<CostLine[]> {
       return linesOf(await instances.all());
     },
-    /** what was spent this UTC month (instances launched in it), in all and per tenant */
+    /** what was spent this UTC month, in all and per tenant */
     async monthToDate(t: number): Promise<MonthSpend> {
       return monthSpendOf(await linesOf(await instances.all()), t);
     },
@@ -50,12 +50,12 @@ export interface MonthSpend {
   tenants: Map<string, number>;
 }
 
-/** The month-to-date figures of some cost lines: those of instances launched in t's UTC month. */
+/** The month-to-date figures of some cost lines: those billed in t's UTC month. */
 export function monthSpendOf(lines: CostLine[], t: number): MonthSpend {
   const month = monthStartUtc(t);
   const out: MonthSpend = { global: 0, tenants: new Map() };
   for (const l of lines) {
-    if (l.launchedAt < month) continue;
+    if (l.at < month) continue;
     out.global += l.usd;
     if (l.tenant) out.tenants.set(l.tenant, (out.tenants.get(l.tenant) ?? 0) + l.usd);
   }

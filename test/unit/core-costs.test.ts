@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apportionInstance, billedSeconds, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
+import { apportionInstance, billedSeconds, billingWindows, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 22, 0, 0);
 const s = (n: number) => n * 1000;
@@ -95,7 +95,7 @@ describe('grouping', () => {
     expect(r.groups.reduce((x, g) => x + g.usd, 0)).toBeCloseTo(r.totalUsd, 5);
   });
 
-  it('from/to select instances by launch time', () => {
+  it('from/to select by the time the cost was billed (these instances each lie in one day)', () => {
     const r = groupCosts(lines, 'job', { from: T0 + s(3600) });
     expect(r.totalUsd).toBeCloseTo(0.9, 6);
     expect(groupCosts(lines, 'job', { to: T0 + s(3600) }).totalUsd).toBeCloseTo(1.0, 6);
@@ -103,5 +103,74 @@ describe('grouping', () => {
 
   it('the month starts at 00:00 UTC on the 1st', () => {
     expect(new Date(monthStartUtc(T0)).toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+});
+
+describe('splitting at UTC midnight', () => {
+  const M = Date.UTC(2026, 10, 28); // midnight between the 27th and the 28th
+  const day = (r: ReturnType<typeof groupCosts>) => Object.fromEntries(r.groups.map((g) => [g.key, [g.usd, g.instanceSeconds]]));
+
+  it.each([
+    // [name, launch (s from midnight), end (s from midnight), minBilledS, expected seconds per day]
+    ['within one day', -3600, -600, 60, { '2026-11-27': 3000 }],
+    ['an hour either side of midnight', -3600, 3600, 60, { '2026-11-27': 3600, '2026-11-28': 3600 }],
+    ['a 3-day instance: 22:00 on the 27th to 02:00 on the 30th', -7200, 2 * 86400 + 7200, 60, { '2026-11-27': 7200, '2026-11-28': 86400, '2026-11-29': 86400, '2026-11-30': 7200 }],
+    ['20 s across midnight: the minute\'s extra 40 s is billed at launch, on the first day', -10, 10, 60, { '2026-11-27': 50, '2026-11-28': 10 }],
+    ['launched exactly at midnight', 0, 120, 60, { '2026-11-28': 120 }],
+    ['the local provider has no minimum', -5, 5, 0, { '2026-11-27': 5, '2026-11-28': 5 }],
+  ] as const)('%s', (_n, from, to, minBilledS, expected) => {
+    const i = inst({ launchedAt: M + s(from), terminatedAt: M + s(to), minBilledS });
+    const windows = billingWindows(i, 0);
+    const bill = apportionInstance(i, [], 0);
+    const r = groupCosts(bill.lines, 'day');
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    expect(Object.fromEntries(Object.entries(day(r)).map(([k, v]) => [k, v[1]]))).toEqual(expected);
+    // the days add up to the instance's bill
+    expect(windows.reduce((a, w) => a + w.seconds, 0)).toBeCloseTo(billedSeconds(i.launchedAt, i.terminatedAt!, minBilledS), 9);
+    expect(r.totalUsd).toBeCloseTo(bill.usd, 6);
+    expect(bill.usd).toBeCloseTo((total * 3.6) / 3600, 9);
+  });
+
+  it('a unit running across midnight is split too, and the job\'s days add up to its cost', () => {
+    // 23:00 -> 01:00; the unit runs 23:30 -> 00:30; the idle hour is its own (it is the only user)
+    const i = inst({ launchedAt: M - s(3600), terminatedAt: M + s(3600) });
+    const bill = apportionInstance(i, [span('a', 0, 0, { start: M - s(1800), end: M + s(1800) })], 0);
+    const byDay = groupCosts(bill.lines, 'day');
+    expect(day(byDay)).toEqual({ '2026-11-27': [3.6, 3600], '2026-11-28': [3.6, 3600] });
+    // use 1800 s per day, idle 1800 s per day
+    expect(byDay.groups.map((g) => g.idleUsd)).toEqual([1.8, 1.8]);
+    expect(jobCost(bill.lines, 'a').usd).toBeCloseTo(7.2, 9);
+    expect(groupCosts(bill.lines, 'job', { from: M }).totalUsd).toBeCloseTo(3.6, 9);
+  });
+});
+
+describe('prices that change while an instance runs (spot re-read hourly)', () => {
+  it.each([
+    // [name, segments (s from launch, USD/h), life s, expected USD]
+    ['no segments: the launch price', [], 3600, 3.6],
+    ['one segment from launch', [[0, 1.0]], 3600, 1.0],
+    ['1.00 for the first half hour, 2.00 after', [[0, 1.0], [1800, 2.0]], 3600, 1.5],
+    ['a change after termination does not count', [[0, 1.0], [7200, 9.0]], 3600, 1.0],
+    ['30 s life: the minimum\'s extra 30 s at the launch price', [[0, 1.2], [20, 9.0]], 30, (50 * 1.2 + 10 * 9.0) / 3600],
+  ] as const)('%s', (_n, segs, life, usd) => {
+    const i = inst({ terminatedAt: T0 + s(life), prices: segs.map(([f, p]) => ({ from: T0 + s(f), hourlyUsd: p })) });
+    const bill = apportionInstance(i, [], 0);
+    expect(bill.usd).toBeCloseTo(usd, 9);
+    expect(instanceUsd(i, 0)).toBeCloseTo(usd, 9);
+    expect(bill.lines.reduce((a, l) => a + l.usd, 0)).toBeCloseTo(usd, 9);
+  });
+
+  it('units pay the price in force while they ran; idle and spot savings follow the segments', () => {
+    // 1 h, spot 1.00 then 2.00 from 30 min (on-demand 3.00); unit a runs 0-30 min, unit b 30-45 min
+    const i = inst({ market: 'spot', onDemandUsd: 3, terminatedAt: T0 + s(3600), prices: [{ from: T0, hourlyUsd: 1 }, { from: T0 + s(1800), hourlyUsd: 2 }], demand: [{ jobId: 'a', tenant: 'alice', units: 1 }] });
+    const bill = apportionInstance(i, [span('a', 0, 1800), span('b', 1800, 2700, { tenant: 'bob' })], 0);
+    const a = jobCost(bill.lines, 'a');
+    const b = jobCost(bill.lines, 'b');
+    expect(a.usd - a.idleUsd).toBeCloseTo(0.5, 9); // 30 min at 1.00
+    expect(b.usd).toBeCloseTo(0.5, 9); // 15 min at 2.00
+    expect(a.idleUsd).toBeCloseTo(0.5, 9); // the idle 15 min at 2.00, to the job that caused the launch
+    expect(a.usd + b.usd).toBeCloseTo(bill.usd, 9);
+    expect(bill.usd).toBeCloseTo(1.5, 9);
+    expect(bill.spotSavingsUsd).toBeCloseTo(0.5 * 2 + 0.5 * 1, 9);
   });
 });

@@ -27,7 +27,7 @@ export const costRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     schema: {
       tags: ['costs'],
       summary: 'What instances cost, grouped by day, job, batch, instance type or tenant',
-      description: 'Per-second billing with the 60-second minimum, from the launch call to termination; live instances count up to now. A unit pays its wall time x price / the instance\'s slots; idle time is charged to the jobs whose demand launched the instance. Costs count on the UTC day their instance was launched; from/to (ISO 8601, to exclusive) select instances by launch time. groups add up to totalUsd.',
+      description: 'Per-second billing with the 60-second minimum, from the launch call to termination; live instances count up to now. A unit pays its wall time x price / the instance\'s slots; idle time is charged to the jobs whose demand launched the instance. Costs count on the UTC day they were billed (an instance or a unit running past midnight is split there; the billing minimum counts on the launch day); from/to (ISO 8601, to exclusive) select by that time. groups add up to totalUsd.',
       querystring: Type.Object({
         from: Type.Optional(Type.String()),
         to: Type.Optional(Type.String()),
