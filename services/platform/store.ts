@@ -5,7 +5,7 @@
  * a terminal status is final (checked atomically in Lua).
  */
 import type { Placement } from '../core/placement.ts';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
 import { isTerminal } from '../core/job.ts';
 import type { ErrorInfo } from '../core/errors.ts';
@@ -41,9 +41,85 @@ export interface JobEvent {
   [k: string]: unknown;
 }
 
+// Per-tenant unit counters (hash <prefix>:tenant-units:<tenant>, fields active and backlog):
+//   active  = over the tenant's jobs not terminal, units not done and not failed (the queued-units quota)
+//   backlog = over the same jobs, units not done (where fair-share priorities count from)
+// kept by every script that changes a job's status or unit counts, so a submission reads
+// two numbers instead of every job. A counter that does not exist yet is left alone
+// (COUNTERS_ENSURE recounts it from the per-status indexes on first use).
+const COUNTERS_LIB = `
+local function remaining(h)
+  local v = redis.call('HMGET', h, 'unitsTotal', 'unitsDone', 'unitsFailed')
+  local t, d, f = tonumber(v[1] or '0') or 0, tonumber(v[2] or '0') or 0, tonumber(v[3] or '0') or 0
+  return math.max(0, t - d - f), math.max(0, t - d)
+end
+local function tenantOf(h)
+  local t = redis.call('HGET', h, 'tenant')
+  if t then return t end
+  local raw = redis.call('HGET', h, 'record')
+  if not raw then return nil end
+  return cjson.decode(raw)['tenant']
+end
+local function adjust(base, tenant, da, db)
+  if not tenant then return end
+  local key = base .. tenant
+  if redis.call('EXISTS', key) == 0 then return end
+  if da ~= 0 then redis.call('HINCRBY', key, 'active', da) end
+  if db ~= 0 then redis.call('HINCRBY', key, 'backlog', db) end
+end
+local function isTerminal(s)
+  return s == 'completed' or s == 'failed' or s == 'cancelled' or s == 'budget_exhausted' or s == 'deadline_missed'
+end
+`;
+
+// The tenant's counters, recounted from its queued/scheduled/running indexes when they do not exist
+// (the first submission after an upgrade; O(jobs not terminal) once). KEYS: counters, job key base
+// ("<prefix>:job:"), then the tenant's queued, scheduled and running indexes. Returns {active, backlog}.
+const COUNTERS_ENSURE = `${COUNTERS_LIB}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local a, b = 0, 0
+  for i = 3, #KEYS do
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+      local ra, rb = remaining(KEYS[2] .. id)
+      a = a + ra
+      b = b + rb
+    end
+  end
+  redis.call('HSET', KEYS[1], 'active', a, 'backlog', b)
+end
+local v = redis.call('HMGET', KEYS[1], 'active', 'backlog')
+return { tonumber(v[1] or '0'), tonumber(v[2] or '0') }
+`;
+
+// A finished unit, recorded once. KEYS: job, its unit results, counters base. ARGV: unit key, result JSON.
+// Returns the job's unitsDone.
+const UNIT_DONE = `${COUNTERS_LIB}
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return tonumber(redis.call('HGET', KEYS[1], 'unitsDone') or '0') end
+local a0, b0 = remaining(KEYS[1])
+local done = redis.call('HINCRBY', KEYS[1], 'unitsDone', 1)
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and not isTerminal(status) then
+  local a1, b1 = remaining(KEYS[1])
+  adjust(KEYS[3], tenantOf(KEYS[1]), a1 - a0, b1 - b0)
+end
+return done
+`;
+
+// A failed unit. KEYS: job, counters base.
+const UNIT_FAILED = `${COUNTERS_LIB}
+local a0, b0 = remaining(KEYS[1])
+redis.call('HINCRBY', KEYS[1], 'unitsFailed', 1)
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and not isTerminal(status) then
+  local a1, b1 = remaining(KEYS[1])
+  adjust(KEYS[2], tenantOf(KEYS[1]), a1 - a0, b1 - b0)
+end
+return 1
+`;
+
 // budget_exhausted -> queued (or running when a unit had started), for a budget that was raised. ARGV: none.
-// KEYS[2]: the per-status index base, as in SET_STATUS.
-const REOPEN = `
+// KEYS[2]: the per-status index base, as in SET_STATUS; KEYS[3]: the counters base.
+const REOPEN = `${COUNTERS_LIB}
 if redis.call('HGET', KEYS[1], 'status') ~= 'budget_exhausted' then return 0 end
 local started = redis.call('HGET', KEYS[1], 'startedAt')
 local next = started and 'running' or 'queued'
@@ -57,14 +133,16 @@ if raw then
   redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':budget_exhausted', rec['id'])
   redis.call('ZADD', KEYS[2] .. next, score, rec['id'])
   redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. next, score, rec['id'])
+  local ra, rb = remaining(KEYS[1])
+  adjust(KEYS[3], rec['tenant'], ra, rb)
 end
 return 1
 `;
 
 // Sets status unless the current one is terminal, and moves the job between the
 // per-status indexes (KEYS[2] = "<prefix>:jobs-by-status:", followed by the status,
-// or by tenant:status). ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
-const SET_STATUS = `
+// or by tenant:status; KEYS[3] = the counters base). ARGV: status, nowIso, finishedIfTerminal(0/1), extra field/value pairs...
+const SET_STATUS = `${COUNTERS_LIB}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'completed' or cur == 'failed' or cur == 'cancelled' or cur == 'budget_exhausted' or cur == 'deadline_missed' then return 0 end
@@ -78,12 +156,22 @@ if raw then
   redis.call('ZREM', KEYS[2] .. rec['tenant'] .. ':' .. cur, id)
   redis.call('ZADD', KEYS[2] .. ARGV[1], score, id)
   redis.call('ZADD', KEYS[2] .. rec['tenant'] .. ':' .. ARGV[1], score, id)
+  if isTerminal(ARGV[1]) then
+    local ra, rb = remaining(KEYS[1])
+    adjust(KEYS[3], rec['tenant'], -ra, -rb)
+  end
 end
 if ARGV[1] == 'running' and not redis.call('HGET', KEYS[1], 'startedAt') then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 return 1
 `;
+
+/** A MULTI or pipeline answers errors per command: the first one is thrown. */
+function failedExec(res: Array<[Error | null, unknown]> | null): void {
+  if (!res) throw new Error('the Redis transaction was aborted');
+  for (const [err] of res) if (err) throw err;
+}
 
 const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -99,7 +187,7 @@ export function createEventHub(redis: Redis, channelOf: (jobId: string) => strin
   const subscribing = new Map<string, Promise<unknown>>();
   const connection = (): Redis => {
     if (sub) return sub;
-    sub = redis.duplicate({ connectionName: name });
+    sub = redis.duplicate({ connectionName: name, enableAutoPipelining: false });
     sub.on('error', () => {});
     sub.on('message', (ch: string, msg: string) => {
       const set = listeners.get(ch);
@@ -176,6 +264,8 @@ export function createStore(redis: Redis, prefix: string) {
     /** job ids by status: <statusBase><status> (all tenants) and <statusBase><tenant>:<status> */
     statusBase: `${prefix}:jobs-by-status:`,
     byStatus: (status: string, tenant?: string) => `${prefix}:jobs-by-status:${tenant ? `${tenant}:` : ''}${status}`,
+    /** per-tenant unit counters (active, backlog): <countersBase><tenant> */
+    countersBase: `${prefix}:tenant-units:`,
     /** bytes of uploaded data sets per tenant */
     storedBytes: (tenant: string) => `${prefix}:dataset-bytes:${tenant}`,
   };
@@ -183,6 +273,25 @@ export function createStore(redis: Redis, prefix: string) {
 
   async function publish(ev: JobEvent): Promise<void> {
     await redis.publish(k.events(ev.jobId), JSON.stringify(ev));
+  }
+
+  const NOT_TERMINAL = ['queued', 'scheduled', 'running'] as const;
+  const ensureArgs = (tenant: string): string[] => [k.countersBase + tenant, `${prefix}:job:`, ...NOT_TERMINAL.map((st) => k.byStatus(st, tenant))];
+  const ensureCounters = (r: Pick<Redis, 'eval'>, tenant: string) => r.eval(COUNTERS_ENSURE, 2 + NOT_TERMINAL.length, ...ensureArgs(tenant));
+
+  /** Queues the commands that store one job on a MULTI or pipeline. */
+  function addJob<C extends ChainableCommander>(m: C, rec: JobRecord, status: JobStatus): C {
+    const score = Date.parse(rec.createdAt);
+    // the counters exist before the job is indexed (a recount would otherwise see it and count it twice)
+    if (!isTerminal(status)) m.eval(COUNTERS_ENSURE, 2 + NOT_TERMINAL.length, ...ensureArgs(rec.tenant));
+    m.hset(k.job(rec.id), { record: JSON.stringify(rec), tenant: rec.tenant, status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
+      .zadd(k.tenantJobs(rec.tenant), score, rec.id)
+      .zadd(k.allJobs, score, rec.id)
+      .zadd(k.byStatus(status), score, rec.id)
+      .zadd(k.byStatus(status, rec.tenant), score, rec.id);
+    if (!isTerminal(status)) m.hincrby(k.countersBase + rec.tenant, 'active', rec.unitsTotal).hincrby(k.countersBase + rec.tenant, 'backlog', rec.unitsTotal);
+    m.publish(k.events(rec.id), JSON.stringify({ type: 'status', jobId: rec.id, at: rec.createdAt, status }));
+    return m;
   }
 
   function toJob(h: Record<string, string>): Job | undefined {
@@ -222,52 +331,37 @@ export function createStore(redis: Redis, prefix: string) {
     keys: k,
     redis,
 
+    /**
+     * Stores a job: record, indexes, the tenant's unit counters and the status event,
+     * in one MULTI (one round trip, all or nothing).
+     */
     async createJob(rec: JobRecord, status: JobStatus = 'queued'): Promise<void> {
-      const score = Date.parse(rec.createdAt);
-      await redis
-        .multi()
-        .hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
-        .zadd(k.tenantJobs(rec.tenant), score, rec.id)
-        .zadd(k.allJobs, score, rec.id)
-        .zadd(k.byStatus(status), score, rec.id)
-        .zadd(k.byStatus(status, rec.tenant), score, rec.id)
-        .exec();
-      await publish({ type: 'status', jobId: rec.id, at: rec.createdAt, status });
+      await addJob(redis.multi(), rec, status).exec().then(failedExec);
     },
 
     /** Many jobs in one pipeline (a batch's); one status event each. */
     async createJobs(recs: JobRecord[], status: JobStatus = 'queued'): Promise<void> {
       for (let i = 0; i < recs.length; i += 500) {
         const m = redis.pipeline();
-        for (const rec of recs.slice(i, i + 500)) {
-          const score = Date.parse(rec.createdAt);
-          m.hset(k.job(rec.id), { record: JSON.stringify(rec), status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
-            .zadd(k.tenantJobs(rec.tenant), score, rec.id)
-            .zadd(k.allJobs, score, rec.id)
-            .zadd(k.byStatus(status), score, rec.id)
-            .zadd(k.byStatus(status, rec.tenant), score, rec.id)
-            .publish(k.events(rec.id), JSON.stringify({ type: 'status', jobId: rec.id, at: rec.createdAt, status }));
-        }
-        await m.exec();
+        for (const rec of recs.slice(i, i + 500)) addJob(m, rec, status);
+        await m.exec().then(failedExec);
       }
     },
 
     /**
-     * Training units of a tenant not finished yet, over its newest jobs that are
-     * not terminal: the backlog fair-share priorities count from.
+     * A tenant's training units not finished yet over its jobs that are not terminal:
+     * `active` (not done and not failed: what counts against the queued-units quota)
+     * and `backlog` (not done: where fair-share priorities count from). Two counters
+     * kept by the scripts that change jobs, so this is one call whatever the number of jobs.
      */
-    async tenantBacklog(tenant: string, scan = 5_000): Promise<number> {
-      const ids = await redis.zrevrange(k.tenantJobs(tenant), 0, scan - 1);
-      let backlog = 0;
-      for (let i = 0; i < ids.length; i += 1_000) {
-        const pipe = redis.pipeline();
-        for (const id of ids.slice(i, i + 1_000)) pipe.hmget(k.job(id), 'status', 'unitsTotal', 'unitsDone');
-        for (const r of (await pipe.exec()) ?? []) {
-          const [status, total, done] = (r[1] ?? []) as Array<string | null>;
-          if (status && !isTerminal(status)) backlog += Math.max(0, Number(total ?? 0) - Number(done ?? 0));
-        }
-      }
-      return backlog;
+    async tenantUnits(tenant: string): Promise<{ active: number; backlog: number }> {
+      const [active, backlog] = (await ensureCounters(redis, tenant)) as [number, number];
+      return { active: Math.max(0, active), backlog: Math.max(0, backlog) };
+    },
+
+    /** Training units of a tenant not done yet, over its jobs that are not terminal: the backlog fair-share priorities count from. */
+    async tenantBacklog(tenant: string): Promise<number> {
+      return Math.max(0, ((await ensureCounters(redis, tenant)) as [number, number])[1]);
     },
 
     async getRecord(id: string): Promise<JobRecord | undefined> {
@@ -339,7 +433,7 @@ export function createStore(redis: Redis, prefix: string) {
       if (extra.backend) fields.push('backend', extra.backend);
       if (extra.engine) fields.push('engine', extra.engine);
       if (extra.warnings?.length) fields.push('warnings', JSON.stringify(extra.warnings));
-      const r = (await redis.eval(SET_STATUS, 2, k.job(id), k.statusBase, status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
+      const r = (await redis.eval(SET_STATUS, 3, k.job(id), k.statusBase, k.countersBase, status, now, isTerminal(status) ? '1' : '0', ...fields)) as number;
       if (r === 1) await publish({ type: 'status', jobId: id, at: now, status, ...(extra.error ? { error: extra.error } : {}) });
       return r === 1;
     },
@@ -362,7 +456,7 @@ export function createStore(redis: Redis, prefix: string) {
 
     /** a job stopped by its budget goes back to queued/running (the budget was raised); false if it was not budget_exhausted */
     async reopenFromBudget(id: string): Promise<boolean> {
-      const r = (await redis.eval(REOPEN, 2, k.job(id), k.statusBase)) as number;
+      const r = (await redis.eval(REOPEN, 3, k.job(id), k.statusBase, k.countersBase)) as number;
       if (r === 1) {
         const status = await redis.hget(k.job(id), 'status');
         await publish({ type: 'status', jobId: id, at: new Date().toISOString(), status });
@@ -382,8 +476,7 @@ export function createStore(redis: Redis, prefix: string) {
 
     /** Records a finished unit once; a retried or duplicated report does not count twice. */
     async unitDone(id: string, result: UnitResult): Promise<number> {
-      const added = await redis.hsetnx(k.units(id), result.key, JSON.stringify(result));
-      const done = added ? await redis.hincrby(k.job(id), 'unitsDone', 1) : Number(await redis.hget(k.job(id), 'unitsDone'));
+      const done = Number(await redis.eval(UNIT_DONE, 3, k.job(id), k.units(id), k.countersBase, result.key, JSON.stringify(result)));
       await publish({ type: 'unit', jobId: id, at: new Date().toISOString(), unit: result.key, unitsDone: done, score: result.score ?? null, worker: result.worker });
       return done;
     },
@@ -393,20 +486,11 @@ export function createStore(redis: Redis, prefix: string) {
      * not yet done: what counts against the tenant's queued-units quota.
      */
     async activeUnits(tenant: string): Promise<number> {
-      const ids = (await Promise.all(['queued', 'scheduled', 'running'].map((st) => redis.zrange(k.byStatus(st, tenant), 0, -1)))).flat();
-      if (ids.length === 0) return 0;
-      const pipe = redis.pipeline();
-      for (const id of ids) pipe.hmget(k.job(id), 'unitsTotal', 'unitsDone', 'unitsFailed');
-      let total = 0;
-      for (const [, v] of (await pipe.exec()) ?? []) {
-        const [t, d, f] = ((v ?? []) as Array<string | null>).map((x) => Number(x ?? 0));
-        total += Math.max(0, t - d - f);
-      }
-      return total;
+      return Math.max(0, ((await ensureCounters(redis, tenant)) as [number, number])[0]);
     },
 
     async unitFailed(id: string): Promise<void> {
-      await redis.hincrby(k.job(id), 'unitsFailed', 1);
+      await redis.eval(UNIT_FAILED, 2, k.job(id), k.countersBase);
     },
 
     async unitResults(id: string): Promise<UnitResult[]> {
