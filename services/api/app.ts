@@ -166,7 +166,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     fleetHolds: async () => [...(await fleet.holds())].map(([resourceClass, h]) => ({ resourceClass, reason: h.reason, message: h.message, blocked: h.blocked, until: new Date(h.notBefore).toISOString() })),
   };
 
-  app.addHook('onClose', async () => services.jobs.settle());
   await app.register(healthRoutes, { services });
   await app.register(dashboardRoutes);
   await app.register(async (v1) => {

@@ -50,6 +50,11 @@ describe('API over moto S3', () => {
 
     const specFile = await stack.app.inject({ url: `/v1/jobs/${id}/artifacts/spec.json`, headers: stack.auth('acme') });
     expect(specFile.json()).toEqual(spec);
+    // before the job's results are written the record answers (no redirect); then the file in S3 does
+    const early = await stack.app.inject({ url: `/v1/jobs/${id}/artifacts/spec.json?redirect=true`, headers: stack.auth('acme') });
+    expect(early.statusCode).toBe(200);
+    expect(early.json()).toEqual(spec);
+    await stack.artifacts.putJson(keys.jobFile(id, 'spec.json'), spec);
     const redirect = await stack.app.inject({ url: `/v1/jobs/${id}/artifacts/spec.json?redirect=true`, headers: stack.auth('acme') });
     expect(redirect.statusCode).toBe(302);
     expect(await (await fetch(redirect.headers.location as string)).json()).toEqual(spec);

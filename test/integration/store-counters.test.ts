@@ -14,7 +14,7 @@ import type { JobSpec } from '../../services/core/spec.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { createStore, type JobRecord, type Store } from '../../services/platform/store.ts';
 import { createAggregateProcessor } from '../../workers/trainer/runtime/aggregate.ts';
-import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from '../support/redis.ts';
+import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from '../../support/redis.ts';
 
 const SPEC = {
   dataset: { uri: 'builtin:make_regression?n_samples=50&n_features=3' },

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('submit, get, list', () => {
-  it('stores the job, writes spec.json and queues one BullMQ unit per fold plus the final fit', async () => {
+  it('stores the job and queues one BullMQ unit per fold plus the final fit; spec.json answers from the record until the job\'s results write it', async () => {
     const res = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme'), payload: spec() });
     expect(res.statusCode).toBe(202);
     const { id, status } = res.json();
@@ -54,7 +54,10 @@ describe('submit, get, list', () => {
     expect(res.headers.location).toBe(`/v1/jobs/${id}`);
     const job = (await get(`/v1/jobs/${id}`)).json();
     expect(job).toMatchObject({ id, name: 'reg', tenant: 'acme', status: 'queued', progress: { unitsDone: 0, unitsTotal: 4 } });
-    expect(await stack.artifacts.getJson(keys.jobFile(id, 'spec.json'))).toEqual(spec());
+    expect(await stack.artifacts.exists(keys.jobFile(id, 'spec.json'))).toBe(false);
+    const file = await get(`/v1/jobs/${id}/artifacts/spec.json`);
+    expect(file.statusCode).toBe(200);
+    expect(file.json()).toEqual(spec());
     for (const key of ['r0-p0-f0', 'r0-p0-f1', 'r0-p0-f2', 'final']) {
       const unit = await stack.queues.units.getJob(unitJobId(id, key));
       expect(unit?.data).toMatchObject({ jobId: id, tenant: 'acme', unit: { key }, resourceClass: 'any' });
@@ -176,6 +179,9 @@ describe('history and artifacts', () => {
 
   it('redirects to a presigned URL that serves the file', async () => {
     const id = await submit();
+    // written with the job's results (the aggregate step); before that the record answers, without a redirect
+    expect((await get(`/v1/jobs/${id}/artifacts/spec.json?redirect=true`)).statusCode).toBe(200);
+    await stack.artifacts.putJson(keys.jobFile(id, 'spec.json'), spec());
     const res = await get(`/v1/jobs/${id}/artifacts/spec.json?redirect=true`);
     expect(res.statusCode).toBe(302);
     const fetched = await fetch(res.headers.location as string);

@@ -42,13 +42,13 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; stre
   }, async (req, reply) => {
     const job = await jobs.visibleJob(req.principal, req.params.id);
     const name = req.params['*'];
+    if (name === 'spec.json' && !(await services.artifacts.exists(keys.jobFile(job.id, name)))) {
+      // spec.json is written with the job's results (workers/trainer/runtime/aggregate.ts): until then the record holds the same spec
+      return reply.type('application/json').header('content-disposition', 'inline; filename="spec.json"').send(Buffer.from(JSON.stringify((await jobs.visibleRecord(req.principal, job.id)).spec)));
+    }
     if (req.query.redirect) {
       const url = await files.presign(job.id, name);
       if (url) return reply.redirect(url, 302);
-    }
-    if (name === 'spec.json' && !(await services.artifacts.exists(keys.jobFile(job.id, name)))) {
-      // a batch's jobs write their spec.json after acceptance: until then the record holds the same spec
-      return reply.type('application/json').header('content-disposition', 'inline; filename="spec.json"').send(Buffer.from(JSON.stringify((await jobs.visibleRecord(req.principal, job.id)).spec)));
     }
     const { body, contentType } = await files.read(job.id, name);
     const file = name.split('/').pop()!;

@@ -1,5 +1,5 @@
 /**
- * Jobs: submission (checks, record, spec file, BullMQ flow), listing, lookup with
+ * Jobs: submission (checks, record, BullMQ flow), listing, lookup with
  * tenant isolation (another tenant's job is "not found", never "forbidden") and
  * cancellation.
  */
@@ -8,7 +8,6 @@ import type { Config } from '../../core/config.ts';
 import { NightshiftError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Job, JobStatus } from '../../core/job.ts';
-import { keys } from '../../core/keys.ts';
 import { checkJobSpec, jobCompute, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
 import { validationError } from '../../core/errors.ts';
 import type { ComputeEstimate } from '../../core/model-limits.ts';
@@ -43,12 +42,7 @@ export interface PreparedJob {
   units: UnitRef[];
 }
 
-/** Spec files written at once while accepting many jobs. */
-const PUTS_AT_ONCE = 32;
-
 export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
-  /** writes that continue after a request was answered (a batch's spec.json files) */
-  const background = new Set<Promise<unknown>>();
   /**
    * The job, if the caller may see it; otherwise not_found. A job retention took
    * out of Redis answers from its archive copy in S3 (archived: true).
@@ -94,13 +88,17 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     return { resolved, datasetUri: uri, ...(compute ? { compute } : {}), ...(placement ? { placement } : {}) };
   }
 
-  /** Refuses work that would take the tenant over its queued-units quota. */
-  async function checkQueuedUnits(p: Principal, adding: number): Promise<void> {
+  /**
+   * Refuses work that would take the tenant over its queued-units quota; answers the
+   * tenant's backlog (where the new units' fair-share priorities start).
+   */
+  async function checkQueuedUnits(p: Principal, adding: number): Promise<number> {
     const max = config.limits.maxQueuedUnits;
-    const active = await store.activeUnits(p.tenant);
+    const { active, backlog } = await store.tenantUnits(p.tenant);
     if (active + adding > max) {
       throw new NightshiftError('quota_exceeded', `this submission has ${adding} training units and the tenant already has ${active} queued or running; the limit is ${max} (NIGHTSHIFT_MAX_QUEUED_UNITS). Wait for work to finish or cancel some`);
     }
+    return backlog;
   }
 
   /** The resource class (on EC2 with the accelerator the placement chose) and the placement itself. */
@@ -122,11 +120,17 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       return { valid: true, unitsTotal: planUnits(resolved).length, resolved, ...(compute ? { compute } : {}), ...(placement ? { placement } : {}) };
     },
 
-    async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Job> {
+    /**
+     * Stores and queues one job: two round trips to Redis (the record with its indexes
+     * and counters in one MULTI, then the BullMQ flow). The record holds the spec;
+     * spec.json in the artifact store is written with the job's results (the
+     * artifact route answers from the record until then).
+     */
+    async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Pick<Job, 'id' | 'status'>> {
       const { resolved, datasetUri, placement } = await check(p, submitted);
       const spec: JobSpec = { ...submitted, dataset: { ...submitted.dataset, uri: datasetUri } };
       const units = planUnits(resolved);
-      await checkQueuedUnits(p, units.length);
+      const backlog = await checkQueuedUnits(p, units.length);
       const id = newId('job');
       const record: JobRecord = {
         id,
@@ -140,7 +144,6 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       };
       await store.createJob(record);
       try {
-        await artifacts.putJson(keys.jobFile(id, 'spec.json'), spec);
         await enqueueJob(queues, {
           jobId: id,
           tenant: p.tenant,
@@ -148,8 +151,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           resourceClass: record.resourceClass,
           priority: resolved.priority,
           maxAttempts: resolved.maxAttempts,
-          // the backlog read now already holds this job's units
-          ordinal: Math.max(0, (await store.tenantBacklog(p.tenant)) - units.length),
+          ordinal: backlog,
         });
       } catch (e) {
         // accepted work is never silently lost: the record says why it will not run
@@ -162,7 +164,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         }
         throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e });
       }
-      return (await store.getJob(id))!;
+      return { id, status: 'queued' };
     },
 
     /**
@@ -203,12 +205,9 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     /** Stores and queues prepared jobs: all scheduled (delayed) when delayMs > 0, with fair-share priorities. */
     async commitMany(p: Principal, jobs: PreparedJob[], opts: { delayMs?: number } = {}): Promise<void> {
       const scheduled = (opts.delayMs ?? 0) > 0;
-      await checkQueuedUnits(p, jobs.reduce((n, j) => n + j.units.length, 0));
+      let ordinal = await checkQueuedUnits(p, jobs.reduce((n, j) => n + j.units.length, 0));
       await store.createJobs(jobs.map((j) => j.record), scheduled ? 'scheduled' : 'queued');
       try {
-        let ordinal = await store.tenantBacklog(p.tenant);
-        // the jobs just stored count in the backlog already: start below them
-        ordinal -= jobs.reduce((s, j) => s + j.units.length, 0);
         const args = jobs.map((j) => {
           const a = {
             jobId: j.record.id, tenant: p.tenant, units: j.units, resourceClass: j.record.resourceClass, priority: j.resolved.priority,
@@ -218,25 +217,11 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
           return a;
         });
         await enqueueJobs(queues, args);
-        // spec.json of each job follows in the background: the record in Redis holds the same spec,
-        // and the artifact route answers from it until the file is there
-        const writing = (async () => {
-          for (let i = 0; i < jobs.length; i += PUTS_AT_ONCE) {
-            await Promise.all(jobs.slice(i, i + PUTS_AT_ONCE).map((j) => artifacts.putJson(keys.jobFile(j.record.id, 'spec.json'), j.record.spec)));
-          }
-        })().catch((err: unknown) => log?.error({ err }, 'could not write the spec.json files of a batch; GET .../artifacts/spec.json answers from the job record'));
-        background.add(writing);
-        void writing.finally(() => background.delete(writing));
       } catch (e) {
         log?.error({ err: e }, 'could not queue the jobs of a batch');
         for (const j of jobs) await store.setStatus(j.record.id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } }).catch(() => undefined);
         throw new NightshiftError('internal', 'the batch could not be queued and its jobs were marked failed; try again', { retryable: true, cause: e });
       }
-    },
-
-    /** Waits for the writes still running after their request was answered (the app awaits it on close). */
-    async settle(): Promise<void> {
-      while (background.size) await Promise.allSettled([...background]);
     },
 
     async list(p: Principal, o: ListOptions): Promise<{ items: Job[]; nextCursor: string | null }> {

@@ -1,7 +1,8 @@
 /**
  * BullMQ processor for a job's parent: runs once every unit has finished (or
- * failed), computes the statistics over the unit scores, writes history.json and
- * summary.json and completes the job. Pure shaping lives in `summarizeJob`.
+ * failed), computes the statistics over the unit scores, writes history.json,
+ * summary.json and spec.json (the submitted spec, held by the job record until
+ * then) and completes the job. Pure shaping lives in `summarizeJob`.
  */
 import type { Job as BullJob } from 'bullmq';
 import { CATALOG, parsePayload } from '../../../services/core/catalog.ts';
@@ -61,6 +62,7 @@ export function createAggregateProcessor(d: AggregateDeps) {
     const rec = await d.store.getRecord(p.jobId);
     if (!rec) return { status: 'unknown' };
     const status = await d.store.getStatus(p.jobId);
+    await d.artifacts.putJson(keys.jobFile(p.jobId, 'spec.json'), rec.spec);
     if (status && isTerminal(status)) {
       // failed or cancelled: the units' histories stay for diagnosis, their checkpoints go
       await deleteCheckpoints(d.artifacts, p.jobId);
