@@ -94,10 +94,10 @@ export async function createTestStack(opts: TestStackOptions = {}): Promise<Test
     await artifacts.ensureBucket();
     undo.push(() => artifacts.client.destroy());
 
-    const redis = connectRedis(config.redisUrl, { name: 'nightshift-test-api' });
+    const redis = connectRedis(config.redisUrl, { autoPipeline: true, name: 'nightshift-test-api' });
     undo.push(() => redis.disconnect());
     undo.push(() => cleanupPrefix(prefix));
-    const bullRedis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-test-queues' });
+    const bullRedis = connectRedis(config.redisUrl, { autoPipeline: true, forBullWorker: true, name: 'nightshift-test-queues' });
     undo.push(() => bullRedis.disconnect());
     const queues = createQueues(bullRedis, prefix);
     undo.push(() => queues.close());

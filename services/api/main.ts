@@ -16,8 +16,8 @@ import { startServer } from './server.ts';
 const config = configOrExit('api');
 
 const logger = pino({ level: config.logLevel, base: { svc: 'api' } });
-const redis = connectRedis(config.redisUrl, { name: 'nightshift-api', cluster: config.redisCluster });
-const bull = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-api-queues', cluster: config.redisCluster });
+const redis = connectRedis(config.redisUrl, { autoPipeline: true, name: 'nightshift-api', cluster: config.redisCluster });
+const bull = connectRedis(config.redisUrl, { autoPipeline: true, forBullWorker: true, name: 'nightshift-api-queues', cluster: config.redisCluster });
 const queues = createQueues(bull, config.prefix);
 const artifacts = s3ArtifactStore(config.s3);
 // the bucket belongs to infra/ (CloudFormation); only an emulator endpoint (compose's moto profile) gets it made here

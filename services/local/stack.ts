@@ -82,7 +82,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     env.PORT = String(port);
     config = loadConfig(env);
 
-    const redis: Redis = connectRedis(config.redisUrl, { name: 'nightshift-api', cluster: config.redisCluster });
+    const redis: Redis = connectRedis(config.redisUrl, { autoPipeline: true, name: 'nightshift-api', cluster: config.redisCluster });
     closers.push(async () => redis.disconnect());
     const bullRedis = connectRedis(config.redisUrl, { forBullWorker: true, name: 'nightshift-queues', cluster: config.redisCluster });
     closers.push(async () => bullRedis.disconnect());

@@ -15,14 +15,20 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
   return Math.round(base * (0.8 + 0.2 * random()));
 }
 
-/** Every connection reconnects for ever with reconnectDelayMs backoff (API, provisioner and workers alike). */
-export function connectRedis(url: string | undefined, opts: { forBullWorker?: boolean; name?: string; cluster?: boolean } = {}): Redis {
+/**
+ * Every connection reconnects for ever with reconnectDelayMs backoff (API, provisioner and workers alike).
+ * `autoPipeline`: the commands issued in one tick of the event loop go out in one write
+ * (ioredis enableAutoPipelining); for connections many concurrent requests share (the
+ * API's), never for blocking commands (BullMQ workers).
+ */
+export function connectRedis(url: string | undefined, opts: { forBullWorker?: boolean; name?: string; cluster?: boolean; autoPipeline?: boolean } = {}): Redis {
   const options: RedisOptions = {
     retryStrategy: (times) => reconnectDelayMs(times),
     maxRetriesPerRequest: opts.forBullWorker ? null : 3,
     enableReadyCheck: true,
     lazyConnect: false,
     connectionName: opts.name,
+    ...(opts.autoPipeline ? { enableAutoPipelining: true } : {}),
   };
   let r: Redis;
   if (opts.cluster) {
@@ -33,6 +39,7 @@ export function connectRedis(url: string | undefined, opts: { forBullWorker?: bo
       redisOptions: { ...options, ...auth, ...(u.protocol === 'rediss:' ? { tls: {} } : {}) },
       enableReadyCheck: true,
       lazyConnect: false,
+      ...(opts.autoPipeline ? { enableAutoPipelining: true } : {}),
       // ElastiCache with TLS answers with hostnames that must keep the TLS settings
       ...(u.protocol === 'rediss:' ? { dnsLookup: (address: string, cb: (err: Error | null, address: string) => void) => cb(null, address) } : {}),
     });
