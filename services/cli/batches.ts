@@ -3,12 +3,12 @@
  * following it), show a batch with its leaderboard, print its report, list and
  * cancel batches. Formatting is pure (batchDetail, batchesTable).
  */
+import { isBatchTerminal } from '../core/batch.ts';
 import type { BatchClient, BatchView } from './client.ts';
 import type { Io } from './commands.ts';
 import { loadSpec } from './commands.ts';
 import { num, table, time, UsageError } from './format.ts';
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'deadline_missed']);
 const sigMark = (r: BatchView['leaderboard'][number]): string => (r.rank === null ? '' : r.best ? 'best' : r.tiedWithBest === null ? 'n/a' : r.tiedWithBest ? '≈ best' : '');
 /** the significance mark, and ⚠ with the codes when the job's training-health checks flagged it */
 const mark = (r: BatchView['leaderboard'][number]): string => [sigMark(r), r.warnings?.length ? `⚠ ${r.warnings.join(',')}` : ''].filter(Boolean).join(' ');
@@ -72,7 +72,7 @@ export function createBatchCommands({ client, io, sleep = (ms) => new Promise((r
       const line = `${b.status} ${b.progress.unitsDone}/${b.progress.unitsTotal} units${b.atRisk ? ' (at risk)' : ''}`;
       if (line !== last) io.err(`${new Date().toISOString().slice(11, 19)} ${line}`);
       last = line;
-      if (TERMINAL.has(b.status)) return b;
+      if (isBatchTerminal(b.status)) return b;
       await sleep(pollMs);
     }
   }

@@ -2,7 +2,7 @@
  * The Batch resource: what the API answers, how its status follows from its jobs',
  * and the morning report (Markdown, CSV). Pure.
  */
-import type { JobStatus } from './job.ts';
+import { isTerminal, type JobStatus } from './job.ts';
 import type { Leaderboard, LeaderboardRow } from './leaderboard.ts';
 
 export const BATCH_STATUSES = ['scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled', 'deadline_missed'] as const;
@@ -80,11 +80,9 @@ export interface Batch {
   leaderboard: LeaderboardRow[];
 }
 
-const TERMINAL_JOB = new Set(['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed']);
-
 /** The batch's status from its jobs' statuses. */
 export function batchStatus(statuses: JobStatus[], o: { cancelled: boolean; notBefore?: number; now: number }): BatchStatus {
-  if (statuses.length > 0 && statuses.every((s) => TERMINAL_JOB.has(s))) {
+  if (statuses.length > 0 && statuses.every((s) => isTerminal(s))) {
     if (o.cancelled) return 'cancelled';
     if (statuses.includes('deadline_missed')) return 'deadline_missed';
     if (statuses.includes('completed')) return 'completed';
@@ -92,11 +90,13 @@ export function batchStatus(statuses: JobStatus[], o: { cancelled: boolean; notB
     return 'failed';
   }
   if (statuses.includes('running')) return 'running';
-  if (statuses.some((s) => TERMINAL_JOB.has(s))) return 'running'; // some done, the rest waiting for a slot
+  if (statuses.some((s) => isTerminal(s))) return 'running'; // some done, the rest waiting for a slot
   return o.notBefore !== undefined && o.notBefore > o.now ? 'scheduled' : 'queued';
 }
 
-export const isBatchTerminal = (s: string): boolean => s === 'completed' || s === 'failed' || s === 'cancelled' || s === 'deadline_missed';
+/** Batch statuses after which nothing of the batch runs again. */
+export const TERMINAL_BATCH: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'cancelled', 'deadline_missed']);
+export const isBatchTerminal = (s: string): boolean => TERMINAL_BATCH.has(s as BatchStatus);
 
 const fmt = (x: number | null | undefined, d = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
 const paramText = (p: Record<string, unknown>): string => Object.entries(p).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');

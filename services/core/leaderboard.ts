@@ -9,11 +9,11 @@
  *  - otherwise Welch's t-test on the two score samples.
  * Pure; table-tested in test/unit/core-leaderboard.test.ts.
  */
+import { higherIsBetter } from './vocabulary.ts';
 import { tInterval } from './stats.ts';
 import { tCdf } from './student-t.ts';
 
 export const ALPHA = 0.05;
-export const HIGHER_IS_BETTER_METRICS = new Set(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'precision', 'recall']);
 
 export type SigTest = 'nadeau-bengio' | 'welch';
 
@@ -142,7 +142,7 @@ export function buildLeaderboard(contenders: Contender[], alpha = ALPHA): Leader
   const counts = new Map<string, number>();
   for (const c of scored) counts.set(c.metric!, (counts.get(c.metric!) ?? 0) + 1);
   const metric = [...counts.entries()].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))[0]?.[0] ?? null;
-  const higher = metric !== null && HIGHER_IS_BETTER_METRICS.has(metric);
+  const higher = metric !== null && higherIsBetter(metric);
   const ranked = scored.filter((c) => c.metric === metric).map((c) => ({ c, ...describe(Object.values(c.scores!)) }));
   ranked.sort((x, y) => (higher ? y.mean - x.mean : x.mean - y.mean) || x.c.name.localeCompare(y.c.name) || x.c.jobId.localeCompare(y.c.jobId));
   const best = ranked[0];

@@ -48,9 +48,6 @@ export interface ResolvedJobSpec {
 export const canonicalLoss = (name: string): string => canonicalLossName(name) ?? name;
 export const canonicalMetric = (name: string): string => canonicalMetricName(name) ?? name;
 
-/** Metrics where larger is better (scores are ranked accordingly). */
-export const HIGHER_IS_BETTER = new Set(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'precision', 'recall']);
-
 /** Primary metric of a job: the first of training.metrics, else the loss. */
 export function primaryMetric(spec: Pick<ResolvedJobSpec, 'training'>): string {
   return spec.training.metrics[0] ?? spec.training.loss;

@@ -68,6 +68,14 @@ export const canonicalInitializer = (name: string): CanonicalInitializer | undef
 export const canonicalLossName = (name: string): CanonicalLoss | undefined => lookup(LOSS_TABLE, name);
 export const canonicalMetricName = (name: string): CanonicalMetric | undefined => lookup(METRIC_TABLE, name);
 
+/** Canonical metrics where a larger score is better; every other metric, and every loss, is an error to minimise. */
+export const HIGHER_IS_BETTER: ReadonlySet<CanonicalMetric> = new Set(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'precision', 'recall']);
+/** Whether a larger value of `metric` (any accepted spelling) is better. */
+export const higherIsBetter = (metric: string): boolean => {
+  const c = canonicalMetricName(metric);
+  return c !== undefined && HIGHER_IS_BETTER.has(c);
+};
+
 export const ACTIVATION_NAMES = Object.keys(ACTIVATION_TABLE) as ActivationName[];
 export const INITIALIZER_NAMES = Object.keys(INITIALIZER_TABLE) as InitializerName[];
 export const LOSS_NAMES = Object.keys(LOSS_TABLE) as LossSpelling[];

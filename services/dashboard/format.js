@@ -3,13 +3,10 @@
 
 import { fmtNum } from './charts.js';
 
-export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed']);
+// the statuses and metric names come from core, served by the API (GET /dashboard/vocabulary.js)
+import { TERMINAL, HIGHER_IS_BETTER } from './vocabulary.js';
 
-/** Metrics where a larger score is better; every other metric is a loss or an error. */
-export const HIGHER_IS_BETTER = new Set([
-  'accuracy', 'acc', 'binaryAccuracy', 'binary_accuracy', 'categoricalAccuracy', 'categorical_accuracy',
-  'sparseCategoricalAccuracy', 'sparse_categorical_accuracy', 'precision', 'recall',
-]);
+export { TERMINAL, HIGHER_IS_BETTER };
 export const COLORS = { loss: '#0072b2', val_loss: '#d55e00', metric: '#009e73', val_metric: '#cc79a7', final: '#6a3d9a' };
 
 // ---------------------------------------------------------------- DOM helpers

@@ -11,7 +11,7 @@ import { loadConfig, ConfigError } from '../core/config.ts';
 import { startStack, readStackInfo, type Stack } from './stack.ts';
 import { StackError } from './infra.ts';
 import { createClient } from '../cli/client.ts';
-import type { Job } from '../core/job.ts';
+import { isTerminal, type Job } from '../core/job.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const examples = path.join(root, 'examples');
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         const ep = p.epoch ? ` epoch ${p.epoch}/${p.epochs}` : '';
         return `  ${j.name.padEnd(40)} ${j.status.padEnd(10)} units ${p.unitsDone}/${p.unitsTotal}${ep}`;
       });
-      const done = jobs.every((j) => ['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed'].includes(j.status));
+      const done = jobs.every((j) => isTerminal(j.status));
       if (tty) {
         process.stdout.write(`\x1b[2K${lines.join('\n\x1b[2K')}\n`);
         if (!done) process.stdout.write(`\x1b[${lines.length}A`);

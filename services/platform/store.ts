@@ -7,7 +7,7 @@
 import type { Placement } from '../core/placement.ts';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
-import { isTerminal } from '../core/job.ts';
+import { isTerminal, TERMINAL } from '../core/job.ts';
 import type { ErrorInfo } from '../core/errors.ts';
 import type { TrainingWarning } from '../core/health.ts';
 import type { JobSpec } from '../core/spec.ts';
@@ -145,7 +145,7 @@ return 1
 const SET_STATUS = `${COUNTERS_LIB}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
-if cur == 'completed' or cur == 'failed' or cur == 'cancelled' or cur == 'budget_exhausted' or cur == 'deadline_missed' then return 0 end
+if ${[...TERMINAL].map((s) => `cur == '${s}'`).join(' or ')} then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 local raw = redis.call('HGET', KEYS[1], 'record')
 if raw then

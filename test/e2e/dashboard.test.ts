@@ -152,7 +152,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   });
 
   it('serves the page and its assets without a key, with a same-origin CSP', async () => {
-    for (const url of ['/', '/dashboard', '/dashboard/app.js', '/dashboard/charts.js', '/dashboard/style.css', '/dashboard/favicon.svg']) {
+    for (const url of ['/', '/dashboard', '/dashboard/app.js', '/dashboard/vocabulary.js', '/dashboard/charts.js', '/dashboard/style.css', '/dashboard/favicon.svg']) {
       const res = await stack.app.inject({ url });
       expect(res.statusCode, url).toBe(200);
       expect(res.headers['content-security-policy']).toContain("default-src 'none'");

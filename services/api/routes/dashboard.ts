@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { TERMINAL } from '../../core/job.ts';
+import { HIGHER_IS_BETTER, METRIC_TABLE } from '../../core/vocabulary.ts';
 
 const DIR = new URL('../../dashboard/', import.meta.url);
 
@@ -38,14 +40,34 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/**
+ * The page's vocabulary, written from core when the API starts (served as
+ * /dashboard/vocabulary.js; no file on disk): the job statuses after which nothing
+ * runs, and every accepted spelling of the metrics where a larger score is better.
+ */
+export function dashboardVocabulary(): string {
+  const higher = Object.entries(METRIC_TABLE).filter(([, c]) => HIGHER_IS_BETTER.has(c)).map(([spelling]) => spelling);
+  return [
+    '// Written by the API from services/core (api/routes/dashboard.ts) when it starts.',
+    `export const TERMINAL = new Set(${JSON.stringify([...TERMINAL])});`,
+    `export const HIGHER_IS_BETTER = new Set(${JSON.stringify(higher)});`,
+    '',
+  ].join('\n');
+}
+
+function asset(body: Buffer, type: string): Asset {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
+
 function load(name: string): Asset {
   const body = readFileSync(new URL(name, DIR));
   const ext = name.slice(name.lastIndexOf('.') + 1);
-  return { body, type: TYPES[ext] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+  return asset(body, TYPES[ext] ?? 'application/octet-stream');
 }
 
 export const dashboardRoutes: FastifyPluginAsync = async (app) => {
   const assets = new Map<string, Asset>(DASHBOARD_FILES.map((n) => [n, load(n)]));
+  assets.set('vocabulary.js', asset(Buffer.from(dashboardVocabulary()), TYPES.js));
 
   const send = (asset: Asset, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     reply

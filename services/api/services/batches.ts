@@ -5,7 +5,7 @@
  * the provisioner enforces deadlines.
  */
 import type { ArtifactStore } from '../../core/artifacts.ts';
-import { reportCsv, reportMarkdown, type Batch, type BatchAccepted, type BatchDryRun, type BatchRecord } from '../../core/batch.ts';
+import { isBatchTerminal, reportCsv, reportMarkdown, type Batch, type BatchAccepted, type BatchDryRun, type BatchRecord } from '../../core/batch.ts';
 import { BATCH_LIMITS, expandBatch, type BatchSpec } from '../../core/batch-spec.ts';
 import { NightshiftError, notFound, validationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
@@ -132,7 +132,7 @@ export function createBatchService({ store, batches, jobs, artifacts, now = () =
     async cancel(p: Principal, id: string): Promise<Batch> {
       const rec = await visible(p, id);
       const before = await get(p, id);
-      if (before.status === 'completed' || before.status === 'failed' || before.status === 'cancelled' || before.status === 'deadline_missed') {
+      if (isBatchTerminal(before.status)) {
         throw new NightshiftError('conflict', `batch ${id} is already ${before.status}`);
       }
       await batches.markCancelled(id);
