@@ -17,7 +17,7 @@
  *   gpu-failures         hash   instanceId -> GpuFailure JSON (a worker that could not use its GPU)
  *   blocked              hash   resourceClass -> {reason, at, instances} JSON (no launches for it)
  */
-import { instanceUsd, type MeteredInstance } from '../core/costs.ts';
+import { instanceUsd, type MeteredInstance, type PriceSegment } from '../core/costs.ts';
 
 export const fleetKeys = (prefix: string) => ({
   worker: (instanceId: string) => `${prefix}:fleet:worker:${instanceId}`,
@@ -98,6 +98,10 @@ export interface InstanceRecord {
   onDemandUsd?: number;
   /** where hourlyUsd came from: spot price history of its zone, or the catalog (no history) */
   priceSource?: string;
+  /** spot prices in force while it runs, oldest first (re-read hourly); absent = hourlyUsd throughout */
+  prices?: PriceSegment[];
+  /** when its spot price was last re-read */
+  priceCheckedAt?: number;
   zone?: string;
   /** units it runs at once */
   slots?: number;
@@ -108,12 +112,13 @@ export interface InstanceRecord {
 }
 
 /** USD billed so far: per second from launch to termination, EC2's 60 s minimum. */
-export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number => instanceUsd(r, now);
+export const costOf = (r: Pick<InstanceRecord, 'hourlyUsd' | 'prices' | 'launchedAt' | 'terminatedAt' | 'minBilledS'>, now: number): number => instanceUsd(r, now);
 
 /** The meter's view of a record. */
 export const meteredOf = (r: InstanceRecord): MeteredInstance => ({
   id: r.id, type: r.type, market: r.market, resourceClass: r.resourceClass, hourlyUsd: r.hourlyUsd, launchedAt: r.launchedAt, slots: r.slots ?? 1,
   ...(r.onDemandUsd !== undefined ? { onDemandUsd: r.onDemandUsd } : {}),
+  ...(r.prices?.length ? { prices: r.prices } : {}),
   ...(r.minBilledS !== undefined ? { minBilledS: r.minBilledS } : {}),
   ...(r.terminatedAt !== undefined ? { terminatedAt: r.terminatedAt } : {}),
   ...(r.demand ? { demand: r.demand } : {}),

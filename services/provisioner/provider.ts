@@ -63,6 +63,12 @@ export interface ComputeProvider {
   hourlyUsd(resourceClass: string, spot: SpotPolicy): Promise<number>;
   /** units one instance of this class runs at once */
   slots(resourceClass: string): number;
+  /**
+   * The spot price in force now for a type in one zone, and since when (EC2:
+   * DescribeSpotPriceHistory); undefined when there is no usable history (emulators).
+   * Providers without a spot market leave it out.
+   */
+  spotPrice?(type: string, zone: string): Promise<{ hourlyUsd: number; since: number } | undefined>;
   close?(): Promise<void>;
 }
 

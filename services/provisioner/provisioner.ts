@@ -14,6 +14,7 @@ import { plan, type Action, type Plan } from './planner.ts';
 import type { ComputeProvider, InstanceState } from './provider.ts';
 import { provisionerMetrics, updateGauges } from './metrics.ts';
 import { observe } from './observe.ts';
+import { rereadSpotPrices } from './spot-prices.ts';
 import { planInputOf } from './plan-input.ts';
 import { act, handleGpuFailures, type ActDeps } from './act.ts';
 import { randomBytes } from 'node:crypto';
@@ -127,6 +128,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       observe({ store, provider, log, lastState, bootTimeoutMs: config.bootTimeoutS * 1000, adoptedHourlyUsd: (cls, market) => provider.hourlyUsd(cls, market === 'spot' ? 'require' : 'no') }, t),
     ]);
     let demand = econ.demand;
+    await rereadSpotPrices({ store, provider, log }, o.records, t);
     await economy.settle(o.retired).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not write job costs; the API still computes them'));
     await handleGpuFailures(actDeps, t, o.records, o.observed, demand, res);
     updateGauges(m, demand, o.observed);

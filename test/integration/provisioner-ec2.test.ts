@@ -22,6 +22,8 @@ import { createEc2Provider } from '../../services/provisioner/providers/ec2.ts';
 import { createComputeProvider } from '../../services/provisioner/providers/index.ts';
 import { TAG } from '../../services/provisioner/providers/ec2-tags.ts';
 import { LaunchError } from '../../services/provisioner/provider.ts';
+import { rereadSpotPrices } from '../../services/provisioner/spot-prices.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { addUnits, clusterInstances, quietLogger } from '../../support/cloud-sim.ts';
 import { emulatorEc2, EMULATOR_CREDENTIALS, TEST_WORKER_IMAGE, useAwsEmulator } from '../support/moto.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
@@ -171,6 +173,32 @@ describe('EC2 provider against the emulator', () => {
     expect(out.priceSource).toBe('catalog: no spot price history');
     expect(out.onDemandUsd).toBe(3.06);
     expect(await p.hourlyUsd('gpu', 'require')).toBe(3.06);
+  });
+
+  it('an hour into a spot instance\'s life its price is re-read in its zone; without history the catalog price stays, recorded as such', async () => {
+    const prefix = uniquePrefix('spotre');
+    const p = createEc2Provider(cfg(prefix), { amiNameFilter: DL_NAME });
+    const out = await p.launch({ launchId: `${prefix}-1`, resourceClass: 'gpu', count: 1, spot: 'require' });
+    const i = out.instances[0];
+    expect(i.zone).toMatch(/^us-east-1[a-z]$/);
+    expect(await p.spotPrice!(i.type, i.zone!)).toBeUndefined();
+    const redis = connectRedis(TEST_REDIS_URL);
+    try {
+      const store = createFleetStore(redis, prefix);
+      const r = { id: i.id, provider: 'ec2', resourceClass: 'gpu', type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, onDemandUsd: out.onDemandUsd!, launchedAt: i.launchedAt, zone: i.zone!, priceSource: out.priceSource! };
+      await store.putInstance(r);
+      const records = await store.instances();
+      await rereadSpotPrices({ store, provider: p, log: quietLogger() }, records, i.launchedAt + 30 * 60_000);
+      expect((await store.instances()).get(i.id)?.priceCheckedAt).toBeUndefined(); // not due yet
+      await rereadSpotPrices({ store, provider: p, log: quietLogger() }, records, i.launchedAt + 3_600_000);
+      const after = (await store.instances()).get(i.id)!;
+      expect(after).toMatchObject({ priceCheckedAt: i.launchedAt + 3_600_000, priceSource: 'catalog: no spot price history', hourlyUsd: 3.06 });
+      expect(after.prices).toBeUndefined();
+    } finally {
+      await p.terminate([i.id]);
+      redis.disconnect();
+      await cleanupPrefix(prefix);
+    }
   });
 
   it('throttling backs off and retries the same option; a fatal error surfaces at once', async () => {

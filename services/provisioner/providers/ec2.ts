@@ -30,7 +30,7 @@ import { QUOTAS, backoffMs, classifyLaunchError, errorCode } from './ec2-errors.
 import { TAG } from './ec2-tags.ts';
 import { gpusOfType, onDemandUsd } from '../../core/prices.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
-import { pickSpotPrice } from './prices.ts';
+import { pickSpotRow, type SpotRow } from './prices.ts';
 import { launchAttempts, type LaunchStep } from './launch-attempts.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
 import { classTypes, IMAGES, imageFor, machineFamily, slotsOf, type ImageKey, type MachineImage } from '../../core/machines.ts';
@@ -114,7 +114,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
   const backoffBase = deps.backoffBaseMs ?? 500;
   const template = deps.userDataTemplate ?? loadUserDataTemplate();
   const amis = new Map<string, Promise<string>>();
-  const spotCache = new Map<string, { at: number; usd: number | undefined }>();
+  const spotCache = new Map<string, { at: number; row: SpotRow | undefined }>();
 
   /** the parameter and name pattern an image is found by (NIGHTSHIFT_EC2_AMI_SSM_PARAMETER overrides every family) */
   function lookupOf(img: MachineImage): { parameter: string; nameFilter: string } {
@@ -222,21 +222,22 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     };
   }
 
-  /** the spot price of a type (in one zone when given: what an instance there pays), re-read at most every 10 minutes */
-  async function spotUsd(type: string, zone?: string): Promise<number | undefined> {
+  /** the spot price row of a type (in one zone when given: what an instance there pays), re-read at most every 10 minutes */
+  async function spotRow(type: string, zone?: string): Promise<SpotRow | undefined> {
     const ck = `${type}|${zone ?? ''}`;
     const c = spotCache.get(ck);
-    if (c && Date.now() - c.at < 10 * 60_000) return c.usd;
-    let usd: number | undefined;
+    if (c && Date.now() - c.at < 10 * 60_000) return c.row;
+    let row: SpotRow | undefined;
     try {
       const r = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [type as never], ProductDescriptions: ['Linux/UNIX', 'Linux/UNIX (Amazon VPC)'], StartTime: new Date(Date.now() - 3_600_000), ...(zone ? { AvailabilityZone: zone } : {}) }));
-      usd = pickSpotPrice((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), onDemandUsd(type));
+      row = pickSpotRow((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), onDemandUsd(type));
     } catch (err) {
       log.warn({ type, err: errorCode(err) }, 'spot price history unavailable');
     }
-    spotCache.set(ck, { at: Date.now(), usd });
-    return usd;
+    spotCache.set(ck, { at: Date.now(), row });
+    return row;
   }
+  const spotUsd = async (type: string, zone?: string): Promise<number | undefined> => (await spotRow(type, zone))?.price;
   const region = config.s3.region;
   const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? onDemandUsd(type, region) : onDemandUsd(type, region));
   /** what a launch of this type and market is paid, and where the figure comes from */
@@ -347,6 +348,10 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     slots(cls: string) {
       const type = classTypes(parseResourceClass(cls), e)[0];
       return type ? slotsOf(type) : 1;
+    },
+    async spotPrice(type: string, zone: string) {
+      const row = await spotRow(type, zone);
+      return row ? { hourlyUsd: row.price, since: row.at } : undefined;
     },
     async close() {
       if (!deps.ec2) {

@@ -16,12 +16,17 @@ export interface SpotRow {
  * request, and emulators answer placeholder prices). undefined = no usable row.
  */
 export function pickSpotPrice(rows: SpotRow[], onDemand: number): number | undefined {
+  return pickSpotRow(rows, onDemand)?.price;
+}
+
+/** The row pickSpotPrice's figure comes from (its time is when that price took effect). */
+export function pickSpotRow(rows: SpotRow[], onDemand: number): SpotRow | undefined {
   const latest = new Map<string, SpotRow>();
   for (const r of rows) {
     const az = r.availabilityZone ?? '';
     const cur = latest.get(az);
     if (!cur || r.at > cur.at) latest.set(az, r);
   }
-  const ok = [...latest.values()].map((r) => r.price).filter((p) => Number.isFinite(p) && p >= 0.05 * onDemand && p <= onDemand);
-  return ok.length ? Math.min(...ok) : undefined;
+  const ok = [...latest.values()].filter((r) => Number.isFinite(r.price) && r.price >= 0.05 * onDemand && r.price <= onDemand);
+  return ok.length ? ok.reduce((a, b) => (b.price < a.price ? b : a)) : undefined;
 }
