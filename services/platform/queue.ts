@@ -155,22 +155,32 @@ export async function unitDemandByJob(q: Queues): Promise<Map<string, { resource
   if (!classes) classOfJob.set(q, (classes = new Map()));
   const [pending, active] = await Promise.all([q.units.getRanges(['waiting', 'prioritized', 'paused'], 0, -1), q.units.getRanges(['active'], 0, -1)]);
   const out = new Map<string, { resourceClass: string; pending: number; running: number }>();
-  const bump = async (unitId: string, f: 'pending' | 'running') => {
+  const jobOf = (unitId: string) => {
     const dot = unitId.indexOf('.');
-    const jobId = dot > 0 ? unitId.slice(0, dot) : unitId;
-    let cls = classes.get(jobId);
-    if (cls === undefined) {
-      const j = await q.units.getJob(unitId);
-      if (!j) return; // finished or removed between the two reads
-      cls = j.data.resourceClass;
-      classes.set(jobId, cls);
-    }
+    return dot > 0 ? unitId.slice(0, dot) : unitId;
+  };
+  // the class of each job not seen before, from one of its units: all read at once (a
+  // 1,000-job batch is 1,000 reads in one round, not 1,000 round trips)
+  const unknown = new Map<string, string>();
+  for (const id of [...pending, ...active]) {
+    const j = jobOf(id);
+    if (!classes.has(j) && !unknown.has(j)) unknown.set(j, id);
+  }
+  const found = await Promise.all([...unknown.values()].map((unitId) => q.units.getJob(unitId)));
+  [...unknown.keys()].forEach((jobId, i) => {
+    const j = found[i];
+    if (j) classes.set(jobId, j.data.resourceClass); // else: finished or removed between the two reads
+  });
+  const bump = (unitId: string, f: 'pending' | 'running') => {
+    const jobId = jobOf(unitId);
+    const cls = classes.get(jobId);
+    if (cls === undefined) return;
     const e = out.get(jobId) ?? { resourceClass: cls, pending: 0, running: 0 };
     e[f]++;
     out.set(jobId, e);
   };
-  for (const id of pending) await bump(id, 'pending');
-  for (const id of active) await bump(id, 'running');
+  for (const id of pending) bump(id, 'pending');
+  for (const id of active) bump(id, 'running');
   for (const jobId of classes.keys()) if (!out.has(jobId)) classes.delete(jobId);
   return out;
 }

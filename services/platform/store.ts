@@ -546,6 +546,24 @@ export function createStore(redis: Redis, prefix: string) {
 
     publish,
 
+    // ---- reads for passes over many jobs (the provisioner's budget gate) ----
+
+    /** Statuses of many jobs in one pipeline (absent: no such job). */
+    async getStatuses(ids: string[]): Promise<Map<string, JobStatus>> {
+      const out = new Map<string, JobStatus>();
+      for (let i = 0; i < ids.length; i += 1_000) {
+        const chunk = ids.slice(i, i + 1_000);
+        const pipe = redis.pipeline();
+        for (const id of chunk) pipe.hget(k.job(id), 'status');
+        const res = (await pipe.exec()) ?? [];
+        chunk.forEach((id, j) => {
+          const st = res[j]?.[1] as string | null | undefined;
+          if (st) out.set(id, st as JobStatus);
+        });
+      }
+      return out;
+    },
+
     /**
      * Subscribe to a job's events; returns an unsubscribe function. All subscriptions
      * of this store share one Redis connection (see createEventHub).

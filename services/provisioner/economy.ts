@@ -115,11 +115,16 @@ export function createEconomy(d: EconomyDeps) {
       const limits = await d.budgets.limits();
       const budgeted = !!limits.global || limits.tenants.size > 0 || d.batchBudgets !== undefined;
       const byJob = await unitDemandByJob(d.queues);
+      // one round of reads for every job in the queue, not one round trip per job: the
+      // records of jobs not seen before (at once) and every status (one pipeline)
+      const ids = [...byJob.keys()];
+      for (const id of info.keys()) if (!byJob.has(id)) info.delete(id);
+      const [, statuses] = await Promise.all([Promise.all(ids.filter((id) => !info.has(id)).map(jobInfo)), jobs.getStatuses(ids)]);
       const work: Array<PendingWork & { order: [number, string] }> = [];
       for (const [jobId, w] of byJob) {
         // units without a job record (written by other tools) still get instances, outside tenant and batch budgets
-        const i = (await jobInfo(jobId)) ?? { tenant: '', createdAt: '', shape: '', epochs: 1, priority: 50 };
-        const status = await jobs.getStatus(jobId);
+        const i = info.get(jobId) ?? { tenant: '', createdAt: '', shape: '', epochs: 1, priority: 50 };
+        const status = statuses.get(jobId);
         if (status === 'budget_exhausted') continue; // parked until its budget is raised
         const pending = status && isTerminal(status) ? 0 : w.pending;
         work.push({
@@ -172,17 +177,24 @@ export function createEconomy(d: EconomyDeps) {
       const planHolds = holdsOf(holds);
       const jobsByClass: EconomyPass['jobsByClass'] = new Map();
       const admittedLeft = new Map(Object.entries(demand).map(([c, v]) => [c, v.pending]));
+      // each job's waiting reason is its own write: all of them at once, not one round trip after another
+      const shown: Array<Promise<void>> = [];
       for (const w of work) {
         if (heldIds.has(w.jobId) || w.pending === 0) {
-          if (!heldIds.has(w.jobId) && (w.running > 0 || firstPass)) await showWaiting(w.jobId, undefined);
+          if (!heldIds.has(w.jobId) && (w.running > 0 || firstPass)) shown.push(showWaiting(w.jobId, undefined));
           continue;
         }
         const units = Math.min(w.pending, admittedLeft.get(w.resourceClass) ?? 0);
         admittedLeft.set(w.resourceClass, (admittedLeft.get(w.resourceClass) ?? 0) - units);
-        if (units > 0) jobsByClass.set(w.resourceClass, [...(jobsByClass.get(w.resourceClass) ?? []), { jobId: w.jobId, tenant: w.tenant, ...(w.batchId ? { batchId: w.batchId } : {}), units }]);
+        if (units > 0) {
+          let list = jobsByClass.get(w.resourceClass);
+          if (!list) jobsByClass.set(w.resourceClass, (list = []));
+          list.push({ jobId: w.jobId, tenant: w.tenant, ...(w.batchId ? { batchId: w.batchId } : {}), units });
+        }
         const hold = holds.get(w.resourceClass);
-        await showWaiting(w.jobId, hold && w.running === 0 ? { reason: hold.reason, message: hold.message } : undefined);
+        shown.push(showWaiting(w.jobId, hold && w.running === 0 ? { reason: hold.reason, message: hold.message } : undefined));
       }
+      await Promise.all(shown);
       firstPass = false;
       const global = sc.find((s) => s.kind === 'global');
       return {
