@@ -25,7 +25,7 @@ export interface ScaleRig {
 
 export interface ScaleCheck {
   units: number;
-  /** trainer runs recorded by the stand-in trainers */
+  /** trainer runs of these jobs' units recorded by the stand-in trainers */
   runs: number;
   /** units run more than once */
   ranTwice: string[];
@@ -61,8 +61,6 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
     fleet,
     provisioner,
     async submit(jobs, folds) {
-      const a = Array.from({ length: Math.ceil(Math.sqrt(jobs)) }, (_, i) => 4 + i);
-      const b = Array.from({ length: Math.ceil(jobs / a.length) }, (_, i) => 8 + i);
       const spec = {
         name: `${o.label}-sweep`,
         base: {
@@ -71,7 +69,7 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
           training: { loss: 'mse', epochs: 1, optimizer: { name: 'adam' } },
           evaluation: { method: 'kfold', folds },
         },
-        grid: { 'model.layers.0.units': a, 'training.batchSize': b },
+        jobs: Array.from({ length: jobs }, (_, i) => ({ seed: i + 1 })),
       };
       const res = await stack.app.inject({ method: 'POST', url: '/v1/batches', headers: stack.auth('acme'), payload: spec });
       if (res.statusCode !== 201) throw new Error(`POST /v1/batches answered ${res.statusCode}: ${res.body}`);
@@ -88,12 +86,10 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
       return out;
     },
     async verify(jobIds) {
-      const runs = await redis.lrange(`${stack.prefix}:sim:runs`, 0, -1);
+      const mine = new Set(jobIds);
+      const runs = (await redis.lrange(`${stack.prefix}:sim:runs`, 0, -1)).map((r) => r.split(' ')[0]).filter((u) => mine.has(u.slice(0, u.indexOf('.'))));
       const seen = new Map<string, number>();
-      for (const r of runs) {
-        const unit = r.split(' ')[0];
-        seen.set(unit, (seen.get(unit) ?? 0) + 1);
-      }
+      for (const unit of runs) seen.set(unit, (seen.get(unit) ?? 0) + 1);
       let units = 0;
       let recorded = 0;
       const mismatched: string[] = [];

@@ -1,0 +1,121 @@
+/**
+ * The scale run: simulated instances (test/support/sim-fleet.ts: the real worker agent
+ * and unit processor with a stand-in trainer that sleeps NIGHTSHIFT_SIM_UNIT_MS, many
+ * per host process) launched by the real provisioner drain one batch of k-fold jobs
+ * over real Redis, BullMQ and the embedded S3 server. The API runs as its own process
+ * (services/api/main.ts) and answers GET /v1/jobs/:id for random jobs of the batch
+ * under a steady load (autocannon, a fixed request rate) the whole time. Records:
+ *   - exactly-once: each unit run by one trainer once and its result recorded once;
+ *   - the API's GET /v1/jobs/:id latency (target p99 <= 20 ms) while the fleet drains,
+ *     next to the same load on the idle system before the batch (baseline);
+ *   - the provisioner's pass time (target <= 50 ms) while it drains, next to its passes
+ *     before the batch (baseline);
+ *   - drain time, units per second, the fleet's peak, instances left afterwards.
+ * Usage: npx tsx bench/scale.ts [instances=100] [units=10000] [hosts=4] [unitMs=200]
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { REPO_ROOT } from '../services/provisioner/worker-process.ts';
+import { TEST_KEYS } from '../test/support/app.ts';
+import { waitFor } from '../test/support/cloud-sim.ts';
+import { startScaleRig } from '../test/support/scale-rig.ts';
+
+/** the part of autocannon (no type declarations of its own) this bench uses */
+interface LoadResult { latency: { p50: number; p99: number; max: number }; requests: { total: number }; non2xx: number; errors: number }
+interface LoadRun { stop(): void; once(ev: 'done', cb: (r: LoadResult) => void): void }
+const autocannon = (await import('autocannon' as string)).default as (o: Record<string, unknown>) => LoadRun;
+
+const [instances, units, hosts, unitMs] = [100, 10_000, 4, 200].map((d, i) => Number(process.argv[2 + i] ?? d));
+const FOLDS = 10;
+const jobs = Math.ceil(units / FOLDS);
+const RATE = 100; // GET /v1/jobs/:id per second, over 10 connections
+
+const rig = await startScaleRig({ label: 'bench-scale', instances, hosts, unitMs, reconcileMs: 2_000, idleTimeoutS: 5, startProvisioner: false });
+const { stack } = rig;
+const c = stack.config;
+const api = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/api/main.ts')], {
+  cwd: REPO_ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: {
+    ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', REDIS_URL: c.redisUrl, NIGHTSHIFT_PREFIX: c.prefix,
+    NIGHTSHIFT_S3_BUCKET: c.s3.bucket, AWS_ENDPOINT_URL: c.s3.endpoint, AWS_ACCESS_KEY_ID: c.s3.accessKeyId, AWS_SECRET_ACCESS_KEY: c.s3.secretAccessKey, AWS_REGION: c.s3.region,
+    NIGHTSHIFT_API_KEYS: `acme:${TEST_KEYS.acme}`, NIGHTSHIFT_RATE_LIMIT_PER_MINUTE: '0', NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: String(instances),
+  },
+});
+const url = await new Promise<string>((resolve, reject) => {
+  let out = '';
+  api.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /listening on (\S+)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  api.once('exit', (code) => reject(new Error(`the API exited with ${code}`)));
+});
+
+// the provisioner's loop, timed pass by pass (as provisioner.start() runs it)
+const passes: Array<{ at: number; ms: number }> = [];
+let looping = true;
+const loop = (async () => {
+  while (looping) {
+    const t0 = performance.now();
+    await rig.provisioner.reconcileOnce().catch(() => undefined);
+    passes.push({ at: Date.now(), ms: performance.now() - t0 });
+    await new Promise((r) => setTimeout(r, c.reconcileIntervalMs));
+  }
+})();
+
+function load(ids: string[], durationS?: number) {
+  const inst = autocannon({
+    url, connections: 10, overallRate: RATE, ...(durationS ? { duration: durationS } : { duration: 3_600 }),
+    headers: { authorization: `Bearer ${TEST_KEYS.acme}` },
+    requests: [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/jobs/${ids[Math.floor(Math.random() * ids.length)]}` }) }],
+  });
+  return inst;
+}
+const done = (inst: LoadRun) => new Promise<LoadResult>((resolve) => inst.once('done', resolve));
+const q = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+};
+const f = (x: number) => x.toFixed(1);
+
+try {
+  // baseline: a small batch's jobs exist (so GET finds something), the fleet is idle
+  const warm = await rig.submit(4, 2);
+  await waitFor(async () => (await rig.statuses(warm.jobIds)).completed === 4, 60_000, 'the warm-up jobs completed', 200);
+  await waitFor(() => rig.fleet.live() === 0, 60_000, 'the warm-up instances gone', 200);
+  const baseStart = Date.now();
+  const base = await done(load(warm.jobIds, 10));
+  const basePasses = passes.filter((p) => p.at >= baseStart).map((p) => p.ms);
+
+  const t0 = performance.now();
+  const { jobIds } = await rig.submit(jobs, FOLDS);
+  const acceptMs = performance.now() - t0;
+  const runStart = Date.now();
+  const during = load(jobIds);
+  const result = done(during);
+  await waitFor(async () => (await rig.statuses(jobIds)).completed === jobIds.length, 1_800_000, `all ${jobs} jobs completed`, 1_000);
+  const drainS = (performance.now() - t0) / 1000;
+  during.stop();
+  const run = await result;
+  const runPasses = passes.filter((p) => p.at >= runStart).map((p) => p.ms);
+  await waitFor(() => rig.fleet.live() === 0, 120_000, 'every instance terminated', 500);
+  const check = await rig.verify(jobIds);
+  const left = (await rig.fleet.provider.describe()).filter((i) => i.state !== 'terminated').length;
+
+  const lines = [
+    `fleet: ${instances} instances in ${hosts} host processes, stand-in unit ${unitMs} ms; work: ${jobs} jobs x ${FOLDS} folds = ${check.units} units (POST /v1/batches accepted in ${acceptMs.toFixed(0)} ms)`,
+    `drained in ${f(drainS)} s (${(check.units / drainS).toFixed(0)} units/s), peak ${rig.fleet.peak()} instances live, ${rig.fleet.launched()} launched in all, ${left} left after the idle timeout`,
+    `exactly once: ${check.runs} trainer runs for ${check.units} units, ${check.ranTwice.length} units run twice, ${check.recorded} results recorded, ${check.mismatched.length} jobs with a count off`,
+    `GET /v1/jobs/:id at ${RATE}/s, 10 connections: idle p50 ${base.latency.p50} ms, p99 ${base.latency.p99} ms (${base.requests.total} requests); while draining p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms, max ${run.latency.max} ms (${run.requests.total} requests, ${run.non2xx} non-2xx, ${run.errors} errors)`,
+    `provisioner pass: idle median ${f(q(basePasses, 0.5))} ms (${basePasses.length} passes); while draining median ${f(q(runPasses, 0.5))} ms, p90 ${f(q(runPasses, 0.9))} ms, max ${f(Math.max(...runPasses))} ms (${runPasses.length} passes: ${runPasses.map((x) => x.toFixed(0)).join(' ')})`,
+    `targets: exactly once ${check.ranTwice.length === 0 && check.recorded === check.units && check.runs === check.units ? 'met' : 'NOT met'}; GET p99 <= 20 ms ${run.latency.p99 <= 20 ? 'met' : 'NOT met'}; pass <= 50 ms (median) ${q(runPasses, 0.5) <= 50 ? 'met' : 'NOT met'}, (max) ${Math.max(...runPasses) <= 50 ? 'met' : 'NOT met'}`,
+  ];
+  console.log(lines.join('\n'));
+} finally {
+  looping = false;
+  await loop;
+  api.kill('SIGTERM');
+  await rig.close();
+}
