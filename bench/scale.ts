@@ -1,5 +1,5 @@
 /**
- * The scale run: simulated instances (test/support/sim-fleet.ts: the real worker agent
+ * The scale run: simulated instances (support/sim-fleet.ts: the real worker agent
  * and unit processor with a stand-in trainer that sleeps NIGHTSHIFT_SIM_UNIT_MS, many
  * per host process) launched by the real provisioner drain one batch of k-fold jobs
  * over real Redis, BullMQ and the embedded S3 server. The API runs as its own process
@@ -17,9 +17,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../services/provisioner/worker-process.ts';
-import { TEST_KEYS } from '../test/support/app.ts';
-import { waitFor } from '../test/support/cloud-sim.ts';
-import { startScaleRig } from '../test/support/scale-rig.ts';
+import { TEST_KEYS } from '../support/app.ts';
+import { waitFor } from '../support/cloud-sim.ts';
+import { startScaleRig } from '../support/scale-rig.ts';
+import { machine } from './support/measure.ts';
 
 /** the part of autocannon (no type declarations of its own) this bench uses */
 interface LoadResult { latency: { p50: number; p99: number; max: number }; requests: { total: number }; non2xx: number; errors: number }
@@ -105,6 +106,7 @@ try {
   const left = (await rig.fleet.provider.describe()).filter((i) => i.state !== 'terminated').length;
 
   const lines = [
+    `machine: ${machine()}`,
     `fleet: ${instances} instances in ${hosts} host processes, stand-in unit ${unitMs} ms; work: ${jobs} jobs x ${FOLDS} folds = ${check.units} units (POST /v1/batches accepted in ${acceptMs.toFixed(0)} ms)`,
     `drained in ${f(drainS)} s (${(check.units / drainS).toFixed(0)} units/s), peak ${rig.fleet.peak()} instances live, ${rig.fleet.launched()} launched in all, ${left} left after the idle timeout`,
     `exactly once: ${check.runs} trainer runs for ${check.units} units, ${check.ranTwice.length} units run twice, ${check.recorded} results recorded, ${check.mismatched.length} jobs with a count off`,

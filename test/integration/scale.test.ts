@@ -6,8 +6,8 @@
  * bench/scale.ts's business, not asserted here.
  */
 import { afterAll, expect, it } from 'vitest';
-import { waitFor } from '../support/cloud-sim.ts';
-import { startScaleRig, type ScaleRig } from '../support/scale-rig.ts';
+import { waitFor } from '../../support/cloud-sim.ts';
+import { startScaleRig, type ScaleRig } from '../../support/scale-rig.ts';
 
 let rig: ScaleRig | undefined;
 afterAll(async () => {

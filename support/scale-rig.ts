@@ -1,12 +1,12 @@
 /**
  * The scale rig: real Redis, BullMQ, the embedded S3 server, the API (in process),
- * the real provisioner and a simulated fleet (test/support/sim-fleet.ts: instances as
+ * the real provisioner and a simulated fleet (support/sim-fleet.ts: instances as
  * real agents + the real unit processor with a stand-in trainer, many per host
  * process). Work goes in as one batch of k-fold jobs (POST /v1/batches); `verify`
  * says, per unit, how often a trainer ran it and whether its result was recorded once.
  */
-import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
-import type { JobStatus } from '../../services/core/job.ts';
+import { createProvisioner, type Provisioner } from '../services/provisioner/provisioner.ts';
+import type { JobStatus } from '../services/core/job.ts';
 import { createTestStack, type TestStack } from './app.ts';
 import { quietLogger } from './cloud-sim.ts';
 import { startSimFleet, type SimFleet } from './sim-fleet.ts';

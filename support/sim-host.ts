@@ -1,5 +1,5 @@
 /**
- * A host of simulated instances for scale runs (test/support/sim-fleet.ts starts a few
+ * A host of simulated instances for scale runs (support/sim-fleet.ts starts a few
  * of these): each instance the parent asks for is the real worker agent (heartbeats
  * the provisioner reads, the dead-man switch) and a BullMQ `units` consumer running the
  * real unit processor, whose trainer is a stand-in that sleeps NIGHTSHIFT_SIM_UNIT_MS,
@@ -13,18 +13,18 @@
  * ("<unit job id> <instance id>"), so a run can check that no unit ran twice.
  */
 import { Worker } from 'bullmq';
-import { loadConfig } from '../../services/core/config.ts';
-import { QUEUES } from '../../services/core/catalog.ts';
-import { connectRedis } from '../../services/platform/redis.ts';
-import { createStore } from '../../services/platform/store.ts';
-import { createMeter } from '../../services/platform/meter.ts';
-import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
-import { startAgent, type WorkerAgent } from '../../workers/trainer/agent/index.ts';
-import { ChildPool } from '../../workers/trainer/runtime/child-pool.ts';
-import { createUnitProcessor } from '../../workers/trainer/runtime/unit-processor.ts';
-import { createAggregateProcessor } from '../../workers/trainer/runtime/aggregate.ts';
-import type { RunHandlers, TrainerChild, UnitOutcome } from '../../workers/trainer/runtime/trainer-child.ts';
-import type { RunUnitMessage } from '../../workers/trainer/runtime/protocol.ts';
+import { loadConfig } from '../services/core/config.ts';
+import { QUEUES } from '../services/core/catalog.ts';
+import { connectRedis } from '../services/platform/redis.ts';
+import { createStore } from '../services/platform/store.ts';
+import { createMeter } from '../services/platform/meter.ts';
+import { s3ArtifactStore } from '../services/platform/artifacts.ts';
+import { startAgent, type WorkerAgent } from '../workers/trainer/agent/index.ts';
+import { ChildPool } from '../workers/trainer/runtime/child-pool.ts';
+import { createUnitProcessor } from '../workers/trainer/runtime/unit-processor.ts';
+import { createAggregateProcessor } from '../workers/trainer/runtime/aggregate.ts';
+import type { RunHandlers, TrainerChild, UnitOutcome } from '../workers/trainer/runtime/trainer-child.ts';
+import type { RunUnitMessage } from '../workers/trainer/runtime/protocol.ts';
 
 const config = loadConfig();
 const unitMs = Number(process.env.NIGHTSHIFT_SIM_UNIT_MS ?? 100);

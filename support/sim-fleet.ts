@@ -1,15 +1,15 @@
 /**
  * A simulated fleet for scale runs: a ComputeProvider (kind `local`) whose instances
- * live in a few host processes (test/support/sim-host.ts), many per process: each is
+ * live in a few host processes (support/sim-host.ts), many per process: each is
  * the real worker agent and the real unit processor with a stand-in trainer. The
  * provisioner launches and terminates them like any other instances; a terminated
  * instance hands its unit back and is gone once its host says so.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { Config } from '../../services/core/config.ts';
-import type { ComputeProvider, LaunchRequest, LaunchResult, ProviderInstance } from '../../services/provisioner/provider.ts';
-import { REPO_ROOT, workerEnv } from '../../services/provisioner/worker-process.ts';
+import type { Config } from '../services/core/config.ts';
+import type { ComputeProvider, LaunchRequest, LaunchResult, ProviderInstance } from '../services/provisioner/provider.ts';
+import { REPO_ROOT, workerEnv } from '../services/provisioner/worker-process.ts';
 
 export interface SimFleet {
   provider: ComputeProvider;
@@ -28,7 +28,7 @@ interface Host {
 }
 
 export async function startSimFleet(o: { config: Config; hosts: number; unitMs: number; env?: Record<string, string> }): Promise<SimFleet> {
-  const entry = path.join(REPO_ROOT, 'test/support/sim-host.ts');
+  const entry = path.join(REPO_ROOT, 'support/sim-host.ts');
   const env = {
     ...workerEnv(o.config, { instanceId: 'sim-host', imdsEndpoint: 'off', shutdownCommand: 'true' }),
     NIGHTSHIFT_SIM_UNIT_MS: String(o.unitMs),
