@@ -5,6 +5,7 @@
  * parent (ignoreDependencyOnFailure), the parent decides what a failure means.
  */
 import { FlowProducer, Queue, type ConnectionOptions, type Job as BullJob } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { CATALOG, QUEUES, parentJobId, unitJobId, type UnitPayload, type AggregatePayload } from '../core/catalog.ts';
 import type { UnitRef } from '../core/units.ts';
 import { fairPriority } from '../core/fair-share.ts';
@@ -54,11 +55,42 @@ export interface EnqueueArgs {
 
 export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
   await q.flow.add(flowOf(a));
+  if (!a.delayMs) await announceQueued(q);
 }
 
 /** Many jobs in one round of Redis calls (a batch's jobs). */
 export async function enqueueJobs(q: Queues, all: EnqueueArgs[]): Promise<void> {
   for (let i = 0; i < all.length; i += 200) await q.flow.addBulk(all.slice(i, i + 200).map(flowOf));
+  if (all.some((a) => !a.delayMs)) await announceQueued(q);
+}
+
+/**
+ * The Redis channel on which enqueueing announces new units: the provisioner runs its
+ * next pass at once instead of at the end of its period (the periodic pass stays,
+ * for a missed message).
+ */
+export const queuedChannel = (prefix: string): string => `${prefix}:units-queued`;
+
+/** Publishes on queuedChannel; never fails the enqueue (the periodic pass catches up). */
+async function announceQueued(q: Queues): Promise<void> {
+  try {
+    const client = (await q.units.client) as unknown as Pick<Redis, 'publish'>;
+    await client.publish(queuedChannel(q.units.opts.prefix ?? 'bull'), '1');
+  } catch {
+    // the units are queued; the provisioner sees them at its next periodic pass
+  }
+}
+
+/**
+ * Calls `fn` whenever units are queued (a subscriber connection of its own, resubscribed
+ * after reconnects by ioredis). Returns the unsubscribe function.
+ */
+export function onUnitsQueued(redis: Pick<Redis, 'duplicate'>, prefix: string, fn: () => void): () => void {
+  const sub = redis.duplicate({ connectionName: 'nightshift-units-queued', enableAutoPipelining: false });
+  sub.on('error', () => {});
+  sub.on('message', () => fn());
+  void sub.subscribe(queuedChannel(prefix)).catch(() => undefined);
+  return () => sub.disconnect();
 }
 
 function flowOf(a: EnqueueArgs) {

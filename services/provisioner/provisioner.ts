@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.ts';
-import type { Queues } from '../platform/queue.ts';
+import { onUnitsQueued, type Queues } from '../platform/queue.ts';
 import type { BatchBudgets } from '../core/budget.ts';
 import { createMeter } from '../platform/meter.ts';
 import { createBudgetStore } from '../platform/budgets.ts';
@@ -208,15 +208,20 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     if (!stopped) schedule(wakeAgain ? 0 : intervalMs);
   }
 
-  return {
+  let stopWakes: (() => void) | undefined;
+  const self: Provisioner = {
     id,
     start() {
       stopped = false;
+      // queued units wake the loop at once; the period is the fallback
+      stopWakes ??= onUnitsQueued(d.redis, config.prefix, () => self.wake());
       log.info({ provisionerId: id, provider: provider.kind, intervalMs, maxInstances: config.maxInstances, idleTimeoutS: config.idleTimeoutS, spot }, 'provisioner started');
       void loop();
     },
     async stop(opts = {}) {
       stopped = true;
+      stopWakes?.();
+      stopWakes = undefined;
       if (timer) clearTimeout(timer);
       await running;
       if (opts.releaseLease !== false) await store.releaseLease(id).catch(() => undefined);
@@ -231,4 +236,5 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       return fleetInstances(store, now(), lastState);
     },
   };
+  return self;
 }
