@@ -77,11 +77,20 @@ function fromLayerSpecs(layers: Record<string, unknown>[]): NormalizedLayer[] {
   return out;
 }
 
+/** The output-layer rule, said once: a model's last layer is dense. */
+export const OUTPUT_LAYER_RULE = 'the last layer must be a dense layer (the output)';
+
+/** The index of the layer that breaks the output-layer rule, if one does. */
+export function outputLayerProblem(layers: ReadonlyArray<{ type: string }>): number | undefined {
+  const last = layers.length - 1;
+  return last >= 0 && layers[last].type !== 'dense' ? last : undefined;
+}
+
 function checkShape(layers: NormalizedLayer[], field: string): void {
   if (layers.length === 0) throw specInvalid(field, 'has no layers');
   if (!layers.some((l) => l.type === 'dense')) throw specInvalid(field, 'needs at least one dense layer');
-  const last = layers.length - 1;
-  if (layers[last].type !== 'dense') throw specInvalid(`${field}.${last}`, 'the last layer must be a dense layer (the output)');
+  const bad = outputLayerProblem(layers);
+  if (bad !== undefined) throw specInvalid(`${field}.${bad}`, OUTPUT_LAYER_RULE);
 }
 
 type Obj = Record<string, unknown>;

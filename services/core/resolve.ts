@@ -9,7 +9,7 @@ import { asSubmissionError, validationError } from './errors.ts';
 import { onDemandUsd } from './prices.ts';
 import { canonicalLossName, canonicalMetricName } from './vocabulary.ts';
 import { defaultTarget } from './generator-params.ts';
-import { normalizeLayers, type NormalizedLayer } from './layers.ts';
+import { normalizeLayers, outputLayerProblem, OUTPUT_LAYER_RULE, type NormalizedLayer } from './layers.ts';
 import { PreprocessColumnError, scalingPlan, type PreprocessSpec, type ScaleKind } from './preprocess.ts';
 import { computeEstimate, denseParameters, kerasShape, type ComputeEstimate } from './model-limits.ts';
 import { acceleratorOf } from './machines.ts';
@@ -185,9 +185,8 @@ export function checkJobSpec(spec: JobSpec, dataset?: DatasetSummary, fleet?: Fl
   const hasKeras = !!spec.model.keras;
   if (hasLayers === hasKeras) throw validationError('model', 'give exactly one of model.layers or model.keras');
   if (hasLayers) {
-    const layers = spec.model.layers!;
-    const last = layers[layers.length - 1];
-    if (last.type !== 'dense') throw validationError(`model.layers.${layers.length - 1}`, 'the last layer must be a dense layer (the output)');
+    const bad = outputLayerProblem(spec.model.layers!);
+    if (bad !== undefined) throw validationError(`model.layers.${bad}`, OUTPUT_LAYER_RULE);
   }
   if (hasKeras) kerasShape(spec.model.keras as Record<string, unknown>);
   const ev = spec.evaluation;
