@@ -2,6 +2,7 @@
  * Schemas of the API's own resources (JobSpec and Job live in services/core).
  * They drive validation, response serialization and the OpenAPI document.
  */
+import { DatasetViewSchema } from '../core/views.ts';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { JOB_STATUSES, JobSchema, PlacementSchema } from '../core/job.ts';
 import { ErrorSchema } from './errors.ts';
@@ -35,17 +36,7 @@ export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export const DatasetParams = Type.Object({ id: { ...DatasetName, description: 'data set id or name' } });
 
-export const DatasetCreated = Type.Object({
-  id: Type.String(),
-  uri: Type.String({ description: 'dataset:<id>, for JobSpec dataset.uri' }),
-  name: Type.Optional(Type.String()),
-  rows: Type.Integer({ description: 'data rows (a header row is not counted)' }),
-  columns: Type.Integer(),
-  bytes: Type.Integer(),
-  sha256: Type.String(),
-  header: Type.Boolean(),
-  createdAt: Type.String(),
-});
+export const DatasetCreated = DatasetViewSchema;
 
 export const JobAccepted = Type.Object({ id: Type.String(), status: Type.String() });
 

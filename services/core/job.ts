@@ -1,9 +1,6 @@
 /** The Job resource as the API answers it, and the statuses it moves through. */
-import { Type } from '@sinclair/typebox';
-import type { ErrorInfo } from './errors.ts';
-import type { IntervalInfo } from './stats.ts';
+import { Type, type Static } from '@sinclair/typebox';
 import type { TrainingWarning } from './health.ts';
-import type { Placement } from './placement.ts';
 
 export const PlacementSchema = Type.Object({
   accelerator: Type.Union([Type.Literal('gpu'), Type.Literal('cpu')]),
@@ -18,48 +15,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled', 'budget_exhausted', 'deadline_missed']);
 export const isTerminal = (s: string): boolean => TERMINAL.has(s as JobStatus);
 
-export interface JobResult {
-  metric: string;
-  scores: number[];
-  mean: number;
-  std: number;
-  stderr: number;
-  ci95: [number, number];
-  /** how ci95 was computed (Student's t with n - 1 degrees of freedom) */
-  interval?: IntervalInfo;
-  runMeans?: number[];
-  final?: Record<string, number>;
-}
 
-export interface Job {
-  id: string;
-  name: string;
-  tenant: string;
-  batchId?: string;
-  status: JobStatus;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  progress: { unitsDone: number; unitsTotal: number; unitsFailed?: number; epoch?: number; epochs?: number };
-  result?: JobResult;
-  artifacts?: Record<string, string>;
-  /** what the job's units cost: their share of the instances they ran on, plus the idle share of instances launched for them */
-  cost?: { usd: number; instanceSeconds: number; idleUsd?: number; spotSavingsUsd?: number };
-  /** why queued work is not running (a blocked class, a quota, a missing image, a budget) */
-  waiting?: { reason: string; message: string };
-  error?: ErrorInfo;
-  backend?: string;
-  engine?: string;
-  /** why that engine ran the units (training.engine "auto" explains its choice) */
-  engineReason?: string;
-  /** training-health findings of the job's units (a model that predicts one class, a flat loss) */
-  warnings?: TrainingWarning[];
-  /** where the units run (GPU or CPU class) and the estimated cost of one unit */
-  placement?: Placement;
-  /** retention took the job out of Redis: this is the archive copy from S3 (archivedAt: when) */
-  archived?: boolean;
-  archivedAt?: string;
-}
 
 const Num = Type.Number();
 export const JobSchema = Type.Object({
@@ -111,6 +67,10 @@ export const JobSchema = Type.Object({
   archived: Type.Optional(Type.Boolean({ description: 'the job finished longer ago than NIGHTSHIFT_RETENTION_DAYS: this is its archive copy from S3' })),
   archivedAt: Type.Optional(Type.String()),
 }, { $id: 'Job' });
+
+/** The Job resource, derived from its schema. */
+export type Job = Static<typeof JobSchema>;
+export type JobResult = NonNullable<Job['result']>;
 
 /** What a unit leaves behind (stored in Redis and as units/<key>/result.json). */
 export interface UnitResult {

@@ -1,8 +1,9 @@
 /**
  * Shapes of what the API answers and the workers write, shared by the API, the
- * trainer, the provisioner and the CLI (type-only: importing them loads nothing).
+ * trainer, the provisioner and the CLI. Where the API declares a response schema,
+ * the type is derived from it (Static<typeof Schema>), so the two cannot drift.
  */
-
+import { Type, type Static } from '@sinclair/typebox';
 import type { IntervalInfo } from './stats.ts';
 import type { UnitResult } from './job.ts';
 
@@ -29,17 +30,18 @@ export interface JobHistory {
 }
 
 /** POST /v1/datasets and GET /v1/datasets/:id */
-export interface DatasetView {
-  id: string;
-  uri: string;
-  name?: string;
-  rows: number;
-  columns: number;
-  bytes: number;
-  sha256: string;
-  header: boolean;
-  createdAt: string;
-}
+export const DatasetViewSchema = Type.Object({
+  id: Type.String(),
+  uri: Type.String({ description: 'dataset:<id>, for JobSpec dataset.uri' }),
+  name: Type.Optional(Type.String()),
+  rows: Type.Integer({ description: 'data rows (a header row is not counted)' }),
+  columns: Type.Integer(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  header: Type.Boolean(),
+  createdAt: Type.String(),
+});
+export type DatasetView = Static<typeof DatasetViewSchema>;
 
 /** POST /v1/jobs/:id/predict */
 export interface Prediction {
@@ -49,20 +51,21 @@ export interface Prediction {
 }
 
 /** GET /v1/instances */
-export interface InstanceView {
-  id: string;
-  provider: string;
-  type: string;
-  market: string;
-  resourceClass: string;
-  state: string;
-  launchedAt: string;
-  terminatedAt: string | null;
-  terminateReason?: string;
-  hourlyUsd: number;
-  costUsd: number;
-  activeUnits: number;
-}
+export const InstanceViewSchema = Type.Object({
+  id: Type.String(),
+  provider: Type.String(),
+  type: Type.String(),
+  market: Type.String(),
+  resourceClass: Type.String(),
+  state: Type.String(),
+  launchedAt: Type.String(),
+  terminatedAt: Type.Union([Type.String(), Type.Null()]),
+  terminateReason: Type.Optional(Type.String()),
+  hourlyUsd: Type.Number(),
+  costUsd: Type.Number(),
+  activeUnits: Type.Integer(),
+}, { $id: 'Instance' });
+export type InstanceView = Static<typeof InstanceViewSchema>;
 
 /** Run order of units: run, then repeat, then fold. */
 export const unitOrder = (a: { run: number; repeat: number; fold: number }, b: { run: number; repeat: number; fold: number }): number =>

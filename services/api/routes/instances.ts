@@ -2,24 +2,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { NightshiftError } from '../../core/errors.ts';
+import { InstanceViewSchema } from '../../core/views.ts';
 import { createFleetStore, fleetInstances } from '../../platform/fleet-store.ts';
 import type { Services } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
-export const InstanceSchema = Type.Object({
-  id: Type.String(),
-  provider: Type.String(),
-  type: Type.String(),
-  market: Type.String(),
-  resourceClass: Type.String(),
-  state: Type.String(),
-  launchedAt: Type.String(),
-  terminatedAt: Type.Union([Type.String(), Type.Null()]),
-  terminateReason: Type.Optional(Type.String()),
-  hourlyUsd: Type.Number(),
-  costUsd: Type.Number(),
-  activeUnits: Type.Integer(),
-}, { $id: 'Instance' });
+export const InstanceSchema = InstanceViewSchema;
 
 export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services; keyPrefix: string; now: () => Date }> = async (app, { services, keyPrefix, now }) => {
   const fleet = createFleetStore(services.store.redis, keyPrefix);
