@@ -92,6 +92,8 @@ export interface Config {
     backoffCapMs: number;
     /** a bootstrap that never hands over to the worker powers the machine off after this (user data: shutdown -h +N) */
     bootstrapPowerOffMin: number;
+    /** read on-demand prices from the AWS Pricing API (daily), over the catalog (NIGHTSHIFT_PRICING_REFRESH) */
+    pricingRefresh: boolean;
   };
   /** per-tenant quotas and request limits of the API */
   limits: TenantLimits;
@@ -335,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
       backoffBaseMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_MS', 5_000, 10, 3_600_000),
       backoffCapMs: int(env, 'NIGHTSHIFT_LAUNCH_BACKOFF_CAP_MS', 300_000, 10, 86_400_000),
       bootstrapPowerOffMin: int(env, 'NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN', 30, 1, 1_440),
+      pricingRefresh: bool({ NIGHTSHIFT_PRICING_REFRESH: ({ on: 'true', off: 'false' } as Env)[env.NIGHTSHIFT_PRICING_REFRESH ?? ''] ?? env.NIGHTSHIFT_PRICING_REFRESH }, 'NIGHTSHIFT_PRICING_REFRESH', false),
     },
     limits: {
       rateLimitPerMinute: int(env, 'NIGHTSHIFT_RATE_LIMIT_PER_MINUTE', 1_200, 0, 1_000_000),

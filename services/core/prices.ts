@@ -9,7 +9,16 @@
  * the Price List API's AmazonEC2 offer), as published before the June 2025 P4/P5
  * price cut; transcribed 2026-11 for us-east-1, us-east-2 and us-west-2 (which list
  * the same price for every type here) and eu-west-1. PRICE_SOURCE names this.
- * onDemandQuote takes overrides (region/type -> USD) for figures read elsewhere.
+ * onDemandQuote takes overrides (region/type -> USD) for figures read elsewhere: with
+ * NIGHTSHIFT_PRICING_REFRESH=on the EC2 provider reads them from the Pricing API
+ * (services/provisioner/providers/pricing.ts) and records `pricing-api` as the source.
+ *
+ * Checked 2026-11-29 against published figures: g5.xlarge 1.006 USD/h in us-east-1
+ * (a June 2026 price survey quoting the AWS on-demand page) agrees. The p4d.24xlarge
+ * figure predates AWS's June 2025 price cut for P4/P5 instances and is kept as the
+ * safe (higher) estimate until a Pricing API refresh replaces it; no published
+ * post-cut figure could be confirmed here, so it was not changed. The other figures
+ * could not be checked against a source available here and are as transcribed.
  */
 
 export interface InstanceTypeInfo {

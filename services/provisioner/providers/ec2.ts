@@ -28,7 +28,8 @@ import type { Market, SpotPolicy } from '../../platform/fleet.ts';
 import { LaunchError, type ComputeProvider, type InstanceState, type LaunchRequest, type LaunchResult, type ProviderInstance } from '../provider.ts';
 import { QUOTAS, backoffMs, classifyLaunchError, errorCode } from './ec2-errors.ts';
 import { TAG } from './ec2-tags.ts';
-import { gpusOfType, onDemandUsd } from '../../core/prices.ts';
+import { gpusOfType, onDemandQuote } from '../../core/prices.ts';
+import { createOnDemandRefresher, type OnDemandRefresher } from './pricing.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
 import { pickSpotRow, type SpotRow } from './prices.ts';
 import { launchAttempts, type LaunchStep } from './launch-attempts.ts';
@@ -48,6 +49,8 @@ export interface Ec2ProviderDeps {
   /** retries of one option on throttling/5xx (default 4) and the backoff base (default 500 ms) */
   maxRetries?: number;
   backoffBaseMs?: number;
+  /** on-demand prices from the Pricing API (default: one when NIGHTSHIFT_PRICING_REFRESH=on, else the catalog alone) */
+  pricing?: OnDemandRefresher;
 }
 
 // terminated instances stay listed for a while: the provisioner retires its records from them
@@ -230,7 +233,7 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
     let row: SpotRow | undefined;
     try {
       const r = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [type as never], ProductDescriptions: ['Linux/UNIX', 'Linux/UNIX (Amazon VPC)'], StartTime: new Date(Date.now() - 3_600_000), ...(zone ? { AvailabilityZone: zone } : {}) }));
-      row = pickSpotRow((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), onDemandUsd(type));
+      row = pickSpotRow((r.SpotPriceHistory ?? []).map((h) => ({ availabilityZone: h.AvailabilityZone, price: Number(h.SpotPrice), at: h.Timestamp?.getTime() ?? 0 })), odQuote(type).usd);
     } catch (err) {
       log.warn({ type, err: errorCode(err) }, 'spot price history unavailable');
     }
@@ -239,11 +242,21 @@ export function createEc2Provider(config: Config, deps: Ec2ProviderDeps = {}): C
   }
   const spotUsd = async (type: string, zone?: string): Promise<number | undefined> => (await spotRow(type, zone))?.price;
   const region = config.s3.region;
-  const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? onDemandUsd(type, region) : onDemandUsd(type, region));
+  const pricing = deps.pricing ?? (config.costs.pricingRefresh ? createOnDemandRefresher({
+    region, types: e.allowedTypes, log,
+    ...(config.s3.accessKeyId && config.s3.secretAccessKey ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } } : {}),
+  }) : undefined);
+  /** the on-demand price of a type here: the Pricing API's figure when one was read, else the catalog's */
+  const odQuote = (type: string) => {
+    pricing?.refreshIfStale();
+    return onDemandQuote(type, region, pricing?.overrides());
+  };
+  const priceOf = async (type: string, market: Market) => (market === 'spot' ? (await spotUsd(type)) ?? odQuote(type).usd : odQuote(type).usd);
   /** what a launch of this type and market is paid, and where the figure comes from */
   async function quote(type: string, market: Market, zone?: string): Promise<Pick<LaunchResult, 'hourlyUsd' | 'onDemandUsd' | 'priceSource'>> {
-    const od = onDemandUsd(type, region);
-    if (market !== 'spot') return { hourlyUsd: od, onDemandUsd: od, priceSource: 'catalog' };
+    const q = odQuote(type);
+    const od = q.usd;
+    if (market !== 'spot') return { hourlyUsd: od, onDemandUsd: od, priceSource: q.source === 'pricing-api' ? 'pricing-api' : 'catalog' };
     const spot = await spotUsd(type, zone);
     return spot === undefined ? { hourlyUsd: od, onDemandUsd: od, priceSource: 'catalog: no spot price history' } : { hourlyUsd: spot, onDemandUsd: od, priceSource: 'spot-history' };
   }
