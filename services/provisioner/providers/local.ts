@@ -54,7 +54,8 @@ export function createLocalProvider(config: Config, o: LocalProviderOptions = {}
           // the worker's shell is a child of the worker: ending its parent ends this "machine"
           shutdownCommand: 'kill -TERM $PPID',
           // a provisioner that dies hard takes its local "machines" with it (no orphans)
-          extra: { NIGHTSHIFT_PARENT_PID: String(process.pid) },
+          // and it takes as many units at once as the planner counts slots for it
+          extra: { NIGHTSHIFT_PARENT_PID: String(process.pid), NIGHTSHIFT_WORKER_CONCURRENCY: String(config.workerConcurrency) },
         });
         const worker = spawnWorker({ entry, env, baseEnv: o.env, logFile: path.join(logDir, `${id}.log`) });
         const view: ProviderInstance = { id, state: 'running', type: 'local', market: 'on-demand', launchedAt: Date.now(), launchId: req.launchId, resourceClass: req.resourceClass };
