@@ -32,6 +32,7 @@ import { createBatchStore } from '../platform/batches.ts';
 import { costRoutes } from './routes/costs.ts';
 import { budgetRoutes } from './routes/budgets.ts';
 import { createBudgetStore } from '../platform/budgets.ts';
+import { createSpendLedger } from '../platform/costs.ts';
 import { createCostService, type CostService } from './services/costs.ts';
 import { createFleetStore } from '../platform/fleet-store.ts';
 import { createMeter } from '../platform/meter.ts';
@@ -162,7 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     files: createFileService({ artifacts }),
     predict: createPredictService({ artifacts, predictor: deps.predictor ?? ((a, jobId) => predictPool.load(a, jobId)) }),
     metrics,
-    costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), budgets: createBudgetStore(store.redis, config.prefix, config), ...(now ? { now } : {}) }),
+    costs: createCostService({ config, meter: createMeter(store.redis, config.prefix), instances: fleet.instanceSource(), budgets: createBudgetStore(store.redis, config.prefix, config), ledger: createSpendLedger(store.redis, config.prefix, createMeter(store.redis, config.prefix), fleet.instanceSource()), ...(now ? { now } : {}) }),
     fleetHolds: async () => [...(await fleet.holds())].map(([resourceClass, h]) => ({ resourceClass, reason: h.reason, message: h.message, blocked: h.blocked, until: new Date(h.notBefore).toISOString() })),
   };
 

@@ -3,13 +3,21 @@
  * fleet records) and unit spans (the meter), apportioned by core/costs.ts. Shared by
  * the API (GET /v1/costs, Job.cost) and the provisioner (budgets).
  */
-import { apportionInstance, jobCost, monthStartUtc, type CostLine, type JobCost, type MeteredInstance } from '../core/costs.ts';
+import type { Redis } from 'ioredis';
+import { apportionInstance, jobCost, monthStartUtc, type CostLine, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
 import type { Meter } from './meter.ts';
 
 export interface InstanceSource {
   /** every instance of record, live and terminated */
   all(): Promise<MeteredInstance[]>;
   byIds(ids: string[]): Promise<MeteredInstance[]>;
+  /** the live instances only (the spend ledger adds their bill so far) */
+  live(): Promise<MeteredInstance[]>;
+  /** ids of every retired instance (the ledger's first build) */
+  retiredIds(): Promise<string[]>;
+  /** retired instances whose cost the ledger has not added yet, and the Redis set that holds them */
+  unfolded(): Promise<string[]>;
+  unfoldedKey: string;
 }
 
 export function createCostReader(meter: Meter, instances: InstanceSource, now: () => number = Date.now) {
@@ -61,3 +69,127 @@ export function monthSpendOf(lines: CostLine[], t: number): MonthSpend {
   }
   return out;
 }
+
+/**
+ * Keeps what was spent per UTC month (in all and per tenant) and per batch as running
+ * totals in Redis, so budgets do not read the whole fleet history every pass: a
+ * retired instance's bill is added once (the fleet store marks it `unfolded` in the
+ * same step that retires it), and the live instances' bills so far are added on read.
+ * The first read folds every retired instance of record (once per deployment).
+ *
+ * Keys (under `<prefix>:costs:`): month:<YYYY-MM> hash (`global`, `tenant:<name>`),
+ * batches hash (`<batchId>`), folded set (instance ids already added), ledger-built.
+ */
+const FOLD_LUA = `
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return 0
+end
+for i = 2, #ARGV, 3 do
+  redis.call('HINCRBYFLOAT', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`;
+
+const monthKey = (t: number): string => new Date(t).toISOString().slice(0, 7);
+
+/** What a retired instance adds to the ledger: per month key, per field (pure). */
+export function ledgerEntries(lines: CostLine[]): Array<{ month: string | null; field: string; usd: number }> {
+  const acc = new Map<string, { month: string | null; field: string; usd: number }>();
+  const add = (month: string | null, field: string, usd: number) => {
+    const k = `${month}\u0000${field}`;
+    const cur = acc.get(k) ?? { month, field, usd: 0 };
+    cur.usd += usd;
+    acc.set(k, cur);
+  };
+  for (const l of lines) {
+    const m = monthKey(l.at);
+    add(m, 'global', l.usd);
+    if (l.tenant) add(m, `tenant:${l.tenant}`, l.usd);
+    if (l.batchId) add(null, l.batchId, l.usd);
+  }
+  return [...acc.values()].filter((e) => e.usd !== 0);
+}
+
+export function createSpendLedger(redis: Redis, prefix: string, meter: Meter, instances: InstanceSource) {
+  const k = {
+    month: (m: string) => `${prefix}:costs:month:${m}`,
+    batches: `${prefix}:costs:batches`,
+    folded: `${prefix}:costs:folded`,
+    built: `${prefix}:costs:ledger-built`,
+  };
+  async function fold(ids: string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const [recs, spans] = await Promise.all([instances.byIds(chunk), meter.spansOf(chunk)]);
+      const byInstance = new Map<string, UnitSpan[]>();
+      for (const s of spans) byInstance.set(s.instanceId, [...(byInstance.get(s.instanceId) ?? []), s]);
+      const pipe = redis.pipeline();
+      const found = new Set(recs.map((r) => r.id));
+      for (const r of recs) {
+        if (r.terminatedAt === undefined) continue; // live again (adopted): counted live
+        const entries = ledgerEntries(apportionInstance(r, byInstance.get(r.id) ?? [], r.terminatedAt).lines);
+        const keys = [k.folded, instances.unfoldedKey];
+        const argv: string[] = [r.id];
+        for (const e of entries) {
+          const key = e.month === null ? k.batches : k.month(e.month);
+          let idx = keys.indexOf(key);
+          if (idx < 0) idx = keys.push(key) - 1;
+          argv.push(String(idx + 1), e.field, String(e.usd));
+        }
+        pipe.eval(FOLD_LUA, keys.length, ...keys, ...argv);
+      }
+      // ids without a record (removed by retention after folding, or never written) leave the set
+      for (const id of chunk) if (!found.has(id)) pipe.srem(instances.unfoldedKey, id);
+      const res = (await pipe.exec()) ?? [];
+      n += res.filter(([, v]) => v === 1).length;
+    }
+    return n;
+  }
+  async function sync(): Promise<void> {
+    if (!(await redis.exists(k.built))) {
+      await fold(await instances.retiredIds());
+      await redis.set(k.built, String(Date.now()));
+    }
+    const pending = await instances.unfolded();
+    if (pending.length) await fold(pending);
+  }
+  async function liveLines(t: number): Promise<CostLine[]> {
+    const live = await instances.live();
+    if (!live.length) return [];
+    const spans = await meter.spansOf(live.map((i) => i.id));
+    return live.flatMap((i) => apportionInstance(i, spans, t).lines);
+  }
+  return {
+    keys: k,
+    /** adds every retired instance not added yet */
+    sync,
+    /** what was spent in t's UTC month, in all and per tenant: the ledger plus the live instances so far */
+    async monthToDate(t: number): Promise<MonthSpend> {
+      // live first: an instance retired meanwhile is then counted twice for this read, never missed
+      const live = await liveLines(t);
+      await sync();
+      const stored = await redis.hgetall(k.month(monthKey(t)));
+      const out = monthSpendOf(live, t);
+      for (const [field, v] of Object.entries(stored)) {
+        if (field === 'global') out.global += Number(v);
+        else if (field.startsWith('tenant:')) out.tenants.set(field.slice(7), (out.tenants.get(field.slice(7)) ?? 0) + Number(v));
+      }
+      return out;
+    },
+    /** what each batch spent in its whole life */
+    async batchSpend(batchIds: string[], t: number): Promise<Map<string, number>> {
+      const out = new Map(batchIds.map((b) => [b, 0]));
+      if (!batchIds.length) return out;
+      const live = await liveLines(t);
+      await sync();
+      const stored = await redis.hmget(k.batches, ...batchIds);
+      batchIds.forEach((b, i) => out.set(b, Number(stored[i] ?? 0)));
+      for (const l of live) if (l.batchId && out.has(l.batchId)) out.set(l.batchId, out.get(l.batchId)! + l.usd);
+      return out;
+    },
+  };
+}
+export type SpendLedger = ReturnType<typeof createSpendLedger>;

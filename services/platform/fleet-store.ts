@@ -65,6 +65,7 @@ export function createFleetStore(redis: Redis, prefix: string) {
         .hdel(k.instances, r.id)
         .hset(k.history, r.id, JSON.stringify(done))
         .incrbyfloat(k.spent, costOf(done, at))
+        .sadd(k.unfolded, r.id)
         .del(k.worker(r.id))
         .exec();
       return done;
@@ -77,6 +78,10 @@ export function createFleetStore(redis: Redis, prefix: string) {
           const recs = new Map([...parseAll<InstanceRecord>(done), ...parseAll<InstanceRecord>(live)]);
           return [...recs.values()].map(meteredOf);
         },
+        live: async () => [...parseAll<InstanceRecord>(await redis.hgetall(k.instances)).values()].map(meteredOf),
+        retiredIds: async () => redis.hkeys(k.history),
+        unfolded: async () => redis.smembers(k.unfolded),
+        unfoldedKey: k.unfolded,
         byIds: async (ids) => {
           if (!ids.length) return [];
           const [live, done] = await Promise.all([redis.hmget(k.instances, ...ids), redis.hmget(k.history, ...ids)]);

@@ -13,6 +13,7 @@
  *   instances            hash   instanceId -> InstanceRecord JSON (live instances)
  *   history              hash   instanceId -> InstanceRecord JSON (terminated instances)
  *   spent                float  USD of terminated instances
+ *   unfolded             set    retired instance ids whose cost the spend ledger has not added yet (platform/costs.ts)
  *   holds                hash   resourceClass -> ClassFailures JSON (launch backoff / blocked classes)
  *   gpu-failures         hash   instanceId -> GpuFailure JSON (a worker that could not use its GPU)
  *   blocked              hash   resourceClass -> {reason, at, instances} JSON (no launches for it)
@@ -29,6 +30,7 @@ export const fleetKeys = (prefix: string) => ({
   instances: `${prefix}:fleet:instances`,
   history: `${prefix}:fleet:history`,
   spent: `${prefix}:fleet:spent`,
+  unfolded: `${prefix}:fleet:unfolded`,
   holds: `${prefix}:fleet:holds`,
   gpuFailures: `${prefix}:fleet:gpu-failures`,
   blocked: `${prefix}:fleet:blocked`,

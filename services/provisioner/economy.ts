@@ -15,7 +15,7 @@ import { budgetMessage, estimateUnitSeconds, gateDemand, monthlyScopes, shapeKey
 import type { Config } from '../core/config.ts';
 import { isTerminal } from '../core/job.ts';
 import { resolveJobSpec } from '../core/resolve.ts';
-import { createCostReader } from '../platform/costs.ts';
+import { createCostReader, createSpendLedger } from '../platform/costs.ts';
 import type { Meter } from '../platform/meter.ts';
 import type { BudgetStore } from '../platform/budgets.ts';
 import { promoteDelayedUnits, unitDemandByJob, type Queues } from '../platform/queue.ts';
@@ -63,6 +63,8 @@ export function createEconomy(d: EconomyDeps) {
   const { config, log } = d;
   const jobs = createStore(d.redis, config.prefix);
   const costs = createCostReader(d.meter, d.fleet.instanceSource(), d.now);
+  // month-to-date and batch spend as running totals (not a read of the whole fleet history every pass)
+  const ledger = createSpendLedger(d.redis, config.prefix, d.meter, d.fleet.instanceSource());
   const stoppedKey = `${config.prefix}:costs:budget-stopped`;
   const info = new Map<string, { tenant: string; batchId?: string; createdAt: string; shape: string; epochs: number; priority: number }>();
   const lastDemandAt = new Map<string, number>();
@@ -84,13 +86,13 @@ export function createEconomy(d: EconomyDeps) {
   }
 
   async function scopes(limits: BudgetLimits, batchIds: Set<string>, t: number): Promise<BudgetScope[]> {
-    const out = limits.global || limits.tenants.size ? monthlyScopes(limits, await costs.monthToDate(t)) : [];
+    const out = limits.global || limits.tenants.size ? monthlyScopes(limits, await ledger.monthToDate(t)) : [];
     const batchLimits = new Map<string, number>();
     for (const b of batchIds) {
       const limitUsd = await d.batchBudgets?.limitUsd(b);
       if (limitUsd !== undefined) batchLimits.set(b, limitUsd);
     }
-    const spent = await costs.batchSpend([...batchLimits.keys()]);
+    const spent = await ledger.batchSpend([...batchLimits.keys()], t);
     for (const [b, limitUsd] of batchLimits) out.push({ kind: 'batch', key: b, limitUsd, spentUsd: spent.get(b) ?? 0 });
     return out;
   }

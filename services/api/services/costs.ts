@@ -12,7 +12,7 @@ import type { Job } from '../../core/job.ts';
 import { onDemandUsd } from '../../core/prices.ts';
 import type { ResolvedJobSpec } from '../../core/resolve.ts';
 import type { JobSpec } from '../../core/spec.ts';
-import { createCostReader, type InstanceSource } from '../../platform/costs.ts';
+import { createCostReader, type InstanceSource, type SpendLedger } from '../../platform/costs.ts';
 import type { Meter } from '../../platform/meter.ts';
 import type { BudgetStore, BudgetTarget } from '../../platform/budgets.ts';
 import type { Principal } from '../auth.ts';
@@ -72,13 +72,13 @@ function parseTime(field: 'from' | 'to', v: string | undefined): number | undefi
   return t;
 }
 
-export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; budgets: BudgetStore; now?: () => Date }) {
+export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; budgets: BudgetStore; ledger?: SpendLedger; now?: () => Date }) {
   const now = () => (d.now ? d.now() : new Date()).getTime();
   const reader = createCostReader(d.meter, d.instances, now);
 
   /** the budgets this principal may see, with this month's spend (admin: global and every tenant; a tenant: its own) */
   async function budgetFigures(p: Principal): Promise<BudgetsView> {
-    const [limits, spent] = await Promise.all([d.budgets.limits(), reader.monthToDate(now())]);
+    const [limits, spent] = await Promise.all([d.budgets.limits(), d.ledger ? d.ledger.monthToDate(now()) : reader.monthToDate(now())]);
     const figures = (kind: 'global' | 'tenant', key: string, limitUsd: number, spentUsd: number) => budgetLeft({ kind, key, limitUsd, spentUsd });
     const tenants = [...limits.tenants].filter(([t]) => p.admin || t === p.tenant).sort(([a], [b]) => a.localeCompare(b))
       .map(([tenant, b]) => ({ tenant, ...figures('tenant', tenant, b.limitUsd, spent.tenants.get(tenant) ?? 0), source: b.source }));

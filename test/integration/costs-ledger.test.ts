@@ -1,0 +1,81 @@
+/**
+ * The spend ledger over a real Redis: month-to-date and batch spend as running totals
+ * must equal what a full read of the fleet history gives, across a month boundary,
+ * with live instances, a first build over history written before the ledger existed,
+ * and a retired instance folded only once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCostReader, createSpendLedger, ledgerEntries, monthSpendOf } from '../../services/platform/costs.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
+import type { InstanceRecord } from '../../services/platform/fleet.ts';
+import { createMeter } from '../../services/platform/meter.ts';
+import { connectRedis, type Redis } from '../../services/platform/redis.ts';
+import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
+
+const NOV30 = Date.UTC(2026, 10, 30, 22, 0, 0);
+const DEC = Date.UTC(2026, 11, 1);
+const H = 3_600_000;
+let redis: Redis;
+let prefix: string;
+beforeAll(() => {
+  redis = connectRedis(TEST_REDIS_URL);
+  prefix = uniquePrefix('ledger');
+});
+afterAll(async () => {
+  await cleanupPrefix(prefix);
+  redis.disconnect();
+});
+
+const rec = (id: string, launchedAt: number, o: Partial<InstanceRecord> = {}): InstanceRecord => ({ id, provider: 'ec2', resourceClass: 'gpu', type: 'g5.xlarge', market: 'on-demand', hourlyUsd: 3.6, launchedAt, slots: 1, ...o });
+
+describe('spend ledger', () => {
+  it('equals the full read: months split at midnight, tenants, batches, live instances; each instance folded once', async () => {
+    const fleet = createFleetStore(redis, prefix);
+    const meter = createMeter(redis, prefix);
+    const src = fleet.instanceSource();
+    // written before any ledger: 4 h across the month boundary for alice's job of batch B, 1 h in November for bob
+    const a = rec('i-a', NOV30, { demand: [{ jobId: 'ja', tenant: 'alice', batchId: 'B', units: 1 }] });
+    await fleet.putInstance(a);
+    await meter.unitStarted({ instanceId: 'i-a', jobId: 'ja', tenant: 'alice', batchId: 'B', unit: 'u0', start: NOV30 });
+    await meter.unitEnded({ instanceId: 'i-a', jobId: 'ja', tenant: 'alice', batchId: 'B', unit: 'u0', start: NOV30 }, NOV30 + 3 * H);
+    await fleet.retire(a, NOV30 + 4 * H, 'idle');
+    const b = rec('i-b', NOV30 - 5 * H, { demand: [{ jobId: 'jb', tenant: 'bob', units: 1 }] });
+    await fleet.putInstance(b);
+    await fleet.retire(b, NOV30 - 4 * H, 'idle');
+    await redis.del(src.unfoldedKey); // as if retired by a version without the ledger
+
+    const ledger = createSpendLedger(redis, prefix, meter, src);
+    const t = DEC + 10 * H;
+    // a live instance in December so far: 1 h
+    await fleet.putInstance(rec('i-c', DEC + 9 * H, { demand: [{ jobId: 'jc', tenant: 'alice', batchId: 'B', units: 1 }] }));
+
+    const full = monthSpendOf(await createCostReader(meter, src, () => t).lines(), t);
+    const fast = await ledger.monthToDate(t);
+    expect(fast.global).toBeCloseTo(full.global, 9);
+    expect(Object.fromEntries(fast.tenants)).toEqual(Object.fromEntries([...full.tenants].map(([k, v]) => [k, expect.closeTo(v, 9)])));
+    // December: i-a's 2 h after midnight + i-c's 1 h, all alice's
+    expect(fast.global).toBeCloseTo(3 * 3.6, 9);
+    const nov = await ledger.monthToDate(NOV30);
+    // asked in November: i-a before midnight, i-b; the live i-c (not launched yet then) only its minute
+    expect(nov.global).toBeCloseTo(2 * 3.6 + 3.6 + 0.06, 9);
+    expect((await ledger.batchSpend(['B', 'none'], t)).get('B')).toBeCloseTo(5 * 3.6, 9);
+
+    // retiring the live one moves it into the ledger exactly once
+    await fleet.retire((await fleet.instances()).get('i-c')!, DEC + 10 * H, 'idle');
+    expect((await ledger.monthToDate(t)).global).toBeCloseTo(3 * 3.6, 9);
+    await redis.sadd(src.unfoldedKey, 'i-c', 'i-a'); // a repeated fold changes nothing
+    expect((await ledger.monthToDate(t)).global).toBeCloseTo(3 * 3.6, 9);
+    expect(await redis.scard(src.unfoldedKey)).toBe(0);
+  });
+
+  it('a retired instance\'s entries: per month of billing, per tenant, per batch', () => {
+    const at = (t: number, usd: number, o: { tenant?: string; batchId?: string } = {}) => ({ instanceId: 'i', instanceType: 't', market: 'on-demand' as const, launchedAt: NOV30, at: t, usd, idleUsd: 0, instanceSeconds: 1, spotSavingsUsd: 0, ...(o.tenant ? { jobId: 'j', tenant: o.tenant } : {}), ...(o.batchId ? { batchId: o.batchId } : {}) });
+    expect(ledgerEntries([at(NOV30, 1, { tenant: 'alice', batchId: 'B' }), at(DEC, 2, { tenant: 'alice', batchId: 'B' }), at(DEC, 0.5)])).toEqual([
+      { month: '2026-11', field: 'global', usd: 1 },
+      { month: '2026-11', field: 'tenant:alice', usd: 1 },
+      { month: null, field: 'B', usd: 3 },
+      { month: '2026-12', field: 'global', usd: 2.5 },
+      { month: '2026-12', field: 'tenant:alice', usd: 2 },
+    ]);
+  });
+});
