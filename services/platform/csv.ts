@@ -24,7 +24,7 @@ const COMMA = 44, LF = 10, CR = 13, DQ = 34, SQ = 39, SP = 32, TAB = 9;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** Number from bytes [s, e), or NaN when the cell is not a plain number. */
-function parseNumber(b: Uint8Array, s: number, e: number): number {
+export function parseNumber(b: Uint8Array, s: number, e: number): number {
   let i = s;
   let neg = false;
   if (i < e && (b[i] === 45 || b[i] === 43)) (neg = b[i] === 45, i++);
@@ -220,7 +220,7 @@ export function cellText(col: Column, row: number): string {
   return col.kind === 'number' ? String(col.values[row]) : col.values[row];
 }
 
-const MAX_CLASSES = 50;
+export const MAX_CLASSES = 50;
 
 /** Bounds of a stored summary: it stays small whatever the data (a count per distinct value would be as large as the data). */
 export const SUMMARY_LIMITS = {
@@ -234,7 +234,7 @@ export const SUMMARY_LIMITS = {
   bytes: 256 * 1024,
 } as const;
 
-function topK(m: Map<string, number>, total: number): { counts: Record<string, number>; other: number } {
+export function topK(m: Map<string, number>, total: number): { counts: Record<string, number>; other: number } {
   const sorted = [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, SUMMARY_LIMITS.topK);
   const counts: Record<string, number> = {};
   let listed = 0;
@@ -282,7 +282,12 @@ export function summarizeTable(t: Table): DatasetSummary {
     for (const [k, v] of m) out[String(k)] = v;
     return out;
   });
-  const summary: DatasetSummary = { rows: t.rows, columns: t.columns, classCounts, ...(other.some((n) => n > 0) ? { other } : {}) };
+  return boundedSummary(t.rows, t.columns, classCounts, other);
+}
+
+/** The summary of per-column counts, kept under SUMMARY_LIMITS.bytes (also used by the streaming summary). */
+export function boundedSummary(rows: number, columns: number, classCounts: Array<Record<string, number> | null>, other: number[]): DatasetSummary {
+  const summary: DatasetSummary = { rows, columns, classCounts, ...(other.some((n) => n > 0) ? { other } : {}) };
   // a wide table of categorical columns: drop the largest column counts until the summary fits
   const sizes = classCounts.map((c) => (c ? JSON.stringify(c).length : 0));
   let size = JSON.stringify(summary).length;
