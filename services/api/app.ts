@@ -63,6 +63,8 @@ export interface AppDeps {
   extraMetrics?: Registry[];
   /** parses and summarizes CSV uploads (default: in worker threads) */
   summarize?: Summarizer;
+  /** the largest data set upload in bytes (default LIMITS.datasetBytes) */
+  maxUploadBytes?: number;
 }
 
 export interface Services {
@@ -152,6 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     dataSources: { bucket: artifacts.bucket, grants: config.s3Sources },
     maxStoredBytes: config.limits.maxStoredBytes,
     ...(deps.summarize ? { summarize: deps.summarize } : {}),
+    ...(deps.maxUploadBytes ? { maxUploadBytes: deps.maxUploadBytes } : {}),
     ...(now ? { now } : {}),
   });
   const fleet = createFleetStore(store.redis, config.prefix);

@@ -75,10 +75,16 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * What makes two requests "the same": method, URL and body. A streamed body (a data
+ * set upload) is not read before the handler runs; it is represented by its type and
+ * declared length.
+ */
 function fingerprint(req: FastifyRequest): string {
   const h = createHash('sha256').update(`${req.method} ${req.url}\n`);
-  const b = req.body;
+  const b = req.body as unknown;
   if (Buffer.isBuffer(b)) h.update(b);
+  else if (b && typeof (b as { pipe?: unknown }).pipe === 'function') h.update(`stream ${req.headers['content-type'] ?? ''} ${req.headers['content-length'] ?? ''}`);
   else if (b !== undefined) h.update(JSON.stringify(b));
   return h.digest('hex');
 }

@@ -3,12 +3,21 @@
  * implementation lives in services/platform/artifacts.ts (AWS S3, LocalStack, moto
  * or the embedded s3rver: same client, different endpoint).
  */
+import type { Readable } from 'node:stream';
 import type { S3Location } from './data-sources.ts';
 
 export interface ArtifactStore {
   readonly bucket: string;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;
+  /**
+   * Stores a stream of unknown length (multipart in parts, so it is never held
+   * whole). When the stream or S3 fails, nothing is left under the key (a multipart
+   * upload is aborted) and the promise rejects.
+   */
+  putStream(key: string, body: Readable, contentType?: string): Promise<void>;
+  /** copies an object of the bucket to another key */
+  copy(from: string, to: string): Promise<void>;
   /** undefined when the key does not exist */
   get(key: string): Promise<Buffer | undefined>;
   getJson<T>(key: string): Promise<T | undefined>;
@@ -37,6 +46,16 @@ export function memoryArtifactStore(bucket = 'memory'): ArtifactStore {
     },
     async putJson(key, value) {
       m.set(key, Buffer.from(JSON.stringify(value)));
+    },
+    async putStream(key, body) {
+      const parts: Buffer[] = [];
+      for await (const c of body) parts.push(Buffer.from(c as Uint8Array));
+      m.set(key, Buffer.concat(parts));
+    },
+    async copy(from, to) {
+      const b = m.get(from);
+      if (!b) throw Object.assign(new Error(`no such key ${from}`), { name: 'NoSuchKey' });
+      m.set(to, b);
     },
     async get(key) {
       return m.get(key);

@@ -2,6 +2,8 @@
 export const keys = {
   dataset: (tenant: string, sha256: string) => `datasets/${tenant}/${sha256}.csv`,
   datasetMeta: (tenant: string, id: string) => `datasets/${tenant}/${id}.json`,
+  /** an upload while it streams in (its content address is known only at the end) */
+  datasetIncoming: (tenant: string, uploadId: string) => `datasets/${tenant}/.incoming/${uploadId}`,
   jobPrefix: (jobId: string) => `jobs/${jobId}/`,
   jobFile: (jobId: string, name: string) => `jobs/${jobId}/${name}`,
   history: (jobId: string) => `jobs/${jobId}/history.json`,

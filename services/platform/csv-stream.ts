@@ -1,7 +1,7 @@
 /**
  * A CSV file's summary from its bytes as they arrive, without holding the file: the
  * same rows, columns, class counts and errors as summarizeTable(parseCsv(bytes))
- * (workers/trainer/ml/csv.ts), computed chunk by chunk. Memory is bounded by the
+ * (platform/csv.ts), computed chunk by chunk. Memory is bounded by the
  * per-column counts (SUMMARY_LIMITS) and the longest row, not by the file.
  *
  * Rows are read with the same rules as parseCsv (quotes at a field's start, "" and
@@ -11,7 +11,7 @@
  */
 import { NightshiftError } from '../core/errors.ts';
 import type { DatasetSummary } from '../core/resolve.ts';
-import { boundedSummary, MAX_CLASSES, parseNumber, SUMMARY_LIMITS, topK } from '../../workers/trainer/ml/csv.ts';
+import { boundedSummary, MAX_CLASSES, parseNumber, SUMMARY_LIMITS, topK } from './csv.ts';
 
 const COMMA = 44, LF = 10, CR = 13, DQ = 34, SQ = 39, SP = 32, TAB = 9;
 

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { reconnectDelayMs } from '../../services/platform/redis.ts';
@@ -94,22 +95,30 @@ describe('Redis unavailable', { timeout: 60_000 }, () => {
     expect(list.json().items).toEqual([]); // the POST during the outage created nothing
   });
 
-  it('an upload whose record cannot be stored leaves no object in S3', async () => {
+  it('an upload during which Redis goes down answers 503 and leaves no object in S3', async () => {
     const port = await freePort();
     redisProc = await startRedis(port);
     const summarize = createSummarizer();
     const proc = redisProc;
+    let written = 0;
     stack = await createTestStack({
       label: 'deps-upload',
       env: { REDIS_URL: `redis://127.0.0.1:${port}` },
-      // Redis dies while the upload is being summarized, after the request passed the gate
-      deps: { summarize: async (bytes, header) => {
-        const out = await summarize(bytes, header);
-        await stop(proc);
-        return out;
+      // Redis dies while the body streams in (a multipart upload open), after the request passed the gate
+      deps: { summarize: async (header) => {
+        const session = await summarize(header);
+        return { ...session, write: async (chunk) => {
+          written += chunk.length;
+          if (written > 9 * 1024 * 1024 && proc.exitCode === null) await stop(proc);
+          await session.write(chunk);
+        } };
       } },
     });
-    const res = await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...stack.auth('acme'), 'content-type': 'text/csv' }, payload: '1,2\n3,4\n' });
+    const rows = Array.from({ length: 1_000_000 }, (_, i) => `${i},${i % 7},${i % 2}`).join('\n');
+    const csv = Buffer.from(`${rows}\n`);
+    expect(csv.length).toBeGreaterThan(9 * 1024 * 1024);
+    const res = await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...stack.auth('acme'), 'content-type': 'text/csv' }, payload: Readable.from([csv.subarray(0, 5e6), csv.subarray(5e6, 10e6), csv.subarray(10e6)]) });
+    expect(proc.signalCode).toBe('SIGKILL'); // Redis was down before the upload ended
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
     expect(await stack.artifacts.list('datasets/')).toEqual([]);

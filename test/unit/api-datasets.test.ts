@@ -93,6 +93,18 @@ describe('POST /v1/datasets', () => {
     expect(name.json().error.message).toMatch(/^name: /);
   });
 
+  it('replays the first answer to a retried upload with the same Idempotency-Key', async () => {
+    const csv = '5,6\n7,8\n';
+    const send = () => stack.app.inject({ method: 'POST', url: '/v1/datasets?name=idem', headers: { ...stack.auth('acme'), 'content-type': 'text/csv', 'idempotency-key': 'upload-1' }, payload: csv });
+    const first = await send();
+    expect(first.statusCode).toBe(201);
+    const again = await send();
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json().id).toBe(first.json().id);
+    expect((await stack.store.listDatasets('acme')).filter((d) => d.name === 'idem')).toHaveLength(1);
+  });
+
   it('requires a key', async () => {
     const res = await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: '1,2\n' });
     expect(res.statusCode).toBe(401);

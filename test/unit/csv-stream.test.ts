@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CsvSummaryStream } from '../../services/platform/csv-stream.ts';
-import { parseCsv, SUMMARY_LIMITS, summarizeTable } from '../../workers/trainer/ml/csv.ts';
+import { parseCsv, SUMMARY_LIMITS, summarizeTable } from '../../services/platform/csv.ts';
 import { csvFile } from '../support/fuzz.ts';
 
 type Outcome = { summary: unknown } | { error: { code: string; message: string } };

@@ -6,11 +6,15 @@
  * parameters; s3:// objects only where the data-source policy lets the tenant read
  * them (core/data-sources.ts), and then only checked to exist: the worker reads them.
  */
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import type { DatasetView } from '../../core/views.ts';
 import type { ArtifactStore } from '../../core/artifacts.ts';
 import { NightshiftError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { keys } from '../../core/keys.ts';
+import { LIMITS } from '../../core/spec.ts';
 import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy } from '../../core/data-sources.ts';
 import type { DatasetSummary } from '../../core/resolve.ts';
 import type { DatasetRecord, Store } from '../../platform/store.ts';
@@ -27,6 +31,8 @@ export interface DatasetServiceDeps {
   maxStoredBytes?: number;
   /** parses and summarizes a CSV upload (default: in a worker thread) */
   summarize?: Summarizer;
+  /** the largest upload in bytes (default LIMITS.datasetBytes); larger ones are a 413 */
+  maxUploadBytes?: number;
 }
 
 export const datasetView = (d: DatasetRecord): DatasetView => ({
@@ -45,31 +51,62 @@ const DATASET_URI = /^dataset:([A-Za-z0-9_.-]{1,128})$/;
 
 const ACTIVE = ['queued', 'scheduled', 'running'];
 
-export function createDatasetService({ store, artifacts, dataSources, now = () => new Date(), maxStoredBytes = Number.MAX_SAFE_INTEGER, summarize = createSummarizer() }: DatasetServiceDeps) {
+export function createDatasetService({ store, artifacts, dataSources, now = () => new Date(), maxStoredBytes = Number.MAX_SAFE_INTEGER, summarize = createSummarizer(), maxUploadBytes = LIMITS.datasetBytes }: DatasetServiceDeps) {
   return {
+    maxUploadBytes,
+
     /**
-     * Stores an upload: summary (off the event loop), the quota check, the file
-     * (content-addressed, once per tenant and content), then the record. When a
-     * later step fails, what the earlier steps wrote is removed again, so a failed
-     * upload leaves no object behind.
+     * Stores an upload as it streams in: the bytes go to a temporary object
+     * (datasets/<tenant>/.incoming/<uuid>, multipart) and to the summary thread
+     * (which also hashes them) at the same pace, so the file is never held whole.
+     * At the end the temporary object is copied to its content address (once per
+     * tenant and content; the stored-bytes quota is checked then), and the record
+     * written. Every failure (the client going away, the size limit, a CSV error,
+     * S3 or Redis failing) removes what was written, temporary object included,
+     * and nothing is answered that was not stored.
      */
-    async upload(tenant: string, bytes: Buffer, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
-      if (bytes.length === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
-      // ragged_csv / dataset_invalid errors name the line
-      const { summary, sha256 } = await summarize(bytes, opts.header);
-      const id = newId('ds');
-      const key = keys.dataset(tenant, sha256);
-      const undo: Array<() => Promise<unknown>> = [];
+    async upload(tenant: string, body: AsyncIterable<Uint8Array>, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
+      const session = await summarize(opts.header);
+      const incoming = keys.datasetIncoming(tenant, randomUUID());
+      const toS3 = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const stored = artifacts.putStream(incoming, toS3, 'text/csv');
+      stored.catch(() => undefined); // awaited below; a failure while reading is seen there too
+      const undo: Array<() => Promise<unknown>> = [() => artifacts.deletePrefix(incoming)];
+      let bytes = 0;
       try {
+        const source = body[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await source.next();
+          } catch (e) {
+            throw new NightshiftError('bad_request', `body: the upload ended before the whole body arrived (${(e as Error).message}); nothing was stored`, { field: 'body' });
+          }
+          if (next.done) break;
+          const chunk = next.value;
+          bytes += chunk.length;
+          if (bytes > maxUploadBytes) {
+            throw new NightshiftError('payload_too_large', `body: a data set may have at most ${maxUploadBytes} bytes; nothing was stored`, { field: 'body' });
+          }
+          await session.write(chunk); // rejects at once on a CSV error
+          if (!toS3.write(chunk)) await Promise.race([once(toS3, 'drain'), stored]);
+        }
+        if (bytes === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
+        toS3.end();
+        await stored;
+        // ragged_csv / dataset_invalid errors name the line
+        const { summary, sha256 } = await session.end();
+        const id = newId('ds');
+        const key = keys.dataset(tenant, sha256);
         if (!(await artifacts.exists(key))) {
-          const stored = await store.storedBytes(tenant);
-          if (stored + bytes.length > maxStoredBytes) {
-            throw new NightshiftError('quota_exceeded', `this upload (${bytes.length} bytes) would take the tenant's stored data sets to ${stored + bytes.length} bytes, over the limit of ${maxStoredBytes} (NIGHTSHIFT_MAX_STORED_BYTES); delete data sets with DELETE /v1/datasets/:id`);
+          const had = await store.storedBytes(tenant);
+          if (had + bytes > maxStoredBytes) {
+            throw new NightshiftError('quota_exceeded', `this upload (${bytes} bytes) would take the tenant's stored data sets to ${had + bytes} bytes, over the limit of ${maxStoredBytes} (NIGHTSHIFT_MAX_STORED_BYTES); delete data sets with DELETE /v1/datasets/:id`);
           }
           undo.push(() => artifacts.deletePrefix(key));
-          await artifacts.put(key, bytes, 'text/csv');
-          await store.addStoredBytes(tenant, bytes.length);
-          undo.push(() => store.addStoredBytes(tenant, -bytes.length));
+          await artifacts.copy(incoming, key);
+          await store.addStoredBytes(tenant, bytes);
+          undo.push(() => store.addStoredBytes(tenant, -bytes));
         }
         const record: DatasetRecord = {
           id,
@@ -79,7 +116,7 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
           key,
           rows: summary.rows,
           columns: summary.columns,
-          bytes: bytes.length,
+          bytes,
           sha256,
           header: opts.header,
           createdAt: now().toISOString(),
@@ -88,8 +125,13 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
         undo.push(() => artifacts.deletePrefix(keys.datasetMeta(tenant, id)));
         await artifacts.putJson(keys.datasetMeta(tenant, id), record);
         await store.putDataset(record);
+        await artifacts.deletePrefix(incoming).catch(() => undefined);
         return record;
       } catch (e) {
+        session.abort();
+        // the multipart upload is aborted when its stream fails; wait for that before removing anything
+        toS3.destroy(e as Error);
+        await stored.catch(() => undefined);
         for (const u of undo.reverse()) await u().catch(() => undefined);
         throw e;
       }
