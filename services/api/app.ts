@@ -15,7 +15,8 @@ import type { Queues } from '../platform/queue.ts';
 import type { Store } from '../platform/store.ts';
 import { createKeyStore } from '../platform/api-keys.ts';
 import { authHook, createAuthenticator, type Principal } from './auth.ts';
-import { createStreamCounter, dependencyGate, parseJsonBody, registerIdempotency, requestShapeGuard } from './hardening.ts';
+import { dependencyGate, parseJsonBody, registerIdempotency, requestShapeGuard } from './hardening.ts';
+import { createStreamCounter } from './stream-limit.ts';
 import { createHash } from 'node:crypto';
 import { NightshiftError } from '../core/errors.ts';
 import { ErrorSchema, frameworkErrors, registerErrorHandling } from './errors.ts';
@@ -59,6 +60,8 @@ export interface AppDeps {
   now?: () => Date;
   /** SSE heartbeat interval (default 15 s) */
   sseHeartbeatMs?: number;
+  /** how long an event stream's lease lasts unrenewed, i.e. how long a dead API process's streams still count (default 30 s) */
+  sseLeaseMs?: number;
   /** metric registries of other parts in this process (the provisioner's), served on /metrics too */
   extraMetrics?: Registry[];
   /** parses and summarizes CSV uploads (default: in worker threads) */
@@ -192,7 +195,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook('preValidation', requestShapeGuard);
     registerIdempotency(v1, store.redis, config.prefix);
     await v1.register(jobRoutes, { services });
-    await v1.register(jobFileRoutes, { services, streams: createStreamCounter(config.limits.maxEventStreams), ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
+    // event streams per tenant, counted in Redis across API processes
+    const streams = createStreamCounter(store.redis, config.prefix, config.limits.maxEventStreams, deps.sseLeaseMs ? { leaseMs: deps.sseLeaseMs } : {});
+    v1.addHook('onClose', async () => streams.close());
+    await v1.register(jobFileRoutes, { services, streams, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
     await v1.register(datasetRoutes, { services });
     await v1.register(datasetDeleteRoutes, { services });
     const batchStore = createBatchStore(store.redis, config.prefix, store);

@@ -149,31 +149,6 @@ export function registerIdempotency(app: FastifyInstance, redis: Redis, prefix: 
   });
 }
 
-// ---- event streams per tenant --------------------------------------------------------
-
-/** Counts open event streams per tenant in this process; `open` refuses one over the limit. */
-export function createStreamCounter(max: number) {
-  const open = new Map<string, number>();
-  return {
-    open(tenant: string): () => void {
-      const n = open.get(tenant) ?? 0;
-      if (n >= max) throw new NightshiftError('quota_exceeded', `this tenant already has ${n} event streams open (limit ${max}, NIGHTSHIFT_MAX_EVENT_STREAMS); close one or poll GET /v1/jobs/:id`);
-      open.set(tenant, n + 1);
-      let closed = false;
-      return () => {
-        if (closed) return;
-        closed = true;
-        const m = (open.get(tenant) ?? 1) - 1;
-        if (m <= 0) open.delete(tenant);
-        else open.set(tenant, m);
-      };
-    },
-    count: (tenant: string): number => open.get(tenant) ?? 0,
-  };
-}
-
-export type StreamCounter = ReturnType<typeof createStreamCounter>;
-
 // ---- dependency failures -------------------------------------------------------------
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH']);

@@ -115,7 +115,7 @@ export interface TenantLimits {
   rateLimitPerMinute: number;
   /** training units a tenant may have queued or running at once */
   maxQueuedUnits: number;
-  /** event streams (GET /v1/jobs/:id/events) a tenant may hold open per API process */
+  /** event streams (GET /v1/jobs/:id/events) a tenant may hold open, counted across all API processes */
   maxEventStreams: number;
   /** bytes of uploaded data sets a tenant may store */
   maxStoredBytes: number;

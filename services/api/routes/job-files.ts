@@ -5,7 +5,7 @@ import { isTerminal, type Job } from '../../core/job.ts';
 import type { JobEvent } from '../../platform/store.ts';
 import { keys } from '../../core/keys.ts';
 import type { Services } from '../app.ts';
-import type { StreamCounter } from '../hardening.ts';
+import type { StreamCounter } from '../stream-limit.ts';
 import { ArtifactParams, ArtifactQuery, HistoryAnswer, JobIdParams, errorResponses } from '../schemas.ts';
 
 export const SSE_HEARTBEAT_MS = 15_000;
@@ -62,14 +62,25 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; stre
     schema: {
       tags: ['jobs'],
       summary: 'Live events of a job (Server-Sent Events)',
-      description: 'First a "job" event with the current Job, then "status", "progress" and "unit" events; the stream ends when the job reaches a terminal status. A comment line every 15 s keeps the connection open. A tenant may hold NIGHTSHIFT_MAX_EVENT_STREAMS streams open per API process (429 beyond).',
+      description: 'First a "job" event with the current Job, then "status", "progress" and "unit" events; the stream ends when the job reaches a terminal status. A comment line every 15 s keeps the connection open. A tenant may hold NIGHTSHIFT_MAX_EVENT_STREAMS streams open, counted across all API processes (429 beyond).',
       params: JobIdParams,
       produces: ['text/event-stream'],
       response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 404, 429) },
     },
   }, async (req, reply) => {
     const job = await jobs.visibleJob(req.principal, req.params.id);
-    const release = streams.open(req.principal.tenant);
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+    };
+    req.raw.once('close', onGone);
+    const release = await streams.open(req.principal.tenant);
+    req.raw.off('close', onGone);
+    if (gone) {
+      // the client left while the lease was taken
+      release();
+      return reply.hijack();
+    }
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
