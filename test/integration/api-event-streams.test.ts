@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/api/app.ts';
 import { createStore } from '../../services/platform/store.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
-import { createTestStack, type TestStack } from '../support/app.ts';
+import { createTestStack, type TestStack } from '../../support/app.ts';
 
 const LEASE_MS = 5_000;
 let a: TestStack;
