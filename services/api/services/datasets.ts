@@ -51,6 +51,9 @@ const DATASET_URI = /^dataset:([A-Za-z0-9_.-]{1,128})$/;
 
 const ACTIVE = ['queued', 'scheduled', 'running'];
 
+/** uploads up to this size are held until their end and stored once, without a temporary object */
+const SMALL_UPLOAD = 256 * 1024;
+
 export function createDatasetService({ store, artifacts, dataSources, now = () => new Date(), maxStoredBytes = Number.MAX_SAFE_INTEGER, summarize = createSummarizer(), maxUploadBytes = LIMITS.datasetBytes }: DatasetServiceDeps) {
   return {
     maxUploadBytes,
@@ -61,17 +64,28 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
      * (which also hashes them) at the same pace, so the file is never held whole.
      * At the end the temporary object is copied to its content address (once per
      * tenant and content; the stored-bytes quota is checked then), and the record
-     * written. Every failure (the client going away, the size limit, a CSV error,
+     * written. An upload of at most SMALL_UPLOAD bytes is held and stored once at
+     * its content address instead. Every failure (the client going away, the size limit, a CSV error,
      * S3 or Redis failing) removes what was written, temporary object included,
      * and nothing is answered that was not stored.
      */
     async upload(tenant: string, body: AsyncIterable<Uint8Array>, opts: { name?: string; header: boolean }): Promise<DatasetRecord> {
       const session = await summarize(opts.header);
       const incoming = keys.datasetIncoming(tenant, randomUUID());
-      const toS3 = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const stored = artifacts.putStream(incoming, toS3, 'text/csv');
-      stored.catch(() => undefined); // awaited below; a failure while reading is seen there too
-      const undo: Array<() => Promise<unknown>> = [() => artifacts.deletePrefix(incoming)];
+      const undo: Array<() => Promise<unknown>> = [];
+      // a small upload is held until its end and stored once at its content address;
+      // a larger one streams to the temporary key from the moment it passes SMALL_UPLOAD
+      let held: Uint8Array[] = [];
+      let toS3: PassThrough | undefined;
+      let stored: Promise<void> | undefined;
+      const startStreaming = (): void => {
+        toS3 = new PassThrough({ highWaterMark: 1024 * 1024 });
+        stored = artifacts.putStream(incoming, toS3, 'text/csv');
+        stored.catch(() => undefined); // awaited below; a failure while reading is seen there too
+        undo.push(() => artifacts.deletePrefix(incoming));
+        for (const c of held) toS3.write(c);
+        held = [];
+      };
       let bytes = 0;
       try {
         const source = body[Symbol.asyncIterator]();
@@ -89,11 +103,18 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
             throw new NightshiftError('payload_too_large', `body: a data set may have at most ${maxUploadBytes} bytes; nothing was stored`, { field: 'body' });
           }
           await session.write(chunk); // rejects at once on a CSV error
-          if (!toS3.write(chunk)) await Promise.race([once(toS3, 'drain'), stored]);
+          if (!toS3 && bytes <= SMALL_UPLOAD) {
+            held.push(chunk);
+            continue;
+          }
+          if (!toS3) startStreaming();
+          if (!toS3!.write(chunk)) await Promise.race([once(toS3!, 'drain'), stored]);
         }
         if (bytes === 0) throw new NightshiftError('dataset_invalid', 'line 1: the body is empty; send the CSV file as the request body');
-        toS3.end();
-        await stored;
+        if (toS3) {
+          toS3.end();
+          await stored;
+        }
         // ragged_csv / dataset_invalid errors name the line
         const { summary, sha256 } = await session.end();
         const id = newId('ds');
@@ -104,7 +125,8 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
             throw new NightshiftError('quota_exceeded', `this upload (${bytes} bytes) would take the tenant's stored data sets to ${had + bytes} bytes, over the limit of ${maxStoredBytes} (NIGHTSHIFT_MAX_STORED_BYTES); delete data sets with DELETE /v1/datasets/:id`);
           }
           undo.push(() => artifacts.deletePrefix(key));
-          await artifacts.copy(incoming, key);
+          if (toS3) await artifacts.copy(incoming, key);
+          else await artifacts.put(key, Buffer.concat(held), 'text/csv');
           await store.addStoredBytes(tenant, bytes);
           undo.push(() => store.addStoredBytes(tenant, -bytes));
         }
@@ -125,13 +147,13 @@ export function createDatasetService({ store, artifacts, dataSources, now = () =
         undo.push(() => artifacts.deletePrefix(keys.datasetMeta(tenant, id)));
         await artifacts.putJson(keys.datasetMeta(tenant, id), record);
         await store.putDataset(record);
-        await artifacts.deletePrefix(incoming).catch(() => undefined);
+        if (toS3) await artifacts.deletePrefix(incoming).catch(() => undefined);
         return record;
       } catch (e) {
         session.abort();
         // the multipart upload is aborted when its stream fails; wait for that before removing anything
-        toS3.destroy(e as Error);
-        await stored.catch(() => undefined);
+        toS3?.destroy(e as Error);
+        await stored?.catch(() => undefined);
         for (const u of undo.reverse()) await u().catch(() => undefined);
         throw e;
       }
