@@ -193,7 +193,11 @@ describe('query parameters and content types on mutating routes', () => {
     expect((await upload('1,2\n', 'acme', '?headers=true')).statusCode).toBe(400);
   });
 
-  it('answers 415 for a body without a content type', async () => {
+  it('answers 415 for a POST without a content type, with or without a body', async () => {
+    // no body and no Content-Type was a 400 "body: must be object"
+    const empty = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme') });
+    expect(empty.json().error.code).toBe('unsupported_media_type');
+    expect(empty.statusCode).toBe(415);
     const res = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme'), payload: Buffer.from(JSON.stringify(spec())) });
     expect(res.statusCode).toBe(415);
     expect(res.json().error.code).toBe('unsupported_media_type');
