@@ -56,9 +56,14 @@ describe('provisioner with the local provider', () => {
       maxLive = Math.max(maxLive, live);
       return (await redis.llen(`${prefix}:test:done`)) === 8;
     }, 40_000, 'all units done');
-    const lastUnitEnd = Math.max(...(await queues.units.getJobs(['completed'])).map((j) => j.finishedOn ?? 0));
+    const completed = await queues.units.getJobs(['completed']);
+    expect(completed).toHaveLength(8);
+    const lastUnitEnd = Math.max(...completed.map((j) => j.finishedOn ?? 0));
     await waitFor(async () => (await local.describe()).every((i) => i.state === 'terminated'), 15_000, 'every worker gone');
-    const lastTerminate = Math.max(...calls.filter((c) => c.op === 'terminate').map((c) => c.at));
+    // Math.max of no calls is -Infinity, which would pass the latency bound below: there must be terminates
+    const terminates = calls.filter((c) => c.op === 'terminate');
+    expect(terminates.length).toBeGreaterThanOrEqual(1);
+    const lastTerminate = Math.max(...terminates.map((c) => c.at));
 
     expect(maxLive).toBeLessThanOrEqual(2);
     const launched = calls.filter((c) => c.op === 'launch').flatMap((c) => c.ids);
@@ -68,6 +73,7 @@ describe('provisioner with the local provider', () => {
     const drainToTerminate = lastTerminate - lastUnitEnd;
     expect(drainToTerminate).toBeLessThanOrEqual(2_000 + 2 * 300 + 500);
     const views = await prov.instances();
+    expect(views.length).toBe(launched.length);
     expect(views.every((v) => v.state === 'terminated' || v.terminatedAt !== null)).toBe(true);
     console.log(`local: first launch ${firstLaunch} ms after queueing; last terminate ${drainToTerminate} ms after the last unit ended`);
   });
