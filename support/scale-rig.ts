@@ -5,7 +5,12 @@
  * process). Work goes in as one batch of k-fold jobs (POST /v1/batches); `verify`
  * says, per unit, how often a trainer ran it and whether its result was recorded once.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createProvisioner, type Provisioner } from '../services/provisioner/provisioner.ts';
+import { REPO_ROOT } from '../services/provisioner/worker-process.ts';
 import type { JobStatus } from '../services/core/job.ts';
 import { createTestStack, type TestStack } from './app.ts';
 import { quietLogger } from './cloud-sim.ts';
@@ -17,6 +22,8 @@ export interface ScaleRig {
   provisioner: Provisioner;
   /** one batch of `jobs` k-fold jobs of `folds` units each */
   submit(jobs: number, folds: number): Promise<{ batchId: string; jobIds: string[] }>;
+  /** unit results recorded over these jobs */
+  unitsDone(jobIds: string[]): Promise<number>;
   /** jobs per status */
   statuses(jobIds: string[]): Promise<Record<string, number>>;
   verify(jobIds: string[]): Promise<ScaleCheck>;
@@ -35,9 +42,27 @@ export interface ScaleCheck {
   mismatched: string[];
 }
 
-export async function startScaleRig(o: { label: string; instances: number; hosts: number; unitMs: number; reconcileMs?: number; idleTimeoutS?: number; startProvisioner?: boolean }): Promise<ScaleRig> {
+/** The embedded S3 server in a child process (support/embedded-s3-process.ts). */
+async function s3Process(): Promise<{ proc: ChildProcess; dir: string; endpoint: string; accessKeyId: string; secretAccessKey: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nightshift-s3-'));
+  const proc = fork(path.join(REPO_ROOT, 'support/embedded-s3-process.ts'), [dir], { execArgv: ['--import', 'tsx'], cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const info = await new Promise<{ endpoint: string; accessKeyId: string; secretAccessKey: string }>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line));
+    });
+    proc.once('exit', (code) => reject(new Error(`the S3 server process exited with ${code}`)));
+  });
+  return { proc, dir, ...info };
+}
+
+export async function startScaleRig(o: { label: string; instances: number; hosts: number; unitMs: number; reconcileMs?: number; idleTimeoutS?: number; startProvisioner?: boolean; s3InChild?: boolean }): Promise<ScaleRig> {
+  const s3 = o.s3InChild ? await s3Process() : undefined;
   const stack = await createTestStack({
     label: o.label,
+    ...(s3 ? { s3: { endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } : {}),
     env: {
       NIGHTSHIFT_MAX_QUEUED_UNITS: '1000000', NIGHTSHIFT_RATE_LIMIT_PER_MINUTE: '0', NIGHTSHIFT_COMPUTE: 'local',
       NIGHTSHIFT_MAX_INSTANCES: String(o.instances), NIGHTSHIFT_IDLE_TIMEOUT_S: String(o.idleTimeoutS ?? 3),
@@ -53,6 +78,7 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
   } catch (e) {
     await fleet?.close();
     await stack.close();
+    s3?.proc.kill('SIGTERM');
     throw e;
   }
   const { redis, store } = stack;
@@ -75,6 +101,15 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
       if (res.statusCode !== 201) throw new Error(`POST /v1/batches answered ${res.statusCode}: ${res.body}`);
       const body = res.json() as { id: string; jobIds: string[] };
       return { batchId: body.id, jobIds: body.jobIds };
+    },
+    async unitsDone(jobIds) {
+      let n = 0;
+      for (let i = 0; i < jobIds.length; i += 500) {
+        const pipe = redis.pipeline();
+        for (const id of jobIds.slice(i, i + 500)) pipe.hlen(store.keys.units(id));
+        for (const [, v] of (await pipe.exec()) ?? []) n += Number(v ?? 0);
+      }
+      return n;
     },
     async statuses(jobIds) {
       const out: Record<string, number> = {};
@@ -112,6 +147,10 @@ export async function startScaleRig(o: { label: string; instances: number; hosts
       await provisioner!.stop();
       await fleet!.close();
       await stack.close();
+      if (s3) {
+        s3.proc.kill('SIGTERM');
+        rmSync(s3.dir, { recursive: true, force: true });
+      }
     },
   };
 }
