@@ -9,7 +9,9 @@ import { createStore } from '../../services/platform/store.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createProvisioner } from '../../services/provisioner/provisioner.ts';
 import { addUnits, isLive, quietLogger, startCloudRig, waitFor } from '../../support/cloud-sim.ts';
-import { useAwsEmulator } from '../support/moto.ts';
+import { emulatorEc2, useAwsEmulator } from '../support/moto.ts';
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
 
 const IDLE_S = 2;
 const PERIOD_MS = 300;
@@ -23,9 +25,9 @@ afterEach(async () => {
 
 const SPEC = { name: 'x', dataset: { uri: 'builtin:make_regression' }, model: { layers: [{ type: 'dense', units: 1 }] }, training: { loss: 'mse', epochs: 1 } } as unknown as JobSpec;
 
-async function setup(o: { amiNameFilter?: string; env?: Record<string, string>; unitMs?: number } = {}) {
+async function setup(o: { amiNameFilter?: string; env?: Record<string, string>; unitMs?: number; ec2?: EC2Client } = {}) {
   const rig = await startCloudRig({
-    endpoint: aws.endpoint, ec2: aws.ec2, label: 'leaks', unitMs: o.unitMs ?? 200,
+    endpoint: aws.endpoint, ec2: o.ec2 ?? aws.ec2, label: 'leaks', unitMs: o.unitMs ?? 200,
     env: { NIGHTSHIFT_EC2_INSTANCE_TYPES: 'p3.2xlarge', NIGHTSHIFT_MAX_INSTANCES: '3', NIGHTSHIFT_IDLE_TIMEOUT_S: String(IDLE_S), NIGHTSHIFT_RECONCILE_MS: String(PERIOD_MS), NIGHTSHIFT_BOOT_TIMEOUT_S: '600', ...o.env },
     ...(o.amiNameFilter ? { amiNameFilter: o.amiNameFilter } : {}),
   });
@@ -77,6 +79,31 @@ describe('leaks on the emulated cloud', () => {
     // several more passes: no further attempt, nothing alive
     await new Promise((r) => setTimeout(r, 8 * PERIOD_MS));
     expect(c.logs.filter((l) => l.m?.startsWith('launch failed')).length).toBe(1);
+    expect((await c.instances()).filter(isLive)).toEqual([]);
+  }, 60_000);
+
+  it('an account quota (VcpuLimitExceeded) blocks the class at once: the job says which quota, nothing launches in a loop, nothing is alive', async () => {
+    // moto cannot produce quota errors: RunInstances fails on purpose, every other call goes to moto
+    const client = emulatorEc2(aws.endpoint);
+    const mock = mockClient(client);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const forward = (C: new (i: any) => unknown) => mock.on(C as never).callsFake((input: unknown) => aws.ec2.send(new C(input) as never));
+    for (const C of [DescribeInstancesCommand, TerminateInstancesCommand, DescribeImagesCommand, DescribeSpotPriceHistoryCommand]) forward(C);
+    let runs = 0;
+    mock.on(RunInstancesCommand).callsFake(async () => {
+      runs++;
+      throw Object.assign(new Error('You have requested more vCPU capacity than your current vCPU limit of 0 allows'), { name: 'VcpuLimitExceeded', Code: 'VcpuLimitExceeded', $metadata: { httpStatusCode: 400 } });
+    });
+    const c = await setup({ ec2: client });
+    await c.job('jobA', 2);
+    c.prov.start();
+    await waitFor(async () => (await c.fleet.holds()).get('gpu')?.blocked === true, 15_000, 'class blocked');
+    expect((await c.fleet.holds()).get('gpu')!.reason).toBe('quota');
+    await waitFor(async () => (await c.store.getJob('jobA'))?.waiting?.reason === 'quota', 5_000, 'the job says why it waits');
+    expect((await c.store.getJob('jobA'))!.waiting!.message).toMatch(/VcpuLimitExceeded/);
+    const runsAtBlock = runs;
+    await new Promise((r) => setTimeout(r, 8 * PERIOD_MS));
+    expect(runs).toBe(runsAtBlock);
     expect((await c.instances()).filter(isLive)).toEqual([]);
   }, 60_000);
 

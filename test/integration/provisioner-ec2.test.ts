@@ -175,6 +175,26 @@ describe('EC2 provider against the emulator', () => {
     expect(await p.hourlyUsd('gpu', 'require')).toBe(3.06);
   });
 
+  it('the user data sent to RunInstances powers the machine off if the bootstrap never hands over (shutdown -h +N before anything that can hang)', async () => {
+    const prefix = uniquePrefix('poweroff');
+    const p = createEc2Provider(cfg(prefix, { NIGHTSHIFT_BOOTSTRAP_POWEROFF_MIN: '7' }), { amiNameFilter: DL_NAME });
+    const out = await p.launch({ launchId: `${prefix}-1`, resourceClass: 'gpu', count: 1, spot: 'no' });
+    try {
+      const ud = await aws.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: out.instances[0].id, Attribute: 'userData' }));
+      const lines = Buffer.from(ud.UserData?.Value ?? '', 'base64').toString().split('\n');
+      const powerOff = lines.findIndex((l) => /^shutdown -h \+'?7'? 'nightshift: the worker never started'$/.test(l));
+      expect(powerOff, lines.slice(0, 30).join('\n')).toBeGreaterThan(0);
+      // before the first network or container step (aws, docker, curl, dnf/apt), so a hang there still ends in a power-off
+      const firstRisky = lines.findIndex((l) => /^\s*(aws |docker |curl |dnf |yum |apt-get |systemctl )/.test(l));
+      expect(firstRisky).toBeGreaterThan(powerOff);
+      // and the worker's handover cancels it: the bootstrap installs the unit that runs shutdown -c
+      expect(lines.some((l) => l.includes('shutdown -c'))).toBe(true);
+    } finally {
+      await p.terminate(out.instances.map((i) => i.id));
+      await p.close?.();
+    }
+  });
+
   it('an hour into a spot instance\'s life its price is re-read in its zone; without history the catalog price stays, recorded as such', async () => {
     const prefix = uniquePrefix('spotre');
     const p = createEc2Provider(cfg(prefix), { amiNameFilter: DL_NAME });
