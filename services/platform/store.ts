@@ -373,6 +373,12 @@ export function createStore(redis: Redis, prefix: string) {
       return toJob(await redis.hgetall(k.job(id)));
     },
 
+    /** The record and the status in one call (a worker taking a unit). */
+    async getRecordAndStatus(id: string): Promise<{ record?: JobRecord; status?: JobStatus }> {
+      const [r, s] = await redis.hmget(k.job(id), 'record', 'status');
+      return { ...(r ? { record: JSON.parse(r) as JobRecord } : {}), ...(s ? { status: s as JobStatus } : {}) };
+    },
+
     async getStatus(id: string): Promise<JobStatus | undefined> {
       return ((await redis.hget(k.job(id), 'status')) as JobStatus | null) ?? undefined;
     },

@@ -64,7 +64,9 @@ async function run(msg: RunUnitMessage): Promise<void> {
   const ckKey = `${keys.checkpoint(jobId, unit.key)}checkpoint.json`;
   try {
     const data = await table(msg, spec.dataset.uri, msg.spec.dataset.header ?? msg.datasetHeader ?? false);
-    const checkpoint = await artifacts.getJson<Checkpoint>(ckKey);
+    // a unit that never ran has no checkpoint: no lookup before its first epoch
+    const checkpoint = msg.mayResume === false ? undefined : await artifacts.getJson<Checkpoint>(ckKey);
+    let checkpointed = false;
     if (checkpoint) send({ type: 'resumed', unit: unit.key, epoch: checkpoint.epoch });
     const out = await runUnit({
       spec,
@@ -80,7 +82,10 @@ async function run(msg: RunUnitMessage): Promise<void> {
           checkpointRequested = false;
           return now;
         },
-        saveCheckpoint: (c) => artifacts.putJson(ckKey, c),
+        saveCheckpoint: (c) => {
+          checkpointed = true;
+          return artifacts.putJson(ckKey, c);
+        },
       },
     });
     if (out.status === 'interrupted') {
@@ -114,7 +119,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
       ...(out.warnings.length ? { warnings: out.warnings } : {}),
     };
     await artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null });
-    await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));
+    if (checkpointed || msg.mayResume !== false) await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));
     send({ type: 'done', result });
   } catch (e) {
     const retryable = isNightshiftError(e) ? e.retryable : true;

@@ -21,6 +21,11 @@ export interface RunUnitMessage {
   datasetHeader?: boolean;
   worker: string;
   instanceId?: string;
+  /**
+   * false when the unit never ran before (first attempt, never stalled, no epoch
+   * reported): no checkpoint can exist, so the child does not look for one
+   */
+  mayResume?: boolean;
 }
 
 export type ParentMessage = RunUnitMessage | { type: 'stop' } | { type: 'checkpoint' };

@@ -1,7 +1,9 @@
 /**
  * The worker's handle on its trainer child process: forks it lazily, runs one unit
  * at a time, and can ask it to stop at the next epoch boundary or kill it outright.
- * A child that dies is replaced on the next run.
+ * The child stays up between units (the backend loaded once). A child that dies after
+ * it was ready (a crash, an out-of-memory kill, a kill for a cancellation or timeout)
+ * is replaced at once in the background, so the next unit finds a warm one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,7 @@ export class TrainerChild {
   private proc?: ChildProcess;
   private ready?: Promise<string>;
   private killReason?: string;
+  private closed = false;
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -44,16 +47,26 @@ export class TrainerChild {
       proc.on('message', onMsg);
       proc.once('exit', (code, signal) => reject(new Error(`trainer process exited during start (code ${code}, signal ${signal})`)));
     });
+    const ready = this.ready;
     proc.once('exit', () => {
-      if (this.proc === proc) {
-        this.proc = undefined;
-        this.ready = undefined;
-      }
+      if (this.proc !== proc) return;
+      this.proc = undefined;
+      this.ready = undefined;
+      // a child that had started is replaced now; one that failed to start is retried by the next run
+      void ready.then(() => {
+        if (!this.closed && !this.proc) this.start().catch(() => undefined);
+      }, () => undefined);
     });
     return this.ready;
   }
 
+  /** the running child's process id (undefined between a death and its replacement) */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   async warm(): Promise<string> {
+    this.closed = false;
     return this.ready ?? this.start();
   }
 
@@ -118,6 +131,7 @@ export class TrainerChild {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const p = this.proc;
     if (!p) return;
     const exited = new Promise((r) => p.once('exit', r));

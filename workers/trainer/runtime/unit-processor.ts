@@ -45,13 +45,21 @@ const DEADLINE_STOP_GRACE_MS = 30_000;
 /** A unit of a job stopped by its budget waits this long before it looks again (a raised budget reopens the job). */
 export const BUDGET_PARK_MS = 30_000;
 
+/**
+ * Whether a unit may have a checkpoint: it was attempted or stalled before, or reported
+ * an epoch (checkpoints are written at epoch ends, after the epoch's progress).
+ */
+export function mayResume(job: Pick<BullJob, 'attemptsMade' | 'stalledCounter' | 'progress'>): boolean {
+  const progressed = typeof job.progress === 'object' ? Object.keys(job.progress ?? {}).length > 0 : Boolean(job.progress);
+  return job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0 || progressed;
+}
+
 export function createUnitProcessor(d: UnitProcessorDeps) {
   return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
     const p: UnitPayload = parsePayload(CATALOG.unit.schema, job.data);
     const log = { jobId: p.jobId, unit: p.unit.key, attempt: job.attemptsMade + 1, worker: d.workerId };
-    const rec = await d.store.getRecord(p.jobId);
+    const { record: rec, status } = await d.store.getRecordAndStatus(p.jobId);
     if (!rec) return { skipped: 'unknown job' };
-    const status = await d.store.getStatus(p.jobId);
     if (status === 'budget_exhausted' && token) {
       // parked, not dropped: raising the budget reopens the job and its units run
       await job.moveToDelayed(Date.now() + BUDGET_PARK_MS, token);
@@ -87,12 +95,15 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       }
     }
 
-    await d.store.setStatus(p.jobId, 'running');
+    const span = d.instanceId ? { instanceId: d.instanceId, jobId: p.jobId, tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), unit: p.unit.key, start: Date.now() } : undefined;
+    // the status and the cost record in one round of Redis calls, not one after the other
+    await Promise.all([
+      d.store.setStatus(p.jobId, 'running'),
+      span ? d.meter?.unitStarted(span).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit start (costs)')) : undefined,
+    ]);
     const pool = 'take' in d.child ? d.child : undefined;
     const child: TrainerChild = pool ? pool.take() : (d.child as TrainerChild);
     d.onActive?.(1);
-    const span = d.instanceId ? { instanceId: d.instanceId, jobId: p.jobId, tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), unit: p.unit.key, start: Date.now() } : undefined;
-    if (span) await d.meter?.unitStarted(span).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit start (costs)'));
     const { timeoutMinutes } = resolveJobSpec(rec.spec);
     const timeoutMs = timeoutMinutes * 60_000;
     let stopAsked = false;
@@ -120,7 +131,7 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     let outcome: UnitOutcome;
     try {
       outcome = await child.run(
-        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId },
+        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId, mayResume: mayResume(job) },
         {
           onEpoch: (m) => {
             d.onProgress?.();
