@@ -93,6 +93,14 @@ export function onUnitsQueued(redis: Pick<Redis, 'duplicate'>, prefix: string, f
   return () => sub.disconnect();
 }
 
+/**
+ * How long BullMQ keeps its own finished jobs: a day, and never more than 10,000 per
+ * queue, whatever the rate (a unit's result lives in the job's record; the job record
+ * follows NIGHTSHIFT_RETENTION_DAYS). Failed ones stay longer for diagnosis, as many.
+ */
+const KEEP_COMPLETED = { age: 24 * 3600, count: 10_000 };
+const KEEP_FAILED = { age: 30 * 24 * 3600, count: 10_000 };
+
 function flowOf(a: EnqueueArgs) {
   return {
     name: CATALOG.aggregate.name,
@@ -102,8 +110,8 @@ function flowOf(a: EnqueueArgs) {
       jobId: parentJobId(a.jobId),
       attempts: CATALOG.aggregate.attempts,
       backoff: CATALOG.aggregate.backoff,
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 30 * 24 * 3600 },
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
     },
     children: a.units.map((u, i) => ({
       name: CATALOG.unit.name,
@@ -115,8 +123,8 @@ function flowOf(a: EnqueueArgs) {
         backoff: CATALOG.unit.backoff,
         priority: a.ordinal === undefined ? bullPriority(a.priority) : fairPriority(a.priority, a.ordinal + i),
         ignoreDependencyOnFailure: true,
-        removeOnComplete: { age: 7 * 24 * 3600 },
-        removeOnFail: { age: 30 * 24 * 3600 },
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
         ...(a.delayMs && a.delayMs > 0 ? { delay: a.delayMs } : {}),
       },
     })),
