@@ -85,6 +85,11 @@ describe('Redis unavailable', { timeout: 60_000 }, () => {
       expect(res.headers['retry-after']).toBe('5');
       expect(res.json().error.code).toBe('unavailable');
     }
+    // an upload during the outage: 503, and no object left in the bucket
+    const up = await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...stack.auth('acme'), 'content-type': 'text/csv' }, payload: '1,2\n3,4\n' });
+    expect(up.statusCode).toBe(503);
+    expect(up.headers['retry-after']).toBe('5');
+    expect(await stack.artifacts.list('datasets/')).toEqual([]);
     const health = await stack.app.inject({ url: '/healthz' });
     expect(health.statusCode).toBe(503);
 

@@ -79,13 +79,14 @@ describe('compute estimate', () => {
 
 describe('model.keras limits', () => {
   it('refuses Dense units over the layers limit at submission', async () => {
-    const res = await post('/v1/jobs', spec({ model: { keras: keras([dense(4), dense(1e9)]) } }));
+    // the output layer fits the target, so nothing but the 1e9 units can refuse it (it was a 202)
+    const res = await post('/v1/jobs', spec({ model: { keras: keras([dense(4), dense(1e9), dense(1)]) } }));
     expect(res.statusCode).toBe(400);
     expect(res.json().error.field).toBe('model.keras.config.layers.1.config.units');
   });
 
   it('refuses more layers than model.layers allows (200 x 5000 units was "valid")', async () => {
-    const res = await post('/v1/jobs?dryRun=true', spec({ model: { keras: keras(Array.from({ length: 200 }, () => dense(5000))) } }));
+    const res = await post('/v1/jobs?dryRun=true', spec({ model: { keras: keras([...Array.from({ length: 199 }, () => dense(5000)), dense(1)]) } }));
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toMatch(/has 200 layers, over the limit of 32/);
   });
