@@ -10,7 +10,7 @@ export function costReport(r: CostReport): string {
   lines.push(r.groups.length ? table([head, 'COST', 'INSTANCE TIME', 'IDLE', 'SPOT SAVED'], r.groups.map((g) => [g.key, usd(g.usd), hours(g.instanceSeconds), usd(g.idleUsd), usd(g.spotSavingsUsd)])) : 'no costs in this range');
   lines.push('');
   lines.push(`total ${usd(r.totalUsd)}  (idle ${usd(r.idleUsd)}${r.unattributedUsd > 0 ? `, of which unattributed ${usd(r.unattributedUsd)}` : ''}; spot saved ${usd(r.spotSavingsUsd)})`);
-  if (r.from || r.to) lines.push(`instances launched ${r.from ? `from ${r.from}` : ''}${r.from && r.to ? ' ' : ''}${r.to ? `before ${r.to}` : ''}`);
+  if (r.from || r.to) lines.push(`costs billed ${r.from ? `from ${r.from}` : ''}${r.from && r.to ? ' ' : ''}${r.to ? `before ${r.to}` : ''}`);
   const b = r.budgets;
   if (b.global) lines.push(`monthly budget ${usd(b.global.limitUsd)}: spent ${usd(b.global.spentUsd)}, left ${usd(b.global.leftUsd)}`);
   if (b.tenant) lines.push(`budget of ${b.tenant.tenant} ${usd(b.tenant.limitUsd)}: spent ${usd(b.tenant.spentUsd)}, left ${usd(b.tenant.leftUsd)}`);

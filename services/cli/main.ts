@@ -193,8 +193,8 @@ export async function main(argv: string[], io: Io = processIo(), env: Record<str
     .command('cost')
     .description('what instances cost, per day, job, batch, instance type or tenant, with idle spend, spot savings and budgets left')
     .addOption(new Option('--by <group>', 'day, job, batch, instanceType or tenant').choices(['day', 'job', 'batch', 'instanceType', 'tenant']).default('day'))
-    .option('--from <date>', 'instances launched from this ISO date or time (UTC)')
-    .option('--to <date>', 'instances launched before this ISO date or time')
+    .option('--from <date>', 'costs billed from this ISO date or time (UTC)')
+    .option('--to <date>', 'costs billed before this ISO date or time')
     .option('--json', 'print the raw API answer')
     .action((o) => run(() => cmd.cost(o))());
 

@@ -152,7 +152,8 @@ export async function fleetInstances(store: FleetStore, t: number, lastState: Ma
     launchedAt: new Date(r.launchedAt).toISOString(),
     terminatedAt: r.terminatedAt ? new Date(r.terminatedAt).toISOString() : null,
     ...(r.terminateReason ? { terminateReason: r.terminateReason } : {}),
-    hourlyUsd: r.hourlyUsd,
+    // the price in force now: a spot price re-read while it runs is its last segment
+    hourlyUsd: r.prices?.[r.prices.length - 1]?.hourlyUsd ?? r.hourlyUsd,
     costUsd: Math.round(costOf(r, t) * 1e6) / 1e6,
     activeUnits: isLive ? hbs.get(r.id)?.activeUnits ?? 0 : 0,
   });

@@ -11,7 +11,7 @@ import { MAX_BUDGET_USD } from '../../core/budget.ts';
 
 const Usd = Type.Number({ description: 'USD' });
 const Source = Type.Union([Type.Literal('env'), Type.Literal('api')], { description: 'env: NIGHTSHIFT_BUDGET_USD / NIGHTSHIFT_TENANT_BUDGETS; api: set through this API' });
-const Figures = { limitUsd: Usd, spentUsd: Type.Number({ description: 'USD of instances launched this UTC month' }), leftUsd: Usd, source: Source };
+const Figures = { limitUsd: Usd, spentUsd: Type.Number({ description: 'USD billed this UTC month' }), leftUsd: Usd, source: Source };
 
 export const BudgetsSchema = Type.Object({
   month: Type.String({ description: 'the UTC month spend is counted in (YYYY-MM)' }),
