@@ -100,7 +100,14 @@ export async function createTestStack(opts: TestStackOptions = {}): Promise<Test
     const bullRedis = connectRedis(config.redisUrl, { autoPipeline: true, forBullWorker: true, name: 'nightshift-test-queues' });
     undo.push(() => bullRedis.disconnect());
     const queues = createQueues(bullRedis, prefix);
-    undo.push(() => queues.close());
+    // close queues only once they have connected (or failed to): closing one still
+    // connecting leaves its readiness promise to reject with nobody listening
+    const ready = Promise.all([queues.units.waitUntilReady(), queues.jobs.waitUntilReady(), queues.flow.waitUntilReady()]);
+    undo.push(async () => {
+      await ready.catch(() => undefined);
+      await queues.close();
+    });
+    await ready;
     const store = createStore(redis, prefix);
 
     const app = await buildApp({ config, store, queues, artifacts, logger: false, ...opts.deps });
