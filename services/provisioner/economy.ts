@@ -219,9 +219,10 @@ export function createEconomy(d: EconomyDeps) {
       const recs = await d.fleet.instanceSource().byIds(instanceIds);
       const jobIds = [...new Set([...spans.map((x) => x.jobId), ...recs.flatMap((r) => (r.demand ?? []).map((x) => x.jobId))])];
       if (!jobIds.length) return;
-      for (const [jobId, c] of await costs.jobCosts(jobIds)) {
-        if (await jobs.getStatus(jobId)) await jobs.setField(jobId, 'cost', JSON.stringify(c));
-      }
+      // one pipeline for the statuses and the writes at once: a fleet of 100 retiring together touches 1,000 jobs
+      const perJob = await costs.jobCosts(jobIds);
+      const known = await jobs.getStatuses([...perJob.keys()]);
+      await Promise.all([...perJob].filter(([jobId]) => known.has(jobId)).map(([jobId, c]) => jobs.setField(jobId, 'cost', JSON.stringify(c))));
     },
     async launchFailed(cls: string, f: { kind: LaunchErrorKind; codes: string[]; message: string }, t: number): Promise<ClassFailures> {
       holds ??= await d.fleet.holds();
