@@ -101,6 +101,6 @@ export function pidsOf(pattern: string, prefix: string): number[] {
 }
 
 export const workerPids = (prefix: string): number[] => pidsOf('workers/trainer/main.ts', prefix);
-export const trainerChildPids = (prefix: string): number[] => pidsOf('workers/trainer/runtime/child.ts', prefix);
+export const trainerChildPids = (prefix: string): number[] => pidsOf('workers/trainer/runtime/child-main.ts', prefix);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

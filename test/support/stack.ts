@@ -100,7 +100,7 @@ export const isDone = (j: any): boolean => TERMINAL.includes(j?.status);
 export function trainerPids(prefix: string): number[] {
   let out = '';
   try {
-    out = execFileSync('pgrep', ['-f', 'workers/trainer/runtime/child.ts'], { encoding: 'utf8' });
+    out = execFileSync('pgrep', ['-f', 'workers/trainer/runtime/child-main.ts'], { encoding: 'utf8' });
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

@@ -180,7 +180,7 @@ const PRINCIPALS = {
   },
   // what runs on a worker instance with WorkerRole: the bootstrap script and the worker
   worker: {
-    entries: ['workers/trainer/main.ts', 'workers/trainer/runtime/child.ts'],
+    entries: ['workers/trainer/main.ts', 'workers/trainer/runtime/child-main.ts'],
     scripts: ['infra/bootstrap/user-data.sh'],
     template: (): Statement[] => resources.WorkerRole.Properties.Policies.flatMap((p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement),
     document: 'infra/iam/worker-policy.json',

@@ -11,7 +11,7 @@ import type { ChildMessage, RunUnitMessage } from './protocol.ts';
 import type { UnitResult } from '../../../services/core/job.ts';
 import type { ErrorInfo } from '../../../services/core/errors.ts';
 
-const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
+const CHILD_ENTRY = fileURLToPath(new URL('./child-main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
 export type UnitOutcome =
