@@ -3,7 +3,7 @@ import { backoffMs, classifyLaunchError } from '../../services/provisioner/provi
 import { clientToken, marketsFor } from '../../services/provisioner/providers/ec2.ts';
 import { launchAttempts, type LaunchStep } from '../../services/provisioner/providers/launch-attempts.ts';
 import { onDemandUsd, UNKNOWN_TYPE_USD } from '../../services/core/prices.ts';
-import { pickSpotPrice } from '../../services/provisioner/providers/prices.ts';
+import { pickSpotPrice } from '../../services/provisioner/providers/spot-prices.ts';
 import { renderUserData, shellQuote, loadUserDataTemplate } from '../../services/provisioner/providers/user-data.ts';
 
 const awsErr = (name: string, status = 400, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { apportionInstance } from '../../services/core/costs.ts';
 import { meteredOf, type InstanceRecord } from '../../services/platform/fleet.ts';
-import { pickSpotRow } from '../../services/provisioner/providers/prices.ts';
+import { pickSpotRow } from '../../services/provisioner/providers/spot-prices.ts';
 import { dueForSpotRead, NO_SPOT_HISTORY, SPOT_REREAD_MS, withSpotPrice } from '../../services/provisioner/spot-prices.ts';
 
 const T = Date.UTC(2026, 10, 28, 1, 0, 0);

@@ -31,7 +31,7 @@ import { TAG } from './ec2-tags.ts';
 import { gpusOfType, onDemandQuote } from '../../core/prices.ts';
 import { createOnDemandRefresher, type OnDemandRefresher } from './pricing.ts';
 import { formatS3Grants } from '../../core/data-sources.ts';
-import { pickSpotRow, type SpotRow } from './prices.ts';
+import { pickSpotRow, type SpotRow } from './spot-prices.ts';
 import { launchAttempts, type LaunchStep } from './launch-attempts.ts';
 import { loadUserDataTemplate, renderUserData } from './user-data.ts';
 import { classTypes, IMAGES, imageFor, machineFamily, slotsOf, type ImageKey, type MachineImage } from '../../core/machines.ts';
