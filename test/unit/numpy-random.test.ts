@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RandomState, fma, logCorrectlyRounded } from '../../services/core/numpy-random.ts';
+import { RandomState, fma, logCorrectlyRounded } from '../../workers/trainer/ml/numpy-random.ts';
 import { sampleWithoutReplacement } from '../../workers/trainer/ml/generators.ts';
 
 const draw = <T>(count: number, f: () => T): T[] => Array.from({ length: count }, f);

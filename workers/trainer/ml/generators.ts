@@ -4,11 +4,11 @@
  *   builtin:make_classification?n_samples=..&n_features=..&n_informative=..&n_redundant=..&n_classes=..&random_state=..
  * The target columns are the last ones of the table (so dataset.target [-1] selects
  * a single target, [-3, -2, -1] three). Both generators draw from numpy's legacy
- * RandomState (services/core/numpy-random.ts) in scikit-learn's order, so
+ * RandomState (workers/trainer/ml/numpy-random.ts) in scikit-learn's order, so
  * `random_state=N` gives the same data set as scikit-learn's `random_state=N`.
  * Without random_state the seed is 0, so a builtin URI always names the same data.
  */
-import { RandomState, fma } from '../../../services/core/numpy-random.ts';
+import { RandomState, fma } from './numpy-random.ts';
 import type { Table } from '../../../services/platform/csv.ts';
 import {
   GENERATOR_PARAMS, checkCells, checkClassificationParams, generatorInvalid, parseBuiltinUri, parseGeneratorParams,
