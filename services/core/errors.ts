@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'training_diverged'
   | 'model_unavailable'
   | 'predict_input_invalid'
+  | 'predict_busy'
   | 'budget_exhausted'
   | 'deadline_missed'
   | 'cancelled'
@@ -53,6 +54,7 @@ const STATUS: Record<ErrorCode, number> = {
   training_diverged: 422,
   model_unavailable: 409,
   predict_input_invalid: 400,
+  predict_busy: 503,
   budget_exhausted: 402,
   deadline_missed: 409,
   cancelled: 409,

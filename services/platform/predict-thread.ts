@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { memoryArtifactStore } from '../core/artifacts.ts';
 import { NightshiftError, toErrorInfo } from '../core/errors.ts';
 import { createPredictor, type Predictor } from './predict.ts';
-import type { BackendName } from './tf-backend.ts';
+import { consoleBackendLog, type BackendName } from './tf-backend.ts';
 
 export type PredictRequest =
   | { id: number; op: 'load'; model: string; prefix: string; files: Array<[string, Uint8Array]> }
@@ -18,13 +18,14 @@ export type PredictRequest =
 
 const backend = (workerData?.backend ?? undefined) as BackendName | undefined;
 const models = new Map<string, Predictor>();
+const log = consoleBackendLog('predict');
 
 async function answer(req: PredictRequest): Promise<unknown> {
   switch (req.op) {
     case 'load': {
       const store = memoryArtifactStore();
       for (const [key, bytes] of req.files) await store.put(key, bytes);
-      const p = await createPredictor(store, req.prefix, backend);
+      const p = await createPredictor(store, req.prefix, backend, log);
       models.get(req.model)?.dispose();
       models.set(req.model, p);
       return { featureCount: p.meta.featureCount };

@@ -7,7 +7,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { ArtifactStore } from '../core/artifacts.ts';
 import { NightshiftError } from '../core/errors.ts';
 import { keys } from '../core/keys.ts';
-import { selectBackend, type BackendName } from './tf-backend.ts';
+import { selectBackend, type BackendLog, type BackendName } from './tf-backend.ts';
 import { decodePredictions, type ModelMeta } from './model-meta.ts';
 import { loadModelFromStore } from './model-store.ts';
 
@@ -17,12 +17,12 @@ export interface Predictor {
   dispose(): void;
 }
 
-/** `prefixOrJobId`: an artifact prefix ending in '/' (e.g. jobs/<id>/model/) or a job id. */
-export async function createPredictor(store: ArtifactStore, prefixOrJobId: string, backend?: BackendName): Promise<Predictor> {
+/** `prefixOrJobId`: an artifact prefix ending in '/' (e.g. jobs/<id>/model/) or a job id; `log` receives the backend selection's lines. */
+export async function createPredictor(store: ArtifactStore, prefixOrJobId: string, backend?: BackendName, log?: BackendLog): Promise<Predictor> {
   const prefix = prefixOrJobId.endsWith('/') ? prefixOrJobId : keys.modelPrefix(prefixOrJobId);
   const meta = await store.getJson<ModelMeta>(`${prefix}meta.json`);
   if (!meta) throw new NightshiftError('model_unavailable', `no trained model at ${prefix} (the job has no final model yet)`);
-  const { tf } = await selectBackend(backend);
+  const { tf } = await selectBackend(backend, log);
   const model = await loadModelFromStore(tf, store, prefix);
   const width = meta.featureCount;
   return {

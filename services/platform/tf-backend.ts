@@ -23,10 +23,13 @@ export interface BackendLog {
   warn(obj: object, msg?: string): void;
 }
 
-const consoleLog: BackendLog = {
-  info: (obj, msg) => console.error(`[trainer] ${msg ?? ''} ${JSON.stringify(obj)}`),
-  warn: (obj, msg) => console.error(`[trainer] ${msg ?? ''} ${JSON.stringify(obj)}`),
-};
+/** Backend log lines on stderr, tagged with the program that selects the backend (`[trainer] ...`, `[predict] ...`). */
+export const consoleBackendLog = (tag: string): BackendLog => ({
+  info: (obj, msg) => console.error(`[${tag}] ${msg ?? ''} ${JSON.stringify(obj)}`),
+  warn: (obj, msg) => console.error(`[${tag}] ${msg ?? ''} ${JSON.stringify(obj)}`),
+});
+
+const consoleLog = consoleBackendLog('trainer');
 
 let selected: Promise<SelectedBackend> | undefined;
 let selectedFor: string | undefined;

@@ -1,15 +1,19 @@
 /**
  * The API's prediction threads: a model saved in the TF.js layers format answers the
  * same predictions from a pool thread as in-process, errors keep their code and field
- * across the thread boundary, and the pool never starts more threads than its size.
+ * across the thread boundary, the pool never starts more threads than its size, refuses
+ * work past its waiting cap with predict_busy (a 503 with Retry-After through the API's
+ * error handler) and recovers, and replaces a thread that ends (its models reload).
  */
+import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { memoryArtifactStore, type ArtifactStore } from '../../services/core/artifacts.ts';
 import { saveModelToStore } from '../../services/platform/model-store.ts';
 import type { ModelMeta } from '../../services/platform/model-meta.ts';
 import { createPredictor } from '../../services/platform/predict.ts';
-import { createPredictPool } from '../../services/platform/predict-pool.ts';
+import { registerErrorHandling } from '../../services/api/errors.ts';
+import { createPredictPool, predictPoolTestHooks, type PredictPoolOptions } from '../../services/platform/predict-pool.ts';
 
 async function saveModel(store: ArtifactStore, jobId: string, w: [number, number], b: number, meta: Partial<ModelMeta> = {}): Promise<void> {
   await tf.setBackend('cpu');
@@ -21,8 +25,8 @@ async function saveModel(store: ArtifactStore, jobId: string, w: [number, number
 }
 
 const pools: Array<ReturnType<typeof createPredictPool>> = [];
-const pool = (threads: number) => {
-  const p = createPredictPool({ threads, backend: 'cpu' });
+const pool = (threads: number, o: PredictPoolOptions = {}) => {
+  const p = createPredictPool({ threads, backend: 'cpu', ...o });
   pools.push(p);
   return p;
 };
@@ -74,5 +78,44 @@ describe('predict pool', () => {
     await p.close();
     await expect(p.load(store, 'm0')).rejects.toMatchObject({ code: 'unavailable' });
     await expect(loaded[0].predict([[1, 1]])).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('refuses predictions past its waiting cap with a 503 predict_busy and Retry-After, then recovers', async () => {
+    const store = memoryArtifactStore();
+    await saveModel(store, 'busy', [1, 2], 0);
+    const p = pool(1, { maxWaiting: 1 });
+    const m = await p.load(store, 'busy');
+    const app = Fastify({ logger: false });
+    registerErrorHandling(app);
+    app.post('/predict', async (req) => m.predict((req.body as { rows: number[][] }).rows));
+    try {
+      const rows = Array.from({ length: 2000 }, (_, i) => [i, 1]);
+      const answers = await Promise.all(Array.from({ length: 6 }, () => app.inject({ method: 'POST', url: '/predict', payload: { rows } })));
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 503, 503, 503, 503]);
+      const busy = answers[2];
+      expect(busy.headers['retry-after']).toMatch(/^\d+$/);
+      expect(busy.json()).toEqual({ error: { code: 'predict_busy', message: expect.stringContaining('busy') } });
+      expect(answers[0].json().predictions[5]).toEqual([7]);
+      const again = await app.inject({ method: 'POST', url: '/predict', payload: { rows: [[1, 1]] } });
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toEqual({ predictions: [[3]] });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('replaces a thread that ends, and its models answer again on their next prediction', async () => {
+    const store = memoryArtifactStore();
+    await saveModel(store, 'a', [1, 0], 1);
+    await saveModel(store, 'b', [0, 1], 2);
+    const p = pool(2);
+    const a = await p.load(store, 'a');
+    const b = await p.load(store, 'b');
+    expect(await a.predict([[5, 5]])).toEqual({ predictions: [[6]] });
+    await predictPoolTestHooks.get(p)!.terminate(0);
+    expect(p.threads).toBe(2);
+    expect(await a.predict([[5, 5]])).toEqual({ predictions: [[6]] });
+    expect(await b.predict([[5, 5]])).toEqual({ predictions: [[7]] });
+    expect(await a.predict([[-1, 3]])).toEqual({ predictions: [[0]] });
   });
 });
