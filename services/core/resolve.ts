@@ -304,44 +304,6 @@ function checkOutputUnits(r: ResolvedJobSpec, layers: NormalizedLayer[], targets
   }
 }
 
-/** What a job's units need from an instance: the provisioner launches per resource class. */
-export interface ResourceNeeds {
-  accelerator: 'gpu' | 'cpu' | 'any';
-  /** absent: the provisioner's default (NIGHTSHIFT_EC2_SPOT) */
-  spot?: 'no' | 'prefer' | 'require';
-  /** absent: NIGHTSHIFT_EC2_INSTANCE_TYPES */
-  instanceTypes?: string[];
-  maxHourlyUsd?: number;
-}
-
-/**
- * Resource class of a job: its accelerator, plus the spot policy, instance types and
- * price cap when the spec sets them, e.g. "gpu" or "gpu/spot=prefer/types=p3.2xlarge+p3.8xlarge/max=3.5".
- * Units with the same class can run on the same instances; the string is safe as an
- * EC2 tag value (at most 8 types of at most 24 characters keep it under 256).
- */
-export function resourceClassOf(spec: Pick<ResolvedJobSpec, 'resources'>, explicitSpot?: 'no' | 'prefer' | 'require'): string {
-  const r = spec.resources;
-  const parts: string[] = [r.accelerator];
-  if (explicitSpot) parts.push(`spot=${explicitSpot}`);
-  if (r.instanceTypes?.length) parts.push(`types=${r.instanceTypes.join('+')}`);
-  if (r.maxHourlyUsd !== undefined) parts.push(`max=${r.maxHourlyUsd}`);
-  return parts.join('/');
-}
-
-/** Inverse of resourceClassOf; unknown parts are ignored (classes written by older versions). */
-export function parseResourceClass(cls: string): ResourceNeeds {
-  const [acc, ...rest] = cls.split('/');
-  const needs: ResourceNeeds = { accelerator: acc === 'gpu' || acc === 'cpu' ? acc : 'any' };
-  for (const p of rest) {
-    const [k, v] = [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)];
-    if (k === 'spot' && (v === 'no' || v === 'prefer' || v === 'require')) needs.spot = v;
-    else if (k === 'types' && v) needs.instanceTypes = v.split('+');
-    else if (k === 'max' && Number.isFinite(Number(v)) && Number(v) > 0) needs.maxHourlyUsd = Number(v);
-  }
-  return needs;
-}
-
 /**
  * Compute a job asks for (parameters x rows x epochs x training units), when the
  * data set's shape is known at submission (uploads and builtin generators); the

@@ -70,7 +70,7 @@ export function parseHeartbeat(h: Record<string, string> | null | undefined): Wo
 }
 
 export type Market = 'spot' | 'on-demand';
-export type SpotPolicy = 'no' | 'prefer' | 'require';
+export type { SpotPolicy } from '../core/resource-class.ts';
 
 /** What the provisioner meant to launch; written before the cloud call so a restart can adopt the result. */
 export interface LaunchRecord {

@@ -4,7 +4,7 @@
  * launches, each written as an intent before the cloud call so a restarted provisioner
  * adopts what it started. Also the GPU-failure handling (terminate, block the class).
  */
-import { parseResourceClass } from '../core/resolve.ts';
+import { parseResourceClass } from '../core/resource-class.ts';
 import type { Config } from '../core/config.ts';
 import type { Meter } from '../platform/meter.ts';
 import type { Economy } from './economy.ts';

@@ -7,7 +7,7 @@
  * launch intents are written before the cloud call. `wake()` runs a pass soon instead
  * of at the end of the current period (new work was queued).
  */
-import { parseResourceClass } from '../core/resolve.ts';
+import { parseResourceClass } from '../core/resource-class.ts';
 import type { InstanceView } from '../core/views.ts';
 import { costOf, type SpotPolicy } from '../platform/fleet.ts';
 import { plan, type Action, type Plan } from './planner.ts';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import { JobSpecSchema, type JobSpec } from '../../services/core/spec.ts';
-import { checkJobSpec, parseResourceClass, resolveJobSpec, resourceClassOf, unitCount, primaryMetric } from '../../services/core/resolve.ts';
+import { checkJobSpec, resolveJobSpec, unitCount, primaryMetric } from '../../services/core/resolve.ts';
+import { parseResourceClass, resourceClassOf } from '../../services/core/resource-class.ts';
 import { planUnits, splitSeed, modelSeed } from '../../services/core/units.ts';
 import { artifactKey, keys } from '../../services/core/keys.ts';
 import { NightshiftError } from '../../services/core/errors.ts';

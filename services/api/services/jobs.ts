@@ -8,7 +8,8 @@ import type { Config } from '../../core/config.ts';
 import { NightshiftError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Job, JobStatus } from '../../core/job.ts';
-import { checkJobSpec, jobCompute, resolveJobSpec, resourceClassOf, type ResolvedJobSpec } from '../../core/resolve.ts';
+import { checkJobSpec, jobCompute, resolveJobSpec, type ResolvedJobSpec } from '../../core/resolve.ts';
+import { resourceClassOf, type SpotPolicy } from '../../core/resource-class.ts';
 import { validationError } from '../../core/errors.ts';
 import type { ComputeEstimate } from '../../core/model-limits.ts';
 import type { JobSpec } from '../../core/spec.ts';
@@ -105,7 +106,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
   function placed(resolved: ResolvedJobSpec, placement: Placement | undefined, submitted: JobSpec): { resourceClass: string; placement?: Placement } {
     const resourceClass = resourceClassOf(
       placement ? { resources: { ...resolved.resources, accelerator: placement.accelerator } } : resolved,
-      submitted.resources?.spot as 'no' | 'prefer' | 'require' | undefined,
+      submitted.resources?.spot as SpotPolicy | undefined,
     );
     return { resourceClass, ...(placement ? { placement } : {}) };
   }

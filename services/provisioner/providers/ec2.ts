@@ -10,7 +10,7 @@
  * off and retry the same option in this provider's loop (the SDK's own retries are
  * off for RunInstances); anything else surfaces at once (classifyLaunchError).
  */
-import { parseResourceClass } from '../../core/resolve.ts';
+import { parseResourceClass } from '../../core/resource-class.ts';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
