@@ -11,7 +11,7 @@
  * Rounds alternate; the ratio is of the medians. Target: the worker <= 10% slower.
  * Usage: npx tsx bench/worker-overhead.ts [rounds]
  */
-import { resolveJobSpec } from '../services/core/resolve.ts';
+import { resolveJobSpec } from '../services/core/job-defaults.ts';
 import type { JobSpec } from '../services/core/spec.ts';
 import { planUnits } from '../services/core/units.ts';
 import { selectBackend } from '../services/platform/tf-backend.ts';

@@ -7,7 +7,7 @@
  * and compares the two engines' held-out scores.
  */
 import { createRng, type Rng } from '../services/core/rng.ts';
-import { resolveJobSpec, type ResolvedJobSpec } from '../services/core/resolve.ts';
+import { resolveJobSpec, type ResolvedJobSpec } from '../services/core/job-defaults.ts';
 import type { JobSpec } from '../services/core/spec.ts';
 import { planUnits } from '../services/core/units.ts';
 import { mean, std } from '../services/core/stats.ts';

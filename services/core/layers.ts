@@ -8,7 +8,7 @@
  * 'randomUniform005' (U(-0.05, 0.05)); tfjs' randomNormal / randomUniform defaults
  * are the same distributions, so both spellings normalize to these.
  */
-import type { ResolvedJobSpec } from './resolve.ts';
+import type { ResolvedJobSpec } from './job-defaults.ts';
 import { NightshiftError } from './errors.ts';
 import { LIMITS } from './spec.ts';
 import { canonicalActivation, canonicalInitializer } from './vocabulary.ts';

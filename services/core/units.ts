@@ -4,7 +4,7 @@
  * scored on its held-out rows; the final unit trains on all rows and its model is
  * the one `predict` serves. With evaluation "none" the final unit is the only one.
  */
-import type { ResolvedJobSpec } from './resolve.ts';
+import type { ResolvedJobSpec } from './job-defaults.ts';
 
 export interface UnitRef {
   kind: 'eval' | 'final';

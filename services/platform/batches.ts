@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { batchStatus, isBatchTerminal, type Batch, type BatchProjection, type BatchRecord, type BatchStatus } from '../core/batch.ts';
 import { JOB_STATUSES, type Job, type JobStatus, type UnitResult } from '../core/job.ts';
 import { buildLeaderboard, type Contender, type Leaderboard } from '../core/leaderboard.ts';
-import { primaryMetric, resolveJobSpec } from '../core/resolve.ts';
+import { primaryMetric, resolveJobSpec } from '../core/job-defaults.ts';
 import type { JobRecord, Store } from './store.ts';
 
 export interface BatchListOptions {

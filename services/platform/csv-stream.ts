@@ -10,7 +10,7 @@
  * the next chunk.
  */
 import { NightshiftError } from '../core/errors.ts';
-import type { DatasetSummary } from '../core/resolve.ts';
+import type { DatasetSummary } from '../core/dataset-summary.ts';
 import { boundedSummary, MAX_CLASSES, parseNumber, SUMMARY_LIMITS, topK } from './csv.ts';
 
 const COMMA = 44, LF = 10, CR = 13, DQ = 34, SQ = 39, SP = 32, TAB = 9;

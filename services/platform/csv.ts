@@ -8,7 +8,7 @@
  * are accepted. Errors: ragged_csv (names the 1-based line), dataset_invalid.
  */
 import { NightshiftError } from '../core/errors.ts';
-import type { DatasetSummary } from '../core/resolve.ts';
+import type { DatasetSummary } from '../core/dataset-summary.ts';
 
 export type Column = { kind: 'number'; values: Float64Array } | { kind: 'string'; values: string[] };
 

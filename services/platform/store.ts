@@ -11,7 +11,7 @@ import { isTerminal, TERMINAL } from '../core/job.ts';
 import type { ErrorInfo } from '../core/errors.ts';
 import type { TrainingWarning } from '../core/health.ts';
 import type { JobSpec } from '../core/spec.ts';
-import type { DatasetSummary } from '../core/resolve.ts';
+import type { DatasetSummary } from '../core/dataset-summary.ts';
 import type { DatasetView } from '../core/views.ts';
 
 export interface JobRecord {

@@ -15,7 +15,7 @@ import type { ArtifactStore } from '../core/artifacts.ts';
 import { isBatchTerminal, reportMarkdown } from '../core/batch.ts';
 import { deadlinePlan, type ClassDeadlineNeed } from '../core/deadline.ts';
 import { isTerminal } from '../core/job.ts';
-import { resolveJobSpec } from '../core/resolve.ts';
+import { resolveJobSpec } from '../core/job-defaults.ts';
 import { planUnits } from '../core/units.ts';
 import type { BatchStore } from '../platform/batches.ts';
 import { promoteDueUnits, removePendingUnits, type Queues } from '../platform/queue.ts';

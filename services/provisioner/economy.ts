@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { budgetMessage, estimateUnitSeconds, gateDemand, monthlyScopes, shapeKey, type BatchBudgets, type BudgetLimits, type BudgetScope, type PendingWork } from '../core/budget.ts';
 import type { Config } from '../core/config.ts';
 import { isTerminal } from '../core/job.ts';
-import { resolveJobSpec } from '../core/resolve.ts';
+import { resolveJobSpec } from '../core/job-defaults.ts';
 import { createCostReader, createSpendLedger } from '../platform/costs.ts';
 import type { Meter } from '../platform/meter.ts';
 import type { BudgetStore } from '../platform/budgets.ts';

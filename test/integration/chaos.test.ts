@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import { planUnits } from '../../services/core/units.ts';
 import { keys } from '../../services/core/keys.ts';
 import { s3ArtifactStore, type S3Options } from '../../services/platform/artifacts.ts';

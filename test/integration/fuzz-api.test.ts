@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { prepareDataset } from '../../workers/trainer/ml/dataset.ts';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/core/config.ts';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import { resourceClassOf } from '../../services/core/resource-class.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createQueues } from '../../services/platform/queue.ts';

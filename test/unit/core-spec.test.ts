@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import { JobSpecSchema, type JobSpec } from '../../services/core/spec.ts';
-import { checkJobSpec, resolveJobSpec, unitCount, primaryMetric } from '../../services/core/resolve.ts';
+import { checkJobSpec } from '../../services/core/job-rules.ts';
+import { resolveJobSpec, unitCount, primaryMetric } from '../../services/core/job-defaults.ts';
 import { parseResourceClass, resourceClassOf } from '../../services/core/resource-class.ts';
 import { planUnits, splitSeed, modelSeed } from '../../services/core/units.ts';
 import { artifactKey, keys } from '../../services/core/keys.ts';

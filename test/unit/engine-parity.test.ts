@@ -13,7 +13,7 @@ import { chooseEngine, fusedEngine } from '../../workers/trainer/ml/fused-engine
 import { tfjsEngine } from '../../workers/trainer/ml/train-tfjs.ts';
 import { PARITY_COVERED } from '../../workers/trainer/fused/index.ts';
 import { normalizeLayers } from '../../services/core/layers.ts';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { beatsBaseline, caseFeatures, parityCases, parityTolerance, runCase } from '../../support/parity.ts';
 

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isNightshiftError } from '../../services/core/errors.ts';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import { builtinSummary } from '../../services/api/services/builtin.ts';
 import { parseCsv, summarizeTable } from '../../services/platform/csv.ts';
 import { loadTable, prepareDataset } from '../../workers/trainer/ml/dataset.ts';

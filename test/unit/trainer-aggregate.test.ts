@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import type { UnitResult } from '../../services/core/job.ts';
 import { summarizeJob } from '../../workers/trainer/runtime/aggregate.ts';

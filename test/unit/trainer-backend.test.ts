@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';

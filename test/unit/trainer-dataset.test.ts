@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { decodePredictions, loadTable, prepareDataset, sortLabels } from '../../workers/trainer/ml/dataset.ts';

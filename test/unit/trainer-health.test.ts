@@ -5,7 +5,7 @@
  * preprocessing is fitted on the training rows only and travels with the model.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { planUnits, type UnitRef } from '../../services/core/units.ts';
 import { memoryArtifactStore } from '../../services/core/artifacts.ts';

@@ -1,7 +1,7 @@
 // Keras applies kernel constraints after every optimizer step; the tfjs engine must too.
 import { it, expect } from 'vitest';
 import { runUnit } from '../../workers/trainer/ml/run-unit.ts';
-import { resolveJobSpec } from '../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import { makeRegression } from '../../workers/trainer/ml/generators.ts';
 it('the tfjs engine keeps every kernel column within maxNorm after training (tfjs fit() skips constraints)', async () => {
   const t = makeRegression(new URLSearchParams('n_samples=200&n_features=5&n_informative=3&random_state=1')).table;

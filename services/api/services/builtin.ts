@@ -5,7 +5,7 @@
  * worker would refuse becomes a 400 naming dataset.uri instead of a failed job, and
  * the table shape is known early enough to check dataset.target.
  */
-import type { DatasetSummary } from '../../core/resolve.ts';
+import type { DatasetSummary } from '../../core/dataset-summary.ts';
 import { builtinShape } from '../../core/generator-params.ts';
 import { asSubmissionError } from '../../core/errors.ts';
 

@@ -10,7 +10,7 @@ import { GROUP_BY, groupCosts, monthStartUtc, type CostReport, type GroupBy } fr
 import { NightshiftError, validationError } from '../../core/errors.ts';
 import type { Job } from '../../core/job.ts';
 import { onDemandUsd } from '../../core/prices.ts';
-import type { ResolvedJobSpec } from '../../core/resolve.ts';
+import type { ResolvedJobSpec } from '../../core/job-defaults.ts';
 import type { JobSpec } from '../../core/spec.ts';
 import { createCostReader, type InstanceSource, type SpendLedger } from '../../platform/costs.ts';
 import type { Meter } from '../../platform/meter.ts';

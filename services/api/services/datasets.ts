@@ -16,7 +16,7 @@ import { newId } from '../../core/ids.ts';
 import { keys } from '../../core/keys.ts';
 import { LIMITS } from '../../core/spec.ts';
 import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy } from '../../core/data-sources.ts';
-import type { DatasetSummary } from '../../core/resolve.ts';
+import type { DatasetSummary } from '../../core/dataset-summary.ts';
 import type { DatasetRecord, Store } from '../../platform/store.ts';
 import { builtinSummary } from './builtin.ts';
 import { createSummarizer, type Summarizer } from './summarize.ts';

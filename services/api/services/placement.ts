@@ -6,7 +6,8 @@
 import type { Config } from '../../core/config.ts';
 import { choosePlacement, denseParams, type Placement } from '../../core/placement.ts';
 import { onDemandUsd } from '../../core/prices.ts';
-import type { DatasetSummary, ResolvedJobSpec } from '../../core/resolve.ts';
+import type { DatasetSummary } from '../../core/dataset-summary.ts';
+import type { ResolvedJobSpec } from '../../core/job-defaults.ts';
 import { validationError } from '../../core/errors.ts';
 
 /** Rows assumed for a data set the API has not read (s3:// URIs). */

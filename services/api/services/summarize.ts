@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { NightshiftError, type ErrorCode, type ErrorInfo } from '../../core/errors.ts';
-import type { DatasetSummary } from '../../core/resolve.ts';
+import type { DatasetSummary } from '../../core/dataset-summary.ts';
 import { CsvSummaryStream } from '../../platform/csv-stream.ts';
 
 const BOOT = new URL('../../platform/ts-thread.mjs', import.meta.url);

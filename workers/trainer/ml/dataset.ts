@@ -5,7 +5,8 @@
  * ModelMeta that predict uses to preprocess rows and decode outputs.
  */
 import { NightshiftError } from '../../../services/core/errors.ts';
-import { isClassificationLoss, resolveColumn, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { isClassificationLoss, type ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
+import { resolveColumn } from '../../../services/core/dataset-summary.ts';
 import { cellText, parseCsv, type Table } from '../../../services/platform/csv.ts';
 import { generateBuiltin } from './generators.ts';
 import type { ModelMeta, Task } from '../../../services/platform/model-meta.ts';

@@ -4,7 +4,7 @@
  * Keras-style early stopping that survives checkpoint/resume, weight serialization.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import type { ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import type { BackendName } from '../../../services/platform/tf-backend.ts';
 import type { ModelMeta } from './dataset.ts';

@@ -6,7 +6,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { NightshiftError } from '../../../services/core/errors.ts';
-import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import type { ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import {
   createFusedModel, fusedSupport, parityCovered, optimizerStateFromArrays, optimizerStateToArrays, trainFused, weightShapes,
   type FusedOptimizerState, type LossKind, type OptimizerSpec,

@@ -6,7 +6,7 @@
  * seeded dropout draws the same mask on every batch, which would defeat dropout.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import type { ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import type { Tf } from '../../../services/platform/tf-backend.ts';
 import type { NormalizedLayer } from '../../../services/core/layers.ts';

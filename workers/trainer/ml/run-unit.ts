@@ -9,7 +9,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { NightshiftError } from '../../../services/core/errors.ts';
-import { primaryMetric, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { primaryMetric, type ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import { modelSeed, splitSeed, type UnitRef } from '../../../services/core/units.ts';
 import type { BackendName } from '../../../services/platform/tf-backend.ts';
 import type { Table } from '../../../services/platform/csv.ts';

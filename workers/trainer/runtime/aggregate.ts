@@ -8,7 +8,7 @@ import type { Job as BullJob } from 'bullmq';
 import { CATALOG, parsePayload } from '../../../services/core/catalog.ts';
 import { keys } from '../../../services/core/keys.ts';
 import { isTerminal, jobWarnings, type JobResult, type UnitResult } from '../../../services/core/job.ts';
-import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../services/core/resolve.ts';
+import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import { runMeans, summarize } from '../../../services/core/stats.ts';
 import type { ArtifactStore } from '../../../services/core/artifacts.ts';
 import type { Store } from '../../../services/platform/store.ts';

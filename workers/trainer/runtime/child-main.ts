@@ -6,7 +6,7 @@
  */
 import { loadConfig } from '../../../services/core/config.ts';
 import { keys } from '../../../services/core/keys.ts';
-import { resolveJobSpec } from '../../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../../services/core/job-defaults.ts';
 import { NightshiftError, toErrorInfo, isNightshiftError } from '../../../services/core/errors.ts';
 import type { UnitResult } from '../../../services/core/job.ts';
 import { s3ArtifactStore } from '../../../services/platform/artifacts.ts';

@@ -10,7 +10,7 @@ import { shapeKey } from '../../../services/core/budget.ts';
 import type { Meter } from '../../../services/platform/meter.ts';
 import { CATALOG, parsePayload, type UnitPayload } from '../../../services/core/catalog.ts';
 import { isTerminal, type UnitResult } from '../../../services/core/job.ts';
-import { resolveJobSpec } from '../../../services/core/resolve.ts';
+import { resolveJobSpec } from '../../../services/core/job-defaults.ts';
 import type { Store } from '../../../services/platform/store.ts';
 import { s3SourceFor, s3SourceNotFound, type DataSourcePolicy, type S3Location } from '../../../services/core/data-sources.ts';
 import type { TrainerChild, UnitOutcome } from './trainer-child.ts';
