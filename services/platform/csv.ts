@@ -3,12 +3,13 @@
  * parsed straight from the bytes (exact fast path for up to 15 significant digits,
  * Number() otherwise) into growable Float64Arrays; a column that meets a non-numeric
  * cell turns into a string column (earlier numbers are kept as String(value)).
- * Quoted fields use double quotes (RFC 4180, "" escapes) or single quotes (as in the
- * Woods mammography file: '-1'); quotes are stripped. CRLF, a BOM and blank lines
- * are accepted. Errors: ragged_csv (names the 1-based line), dataset_invalid.
+ * Rows are read by csv-rows.ts (quotes, escapes, CRLF, blank lines; the reader the
+ * streaming summary shares); a BOM is skipped. Errors: ragged_csv (names the 1-based
+ * line), dataset_invalid.
  */
 import { NightshiftError } from '../core/errors.ts';
 import type { DatasetSummary } from '../core/dataset-summary.ts';
+import { bomLength, cellNumber, parseNumber, cellString, emptyCsvError, readRow, rowCursor, type RowCursor } from './csv-rows.ts';
 
 export type Column = { kind: 'number'; values: Float64Array } | { kind: 'string'; values: string[] };
 
@@ -18,50 +19,6 @@ export interface Table {
   /** column names when the file has a header row */
   header?: string[];
   data: Column[];
-}
-
-const COMMA = 44, LF = 10, CR = 13, DQ = 34, SQ = 39, SP = 32, TAB = 9;
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-
-/** Number from bytes [s, e), or NaN when the cell is not a plain number. */
-export function parseNumber(b: Uint8Array, s: number, e: number): number {
-  let i = s;
-  let neg = false;
-  if (i < e && (b[i] === 45 || b[i] === 43)) (neg = b[i] === 45, i++);
-  let m = 0, digits = 0, frac = 0, any = false;
-  while (i < e && b[i] >= 48 && b[i] <= 57) {
-    if (digits < 16) m = m * 10 + (b[i] - 48), (m !== 0 && digits++);
-    else frac--; // beyond precision: fall back below
-    any = true;
-    i++;
-  }
-  if (i < e && b[i] === 46) {
-    i++;
-    while (i < e && b[i] >= 48 && b[i] <= 57) {
-      if (digits < 16) (m = m * 10 + (b[i] - 48), frac++, m !== 0 && digits++);
-      any = true;
-      i++;
-    }
-  }
-  if (!any) return NaN;
-  let exp = 0;
-  if (i < e && (b[i] === 101 || b[i] === 69)) {
-    i++;
-    let eneg = false;
-    if (i < e && (b[i] === 45 || b[i] === 43)) (eneg = b[i] === 45, i++);
-    let ed = false;
-    while (i < e && b[i] >= 48 && b[i] <= 57) (exp = exp * 10 + (b[i] - 48), ed = true, i++);
-    if (!ed) return NaN;
-    if (eneg) exp = -exp;
-  }
-  if (i !== e) return NaN;
-  const p = exp - frac;
-  if (digits <= 15 && frac >= 0 && p >= -22 && p <= 22) {
-    const v = p >= 0 ? m * POW10[p] : m / POW10[-p];
-    return neg ? -v : v;
-  }
-  // rare: many digits or large exponents; let the engine round correctly
-  return Number(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1'));
 }
 
 class NumCol {
@@ -80,139 +37,86 @@ export interface ParseCsvOptions {
   header?: boolean;
 }
 
+/**
+ * The columns of a table as its rows arrive: a column is numeric until a cell is not
+ * a number, then a string column (earlier numbers as String(value)).
+ */
+class TableBuilder {
+  private header: string[] | undefined;
+  private columns = -1;
+  private rows = 0;
+  private readonly cols: Array<NumCol | string[]> = [];
+
+  constructor(private wantHeader: boolean) {}
+
+  row(buf: Buffer, r: RowCursor): void {
+    const cells = r.cells;
+    if (this.wantHeader) {
+      this.header = r.starts.slice(0, cells).map((s, k) => cellString(buf, s, r.ends[k], r.texts[k]).trim());
+      this.columns = cells;
+      this.wantHeader = false;
+      return;
+    }
+    if (this.columns < 0) this.columns = cells;
+    else if (cells !== this.columns) throw new NightshiftError('ragged_csv', `line ${r.rowLine}: expected ${this.columns} columns, found ${cells}`);
+    const { starts, ends, texts } = r;
+    const { cols, rows } = this;
+    for (let k = 0; k < cells; k++) {
+      const col = cols[k];
+      if (col instanceof NumCol && texts[k] === undefined) {
+        // the common case inline: a plain number in a numeric column
+        const v = parseNumber(buf, starts[k], ends[k]);
+        if (!Number.isNaN(v)) {
+          col.push(rows, v);
+          continue;
+        }
+      }
+      this.cell(k, buf, starts[k], ends[k], texts[k]);
+    }
+    this.rows++;
+  }
+
+  private cell(k: number, buf: Buffer, s: number, e: number, text: string | undefined): void {
+    if (k >= this.cols.length) this.cols.push(new NumCol());
+    const col = this.cols[k];
+    if (!(col instanceof NumCol)) {
+      col.push(cellString(buf, s, e, text));
+      return;
+    }
+    const v = cellNumber(buf, s, e, text);
+    if (!Number.isNaN(v)) {
+      col.push(this.rows, v);
+      return;
+    }
+    const arr: string[] = new Array(this.rows);
+    for (let i = 0; i < this.rows; i++) arr[i] = String(col.values[i]);
+    arr.push(cellString(buf, s, e, text));
+    this.cols[k] = arr;
+  }
+
+  table(): Table {
+    const empty = emptyCsvError(this.columns, this.rows, this.header !== undefined);
+    if (empty) throw empty;
+    const rows = this.rows;
+    const data: Column[] = this.cols.map((c) => (c instanceof NumCol ? { kind: 'number', values: c.values.slice(0, rows) } : { kind: 'string', values: c }));
+    return { rows, columns: this.columns, ...(this.header ? { header: this.header } : {}), data };
+  }
+}
+
 export function parseCsv(bytes: Uint8Array | string, opts: ParseCsvOptions = {}): Table {
   const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
   const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  const n = buf.length;
-  let pos = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  const table = new TableBuilder(opts.header === true);
+  const r = rowCursor();
+  let pos = bomLength(buf);
   let line = 1;
-  let header: string[] | undefined;
-  let wantHeader = opts.header === true;
-  let columns = -1;
-  let rows = 0;
-  const cols: Array<NumCol | string[]> = [];
-  const rowCells: string[] = []; // only for the header row
-  let cellIdx = 0;
-  let rowLine = 1;
-
-  const fieldText = (s: number, e: number): string => buf.toString('utf8', s, e);
-
-  const putCell = (s: number, e: number, unescaped: string | undefined): void => {
-    if (wantHeader) {
-      rowCells.push(unescaped ?? fieldText(s, e));
-      cellIdx++;
-      return;
-    }
-    if (columns >= 0 && cellIdx >= columns) {
-      cellIdx++;
-      return; // counted; reported at end of row
-    }
-    if (cellIdx >= cols.length) cols.push(new NumCol());
-    const col = cols[cellIdx];
-    if (col instanceof NumCol) {
-      const v = unescaped === undefined ? parseNumber(buf, s, e) : NaN;
-      if (!Number.isNaN(v)) col.push(rows, v);
-      else {
-        const str = unescaped ?? fieldText(s, e);
-        const bytes = unescaped !== undefined ? Buffer.from(str.trim(), 'utf8') : undefined;
-        const trimmedNum = bytes ? parseNumber(bytes, 0, bytes.length) : NaN;
-        if (!Number.isNaN(trimmedNum)) col.push(rows, trimmedNum);
-        else {
-          const arr: string[] = new Array(rows);
-          for (let r = 0; r < rows; r++) arr[r] = String(col.values[r]);
-          arr.push(str);
-          cols[cellIdx] = arr;
-        }
-      }
-    } else {
-      col.push(unescaped ?? fieldText(s, e));
-    }
-    cellIdx++;
-  };
-
-  const endRow = (): void => {
-    if (wantHeader) {
-      header = rowCells.map((h) => h.trim());
-      columns = header.length;
-      wantHeader = false;
-    } else {
-      if (columns < 0) columns = cellIdx;
-      else if (cellIdx !== columns) {
-        throw new NightshiftError('ragged_csv', `line ${rowLine}: expected ${columns} columns, found ${cellIdx}`);
-      }
-      rows++;
-    }
-    cellIdx = 0;
-  };
-
-  while (pos < n) {
-    // start of a row: skip blank lines
-    let p = pos;
-    while (p < n && (buf[p] === SP || buf[p] === TAB || buf[p] === CR)) p++;
-    if (p >= n) break;
-    if (buf[p] === LF) {
-      pos = p + 1;
-      line++;
-      continue;
-    }
-    rowLine = line;
-    // parse the fields of one row
-    for (;;) {
-      let s = pos;
-      while (s < n && (buf[s] === SP || buf[s] === TAB)) s++;
-      const q = s < n ? buf[s] : 0;
-      if (q === DQ || q === SQ) {
-        let i = s + 1;
-        let parts: string[] | undefined;
-        let segStart = i;
-        for (;;) {
-          if (i >= n) throw new NightshiftError('ragged_csv', `line ${rowLine}: unterminated quoted field`);
-          const c = buf[i];
-          if (c === q) {
-            if (i + 1 < n && buf[i + 1] === q) {
-              (parts ??= []).push(fieldText(segStart, i + 1));
-              i += 2;
-              segStart = i;
-              continue;
-            }
-            break;
-          }
-          if (c === LF) line++;
-          i++;
-        }
-        const text = parts ? parts.join('') + fieldText(segStart, i) : fieldText(segStart, i);
-        i++; // closing quote
-        while (i < n && (buf[i] === SP || buf[i] === TAB || buf[i] === CR)) i++;
-        if (i < n && buf[i] !== COMMA && buf[i] !== LF) {
-          throw new NightshiftError('ragged_csv', `line ${line}: unexpected characters after a quoted field`);
-        }
-        putCell(s, i, text);
-        pos = i;
-      } else {
-        let i = s;
-        while (i < n && buf[i] !== COMMA && buf[i] !== LF) i++;
-        let e = i;
-        while (e > s && (buf[e - 1] === SP || buf[e - 1] === TAB || buf[e - 1] === CR)) e--;
-        putCell(s, e, undefined);
-        pos = i;
-      }
-      if (pos < n && buf[pos] === COMMA) {
-        pos++;
-        continue;
-      }
-      // end of line or file
-      endRow();
-      if (pos < n) {
-        pos++;
-        line++;
-      }
-      break;
-    }
+  while (pos < buf.length) {
+    readRow(buf, pos, true, line, r);
+    if (!r.blank) table.row(buf, r);
+    pos = r.next;
+    line = r.line;
   }
-  if (columns <= 0 || (rows === 0 && !header)) throw new NightshiftError('dataset_invalid', 'line 1: the CSV file has no rows (it is empty or holds only blank lines)');
-  if (rows === 0) throw new NightshiftError('dataset_invalid', 'line 2: the CSV file has a header but no data rows');
-  const data: Column[] = cols.map((c) => (c instanceof NumCol ? { kind: 'number', values: c.values.slice(0, rows) } : { kind: 'string', values: c }));
-  return { rows, columns, ...(header ? { header } : {}), data };
+  return table.table();
 }
 
 /** Cell text of a column (numbers as String(value)). */
