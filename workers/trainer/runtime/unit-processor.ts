@@ -54,10 +54,29 @@ export function mayResume(job: Pick<BullJob, 'attemptsMade' | 'stalledCounter' |
   return job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0 || progressed;
 }
 
+type UnitRecord = NonNullable<Awaited<ReturnType<Store['getRecordAndStatus']>>['record']>;
+type LogFields = { jobId: string; unit: string; attempt: number; worker: string };
+
+/** Where the child reads the unit's data set: an uploaded data set's key, or an s3:// object the tenant may read. */
+interface DatasetLocation {
+  datasetKey?: string;
+  datasetHeader?: boolean;
+  datasetObject?: S3Location;
+}
+
 export function createUnitProcessor(d: UnitProcessorDeps) {
-  return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
-    const p: UnitPayload = parsePayload(CATALOG.unit.schema, job.data);
-    const log = { jobId: p.jobId, unit: p.unit.key, attempt: job.attemptsMade + 1, worker: d.workerId };
+  /** Fails the job once with `error` (a bad spec or data set is not retried). */
+  const failJob = async (jobId: string, error: { code: string; message: string; field?: string }): Promise<never> => {
+    await d.store.setStatus(jobId, 'failed', { error });
+    throw new UnrecoverableError(error.message);
+  };
+
+  /**
+   * The job's record when the unit should run now; otherwise what to answer: skipped
+   * (an unknown or ended job), parked (a job stopped by its budget) or handed back
+   * (an interruption notice arrived).
+   */
+  async function admit(job: BullJob, token: string | undefined, p: UnitPayload): Promise<UnitRecord | { skipped: string }> {
     const { record: rec, status } = await d.store.getRecordAndStatus(p.jobId);
     if (!rec) return { skipped: 'unknown job' };
     if (status === 'budget_exhausted' && token) {
@@ -70,31 +89,66 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       await job.moveToWait(token);
       throw new WaitingError();
     }
+    return rec;
+  }
 
-    let datasetKey: string | undefined;
-    let datasetHeader: boolean | undefined;
-    if (rec.spec.dataset.uri.startsWith('dataset:')) {
-      const ds = await d.store.getDataset(rec.tenant, rec.spec.dataset.uri.slice('dataset:'.length));
-      if (!ds) {
-        const error = { code: 'dataset_not_found', message: `dataset.uri: ${rec.spec.dataset.uri} does not exist`, field: 'dataset.uri' };
-        await d.store.setStatus(p.jobId, 'failed', { error });
-        throw new UnrecoverableError(error.message);
-      }
-      datasetKey = ds.key;
-      datasetHeader = ds.header;
+  /** The data set's location, checked again here; a missing data set or a refused s3:// object fails the job. */
+  async function locateDataset(rec: UnitRecord, jobId: string, log: LogFields): Promise<DatasetLocation> {
+    const uri = rec.spec.dataset.uri;
+    if (uri.startsWith('dataset:')) {
+      const ds = await d.store.getDataset(rec.tenant, uri.slice('dataset:'.length));
+      if (!ds) return failJob(jobId, { code: 'dataset_not_found', message: `dataset.uri: ${uri} does not exist`, field: 'dataset.uri' });
+      return { datasetKey: ds.key, datasetHeader: ds.header };
     }
-    let datasetObject: S3Location | undefined;
-    if (rec.spec.dataset.uri.startsWith('s3://')) {
-      datasetObject = s3SourceFor(rec.spec.dataset.uri, rec.tenant, d.dataSources);
+    if (uri.startsWith('s3://')) {
+      const datasetObject = s3SourceFor(uri, rec.tenant, d.dataSources);
       if (!datasetObject) {
-        const e = s3SourceNotFound(rec.spec.dataset.uri, d.dataSources.bucket);
-        const error = { code: e.code, message: e.message, field: 'dataset.uri' };
+        const e = s3SourceNotFound(uri, d.dataSources.bucket);
         d.logger.warn({ ...log, tenant: rec.tenant }, 'refused an s3:// data set outside the tenant\'s sources');
-        await d.store.setStatus(p.jobId, 'failed', { error });
-        throw new UnrecoverableError(error.message);
+        return failJob(jobId, { code: e.code, message: e.message, field: 'dataset.uri' });
       }
+      return { datasetObject };
     }
+    return {};
+  }
 
+  /**
+   * Stops the child when it must: at the job's timeout (killed), on an interruption
+   * notice (asked to checkpoint and stop), when the job is cancelled or otherwise ends
+   * (killed within a second, mid-epoch if need be), past a batch deadline (asked to
+   * checkpoint at its epoch's end, killed after a grace period). A budget stop lets
+   * running units finish. Returns the function that ends the watch.
+   */
+  function watch(child: TrainerChild, jobId: string, timeoutMs: number): () => void {
+    let stopAsked = false;
+    const askStop = (): boolean => {
+      if (stopAsked) return false;
+      stopAsked = true;
+      child.requestStop();
+      return true;
+    };
+    const timer = setTimeout(() => child.kill('timeout'), timeoutMs);
+    const interruptWatch = setInterval(() => {
+      if (d.interrupted()) askStop();
+    }, 200);
+    let deadlineKill: NodeJS.Timeout | undefined;
+    const statusWatch = setInterval(() => {
+      void d.store.getStatus(jobId).then((s) => {
+        if (s === 'deadline_missed') {
+          if (askStop()) deadlineKill = setTimeout(() => child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
+        } else if (s && isTerminal(s) && s !== 'budget_exhausted') child.kill(`job ${s}`);
+      }, () => undefined);
+    }, STATUS_POLL_MS);
+    return () => {
+      clearTimeout(timer);
+      clearInterval(interruptWatch);
+      clearInterval(statusWatch);
+      clearTimeout(deadlineKill);
+    };
+  }
+
+  /** Trains the unit in a trainer child (one from the pool when there is one), recording its span for costs. */
+  async function train(job: BullJob, p: UnitPayload, rec: UnitRecord, where: DatasetLocation, timeoutMs: number, log: LogFields): Promise<UnitOutcome> {
     const span = d.instanceId ? { instanceId: d.instanceId, jobId: p.jobId, tenant: rec.tenant, ...(rec.batchId ? { batchId: rec.batchId } : {}), unit: p.unit.key, start: Date.now() } : undefined;
     // the status and the cost record in one round of Redis calls, not one after the other
     await Promise.all([
@@ -104,34 +158,10 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
     const pool = 'take' in d.child ? d.child : undefined;
     const child: TrainerChild = pool ? pool.take() : (d.child as TrainerChild);
     d.onActive?.(1);
-    const { timeoutMinutes } = resolveJobSpec(rec.spec);
-    const timeoutMs = timeoutMinutes * 60_000;
-    let stopAsked = false;
-    const timer = setTimeout(() => child.kill('timeout'), timeoutMs);
-    const interruptWatch = setInterval(() => {
-      if (d.interrupted() && !stopAsked) {
-        stopAsked = true;
-        child.requestStop();
-      }
-    }, 200);
-    // a cancelled (or otherwise ended) job stops its units within a second, mid-epoch if need be;
-    // past a batch deadline the unit first checkpoints (at its epoch's end) and then stops;
-    // a budget stop lets running units finish
-    let deadlineKill: NodeJS.Timeout | undefined;
-    const statusWatch = setInterval(() => {
-      void d.store.getStatus(p.jobId).then((s) => {
-        if (s === 'deadline_missed') {
-          if (stopAsked) return;
-          stopAsked = true;
-          child.requestStop();
-          deadlineKill = setTimeout(() => child.kill('job deadline_missed'), DEADLINE_STOP_GRACE_MS);
-        } else if (s && isTerminal(s) && s !== 'budget_exhausted') child.kill(`job ${s}`);
-      }, () => undefined);
-    }, STATUS_POLL_MS);
-    let outcome: UnitOutcome;
+    const unwatch = watch(child, p.jobId, timeoutMs);
     try {
-      outcome = await child.run(
-        { type: 'run', payload: p, spec: rec.spec, datasetKey, datasetObject, datasetHeader, worker: d.workerId, instanceId: d.instanceId, mayResume: mayResume(job) },
+      return await child.run(
+        { type: 'run', payload: p, spec: rec.spec, ...where, worker: d.workerId, instanceId: d.instanceId, mayResume: mayResume(job) },
         {
           onEpoch: (m) => {
             d.onProgress?.();
@@ -142,27 +172,37 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         },
       );
     } finally {
-      clearTimeout(timer);
-      clearInterval(interruptWatch);
-      clearInterval(statusWatch);
-      clearTimeout(deadlineKill);
+      unwatch();
       pool?.give(child);
       d.onActive?.(-1);
       if (span) await d.meter?.unitEnded(span, Date.now()).catch((err: unknown) => d.logger.warn({ ...log, err: (err as Error).message }, 'could not record the unit end (costs)'));
     }
+  }
 
+  /** A finished unit's result in the job: its scores, the measured duration (for estimates) and the backend and engine it ran on. */
+  async function recordDone(jobId: string, rec: UnitRecord, result: UnitResult, log: LogFields): Promise<UnitResult> {
+    if (d.backendLabel && result.backend) result.backend = d.backendLabel(result.backend);
+    await d.store.unitDone(jobId, result);
+    if (result.epochs > 0 && !result.resumedFromEpoch) {
+      await d.meter?.recordDuration(shapeKey(rec.spec), result.durationMs / 1000, result.epochs).catch(() => undefined);
+    }
+    if (result.backend) await d.store.setField(jobId, 'backend', result.backend);
+    if (result.engine) await d.store.setField(jobId, 'engine', result.engine);
+    if (result.engineReason) await d.store.setField(jobId, 'engineReason', result.engineReason);
+    d.logger.info({ ...log, score: result.score, ms: result.durationMs }, 'unit done');
+    return result;
+  }
+
+  /**
+   * What an outcome means for BullMQ and the job: done -> the result; interrupted ->
+   * back to the queue (or skipped when the job ended meanwhile); a timeout or an
+   * unretryable error or the last attempt -> the job fails once; else a retry.
+   */
+  async function settle(job: BullJob, token: string | undefined, p: UnitPayload, rec: UnitRecord, outcome: UnitOutcome, timeoutMinutes: number, log: LogFields): Promise<UnitReturn> {
+    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     switch (outcome.kind) {
       case 'done':
-        if (d.backendLabel && outcome.result.backend) outcome.result.backend = d.backendLabel(outcome.result.backend);
-        await d.store.unitDone(p.jobId, outcome.result);
-        if (outcome.result.epochs > 0 && !outcome.result.resumedFromEpoch) {
-          await d.meter?.recordDuration(shapeKey(rec.spec), outcome.result.durationMs / 1000, outcome.result.epochs).catch(() => undefined);
-        }
-        if (outcome.result.backend) await d.store.setField(p.jobId, 'backend', outcome.result.backend);
-        if (outcome.result.engine) await d.store.setField(p.jobId, 'engine', outcome.result.engine);
-        if (outcome.result.engineReason) await d.store.setField(p.jobId, 'engineReason', outcome.result.engineReason);
-        d.logger.info({ ...log, score: outcome.result.score, ms: outcome.result.durationMs }, 'unit done');
-        return outcome.result;
+        return recordDone(p.jobId, rec, outcome.result, log);
       case 'interrupted': {
         const now = await d.store.getStatus(p.jobId);
         if (now && isTerminal(now)) {
@@ -173,16 +213,10 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      case 'killed': {
-        if (outcome.reason === 'timeout') {
-          const error = { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${timeoutMinutes} minutes` };
-          await d.store.setStatus(p.jobId, 'failed', { error });
-          throw new UnrecoverableError(error.message);
-        }
+      case 'killed':
+        if (outcome.reason === 'timeout') return failJob(p.jobId, { code: 'timeout', message: `timeoutMinutes: unit ${p.unit.key} ran longer than ${timeoutMinutes} minutes` });
         return { skipped: outcome.reason };
-      }
       case 'error': {
-        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         d.logger.warn({ ...log, error: outcome.error, retryable: outcome.retryable }, 'unit failed');
         if (!outcome.retryable || last) {
           await d.store.unitFailed(p.jobId);
@@ -193,14 +227,23 @@ export function createUnitProcessor(d: UnitProcessorDeps) {
       }
       case 'crashed': {
         const message = `trainer process died (code ${outcome.code}, signal ${outcome.signal}) while training unit ${p.unit.key}`;
-        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) {
           await d.store.unitFailed(p.jobId);
-          await d.store.setStatus(p.jobId, 'failed', { error: { code: 'internal', message } });
-          throw new UnrecoverableError(message);
+          return failJob(p.jobId, { code: 'internal', message });
         }
         throw new Error(message);
       }
     }
+  }
+
+  return async function processUnit(job: BullJob, token?: string): Promise<UnitReturn> {
+    const p: UnitPayload = parsePayload(CATALOG.unit.schema, job.data);
+    const log: LogFields = { jobId: p.jobId, unit: p.unit.key, attempt: job.attemptsMade + 1, worker: d.workerId };
+    const rec = await admit(job, token, p);
+    if ('skipped' in rec) return rec;
+    const where = await locateDataset(rec, p.jobId, log);
+    const { timeoutMinutes } = resolveJobSpec(rec.spec);
+    const outcome = await train(job, p, rec, where, timeoutMinutes * 60_000, log);
+    return settle(job, token, p, rec, outcome, timeoutMinutes, log);
   };
 }
