@@ -67,6 +67,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
     // a unit that never ran has no checkpoint: no lookup before its first epoch
     const checkpoint = msg.mayResume === false ? undefined : await artifacts.getJson<Checkpoint>(ckKey);
     let checkpointed = false;
+    let checkpointUpload: Promise<void> = Promise.resolve();
     if (checkpoint) send({ type: 'resumed', unit: unit.key, epoch: checkpoint.epoch });
     const out = await runUnit({
       spec,
@@ -82,22 +83,31 @@ async function run(msg: RunUnitMessage): Promise<void> {
           checkpointRequested = false;
           return now;
         },
-        saveCheckpoint: (c) => {
+        saveCheckpoint: async (c) => {
           checkpointed = true;
-          return artifacts.putJson(ckKey, c);
+          // The checkpoint is a snapshot the engine no longer touches: it uploads while the
+          // next epochs train. At most one upload is in flight (the next waits for it), and
+          // the unit reports nothing before its last checkpoint is stored (below).
+          await checkpointUpload;
+          checkpointUpload = artifacts.putJson(ckKey, c);
+          checkpointUpload.catch(() => undefined); // observed by the awaits below
         },
       },
     });
+    await checkpointUpload;
     if (out.status === 'interrupted') {
       send({ type: 'interrupted', unit: unit.key, epoch: out.history.length });
       return;
     }
-    await artifacts.putJson(keys.unitHistory(jobId, unit.key), { key: unit.key, kind: unit.kind, run: unit.run, repeat: unit.repeat, fold: unit.fold, epochs: out.history });
+    // the unit's files are independent objects: written side by side, not one after another
+    const written: Array<Promise<unknown>> = [
+      artifacts.putJson(keys.unitHistory(jobId, unit.key), { key: unit.key, kind: unit.kind, run: unit.run, repeat: unit.repeat, fold: unit.fold, epochs: out.history }),
+    ];
     if (unit.kind === 'final' && out.model) {
-      await saveModelToStore(out.model, artifacts, keys.modelPrefix(jobId));
-      await artifacts.putJson(keys.modelMeta(jobId), out.meta);
-      out.model.dispose();
+      const model = out.model;
+      written.push(saveModelToStore(model, artifacts, keys.modelPrefix(jobId)).finally(() => model.dispose()), artifacts.putJson(keys.modelMeta(jobId), out.meta));
     }
+    await Promise.all(written);
     const result: UnitResult = {
       key: unit.key,
       kind: unit.kind,
@@ -118,8 +128,10 @@ async function run(msg: RunUnitMessage): Promise<void> {
       ...(out.engineReason ? { engineReason: out.engineReason } : {}),
       ...(out.warnings.length ? { warnings: out.warnings } : {}),
     };
-    await artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null });
-    if (checkpointed || msg.mayResume !== false) await artifacts.deletePrefix(keys.checkpoint(jobId, unit.key));
+    await Promise.all([
+      artifacts.putJson(keys.unitResult(jobId, unit.key), { ...result, last: out.history[out.history.length - 1] ?? null }),
+      checkpointed || msg.mayResume !== false ? artifacts.deletePrefix(keys.checkpoint(jobId, unit.key)) : undefined,
+    ]);
     send({ type: 'done', result });
   } catch (e) {
     const retryable = isNightshiftError(e) ? e.retryable : true;
