@@ -81,10 +81,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     schema: {
       tags: ['jobs'],
       summary: 'Predict with the final model of a completed job',
-      description: 'Needs a job submitted with final.fit: true that has completed (409 model_unavailable otherwise). Each row has one value per feature column.',
+      description: 'Needs a job submitted with final.fit: true that has completed (409 model_unavailable otherwise). Each row has one value per feature column. When the prediction threads already have a full queue: 503 predict_busy with Retry-After.',
       params: JobIdParams,
       body: PredictBody,
-      response: { 200: PredictAnswer, 409: ErrorRef, ...errorResponses(400, 404, 413, 415) },
+      response: { 200: PredictAnswer, 409: ErrorRef, ...errorResponses(400, 404, 413, 415, 503) },
     },
   }, async (req) => {
     const job = await jobs.visibleJob(req.principal, req.params.id);
