@@ -8,6 +8,7 @@ import { canonicalLossName, canonicalMetricName } from './vocabulary.ts';
 import { defaultTarget } from './generator-params.ts';
 import type { PreprocessSpec, ScaleKind } from './preprocess.ts';
 import type { Accelerator, SpotPolicy } from './resource-class.ts';
+import { DEFAULT_CHECKPOINT_SECONDS } from './checkpoints.ts';
 
 export type EvaluationMethod = 'none' | 'holdout' | 'kfold';
 
@@ -27,7 +28,9 @@ export interface ResolvedJobSpec {
     validationData?: 'heldOut';
     engine: 'auto' | 'tfjs' | 'fused';
     earlyStopping?: { monitor: string; patience: number; minDelta: number; mode: 'auto' | 'min' | 'max'; restoreBestWeights: boolean };
-    checkpointEvery: number;
+    /** epochs between checkpoints when the spec sets it; otherwise checkpointSeconds decides (core/checkpoints.ts) */
+    checkpointEvery?: number;
+    checkpointSeconds: number;
   };
   evaluation: { method: EvaluationMethod; testSize: number; folds: number; repeats: number; stratify: boolean; shuffle: boolean; seed: number };
   runs: number;
@@ -84,7 +87,8 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
             },
           }
         : {}),
-      checkpointEvery: t.checkpointEvery ?? 10,
+      ...(t.checkpointEvery !== undefined ? { checkpointEvery: t.checkpointEvery } : {}),
+      checkpointSeconds: t.checkpointSeconds ?? DEFAULT_CHECKPOINT_SECONDS,
     },
     evaluation: {
       method,

@@ -104,7 +104,8 @@ export const JobSpecSchema = Type.Object({
       mode: Type.Optional(lit(['auto', 'min', 'max'] as const)),
       restoreBestWeights: Type.Optional(Type.Boolean()),
     }, Strict)),
-    checkpointEvery: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.epochs, description: 'epochs between checkpoints' })),
+    checkpointEvery: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.epochs, description: 'epochs between checkpoints (default: by time, see checkpointSeconds)' })),
+    checkpointSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'seconds of training between checkpoints when checkpointEvery is not set (default 30)' })),
   }, Strict),
   evaluation: Type.Optional(Type.Object({
     method: lit(['none', 'holdout', 'kfold'] as const),

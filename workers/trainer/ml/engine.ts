@@ -44,7 +44,7 @@ export interface UnitHooks {
   onEpoch(epoch: number, logs: Record<string, number>): void | Promise<void>;
   /** polled after every epoch: 'stop' = save a checkpoint now and return {status: 'interrupted'} */
   control(): 'continue' | 'stop';
-  /** called every spec.training.checkpointEvery epochs, on 'stop' and when checkpointNow() says so */
+  /** called when a periodic checkpoint is due (core/checkpoints.ts), on 'stop' and when checkpointNow() says so */
   saveCheckpoint(c: Checkpoint): Promise<void>;
   /** polled after every epoch: true = save a checkpoint now and go on (a spot rebalance recommendation) */
   checkpointNow?(): boolean;

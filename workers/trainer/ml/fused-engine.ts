@@ -5,6 +5,7 @@
  * other. Checkpoints carry weights and optimizer slots, so a unit resumes exactly.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { checkpointDue } from '../../../services/core/checkpoints.ts';
 import { NightshiftError } from '../../../services/core/errors.ts';
 import type { ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
 import {
@@ -48,6 +49,7 @@ export const fusedEngine: EngineImpl = {
   name: 'fused',
   async run(ctx: EngineContext, keepModel: boolean): Promise<EngineResult> {
     const t = ctx.spec.training;
+    let lastCheckpoint = Date.now();
     const layers = ctx.layers;
     const { name: backend, tf } = await selectBackend(ctx.backend);
     const shapes = weightShapes(layers, ctx.inputDim);
@@ -101,7 +103,10 @@ export const fusedEngine: EngineImpl = {
               interrupted = true;
               return 'stop';
             }
-            if (epoch % t.checkpointEvery === 0 || ctx.hooks.checkpointNow?.()) await ctx.hooks.saveCheckpoint(checkpoint(epoch, weights(), optState()));
+            if (checkpointDue(t, epoch, Date.now() - lastCheckpoint) || ctx.hooks.checkpointNow?.()) {
+              await ctx.hooks.saveCheckpoint(checkpoint(epoch, weights(), optState()));
+              lastCheckpoint = Date.now();
+            }
             return 'continue';
           },
         });

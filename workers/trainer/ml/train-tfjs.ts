@@ -4,6 +4,7 @@
  * detection are ours and survive a resume. History uses Keras names.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { checkpointDue } from '../../../services/core/checkpoints.ts';
 import { createRng, shuffleInPlace } from '../../../services/core/rng.ts';
 import { selectBackend, type Tf } from '../../../services/platform/tf-backend.ts';
 import {
@@ -82,6 +83,7 @@ export const tfjsEngine: EngineImpl = {
   async run(ctx: EngineContext, keepModel: boolean): Promise<EngineResult> {
     const { name: backend, tf } = await selectBackend(ctx.backend);
     const t = ctx.spec.training;
+    let lastCheckpoint = Date.now();
     // cross-entropy after sigmoid/softmax is trained from the logits (Keras semantics): the
     // trained model ends in a linear layer; the kept model gets the activation back
     const act = logitActivation(ctx.layers, t.loss);
@@ -182,7 +184,10 @@ export const tfjsEngine: EngineImpl = {
           await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
           return { status: 'interrupted', history, backend };
         }
-        if (epoch % t.checkpointEvery === 0 || ctx.hooks.checkpointNow?.()) await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
+        if (checkpointDue(t, epoch, Date.now() - lastCheckpoint) || ctx.hooks.checkpointNow?.()) {
+          await ctx.hooks.saveCheckpoint(await checkpoint(epoch));
+          lastCheckpoint = Date.now();
+        }
       }
       if (es?.restoreBestWeights && es.state.bestWeights) setModelWeights(tf, model, es.state.bestWeights);
       let heldOut: Record<string, number> | undefined;
