@@ -21,6 +21,7 @@ import { TEST_KEYS } from '../support/app.ts';
 import { waitFor } from '../support/cloud-sim.ts';
 import { startScaleRig } from '../support/scale-rig.ts';
 import { machine } from './support/measure.ts';
+import { listeningUrl } from './support/api-process.ts';
 
 /** the part of autocannon (no type declarations of its own) this bench uses */
 interface LoadResult { latency: { p50: number; p99: number; max: number }; requests: { total: number }; non2xx: number; errors: number }
@@ -44,15 +45,7 @@ const api = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'se
     NIGHTSHIFT_API_KEYS: `acme:${TEST_KEYS.acme}`, NIGHTSHIFT_RATE_LIMIT_PER_MINUTE: '0', NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: String(instances),
   },
 });
-const url = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  api.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /listening on (\S+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
-  api.once('exit', (code) => reject(new Error(`the API exited with ${code}`)));
-});
+const url = await listeningUrl(api);
 
 // the provisioner's loop, timed pass by pass (as provisioner.start() runs it)
 const passes: Array<{ at: number; ms: number }> = [];

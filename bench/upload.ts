@@ -15,6 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { startEmbeddedS3 } from '../services/platform/embedded-s3.ts';
+import { listeningUrl } from './support/api-process.ts';
 
 const mb = Number(process.argv[2] ?? 200);
 const total = mb * 1024 * 1024;
@@ -67,15 +68,7 @@ const api = spawn(process.execPath, ['--import', 'tsx', 'services/api/main.ts'],
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 try {
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    api.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    api.once('exit', (code) => reject(new Error(`the API exited with ${code}`)));
-  });
+  const url = await listeningUrl(api);
   const before = peakRssMb(api.pid!);
   const hash = createHash('sha256');
   const t0 = performance.now();

@@ -4,7 +4,7 @@
  * started elsewhere) and otherwise start moto on a free port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../services/platform/ports.ts';
 import { EC2Client } from '@aws-sdk/client-ec2';
 
 export interface AwsEmulator {
@@ -19,16 +19,6 @@ export const EMULATOR_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: '
 /** An EC2 client for the emulator at `endpoint`. */
 export const emulatorEc2 = (endpoint: string): EC2Client => new EC2Client({ endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHttp(url: string, timeoutMs: number, proc?: ChildProcess): Promise<void> {
   const end = Date.now() + timeoutMs;

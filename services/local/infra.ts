@@ -6,29 +6,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../platform/ports.ts';
 import { pingRedis } from '../platform/redis.ts';
 import { startEmbeddedS3, type EmbeddedS3 } from '../platform/embedded-s3.ts';
 import type { Config } from '../core/config.ts';
 
 export class StackError extends Error {}
 
-export async function freePort(preferred?: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number | undefined>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(undefined));
-      s.listen(port, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-  if (preferred) {
-    const p = await tryPort(preferred);
-    if (p) return p;
-  }
-  return (await tryPort(0))!;
-}
 
 export interface RedisHandle {
   url: string;

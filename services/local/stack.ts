@@ -19,7 +19,8 @@ import { createProvisioner } from '../provisioner/provisioner.ts';
 import { createBatchSupervisor } from '../provisioner/batch-supervisor.ts';
 import { batchBudgetUsd, createBatchStore } from '../platform/batches.ts';
 import { createComputeProvider } from '../provisioner/providers/index.ts';
-import { ensureRedis, ensureS3, freePort } from './infra.ts';
+import { freePort } from '../platform/ports.ts';
+import { ensureRedis, ensureS3 } from './infra.ts';
 import { createRetention } from '../platform/retention.ts';
 import { stackInfoPath, type LocalStackInfo } from '../platform/stack-info.ts';
 

@@ -5,23 +5,14 @@
  * leaves no object behind for a failed upload, and recovers when Redis is back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { freePort } from '../../services/platform/ports.ts';
 import { reconnectDelayMs } from '../../services/platform/redis.ts';
 import { createSummarizer } from '../../services/api/services/summarize.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

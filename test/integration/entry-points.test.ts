@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../services/platform/embedded-s3.ts';
-import { freePort } from '../../services/local/infra.ts';
+import { freePort } from '../../services/platform/ports.ts';
 import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
 import { waitFor } from '../../support/cloud-sim.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
