@@ -17,6 +17,37 @@ import { addUnits, quietLogger, recordCalls, waitFor } from '../../support/cloud
 
 const FAKE = path.join(REPO_ROOT, 'support/fake-worker.ts');
 
+/** A provisioner on the local provider (fake workers that sleep `unitMs` per unit), torn down after the test. */
+function localRig(
+  cleanups: Array<() => Promise<void>>,
+  name: string,
+  env: { maxInstances: string; idleS: string; reconcileMs: string; unitMs: string },
+  onPass?: () => void,
+) {
+  const prefix = uniquePrefix(name);
+  const dataDir = mkdtempSync(path.join(tmpdir(), `ns-${name}-`));
+  const config = loadConfig({
+    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: env.maxInstances,
+    NIGHTSHIFT_IDLE_TIMEOUT_S: env.idleS, NIGHTSHIFT_RECONCILE_MS: env.reconcileMs, NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
+  });
+  const redis: Redis = connectRedis(config.redisUrl);
+  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
+  const queues: Queues = createQueues(bull, prefix);
+  const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: env.unitMs }, terminateGraceMs: 2_000 });
+  const { provider, calls } = recordCalls(local);
+  const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger(), ...(onPass ? { onPass } : {}) });
+  cleanups.push(async () => {
+    await prov.stop();
+    await local.close?.();
+    await queues.close();
+    redis.disconnect();
+    bull.disconnect();
+    await cleanupPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return { redis, queues, calls, prov, local, prefix };
+}
+
 describe('provisioner with the local provider', () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -25,27 +56,7 @@ describe('provisioner with the local provider', () => {
   });
 
   it('queue 8 units -> workers start (never above the cap) -> units done -> every worker gone within idle + 2 periods', async () => {
-    const prefix = uniquePrefix('plocal');
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'ns-local-'));
-    const config = loadConfig({
-      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: '2',
-      NIGHTSHIFT_IDLE_TIMEOUT_S: '2', NIGHTSHIFT_RECONCILE_MS: '300', NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
-    });
-    const redis: Redis = connectRedis(config.redisUrl);
-    const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-    const queues: Queues = createQueues(bull, prefix);
-    const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: '150' }, terminateGraceMs: 2_000 });
-    const { provider, calls } = recordCalls(local);
-    const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger() });
-    cleanups.push(async () => {
-      await prov.stop();
-      await local.close?.();
-      await queues.close();
-      redis.disconnect();
-      bull.disconnect();
-      await cleanupPrefix(prefix);
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    const { redis, queues, calls, prov, local, prefix } = localRig(cleanups, 'plocal', { maxInstances: '2', idleS: '2', reconcileMs: '300', unitMs: '150' });
 
     const queuedAt = Date.now();
     await addUnits(queues, 8, 'cpu');
@@ -78,28 +89,8 @@ describe('provisioner with the local provider', () => {
     console.log(`local: first launch ${firstLaunch} ms after queueing; last terminate ${drainToTerminate} ms after the last unit ended`);
   });
   it('wake(): work queued during a long period launches within a moment, not at the end of the period', async () => {
-    const prefix = uniquePrefix('pwake');
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'ns-wake-'));
-    const config = loadConfig({
-      REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: '1',
-      NIGHTSHIFT_IDLE_TIMEOUT_S: '1', NIGHTSHIFT_RECONCILE_MS: '60000', NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
-    });
-    const redis: Redis = connectRedis(config.redisUrl);
-    const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-    const queues: Queues = createQueues(bull, prefix);
-    const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: '50' }, terminateGraceMs: 2_000 });
-    const { provider, calls } = recordCalls(local);
     let passes = 0;
-    const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger(), onPass: () => passes++ });
-    cleanups.push(async () => {
-      await prov.stop();
-      await local.close?.();
-      await queues.close();
-      redis.disconnect();
-      bull.disconnect();
-      await cleanupPrefix(prefix);
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    const { queues, calls, prov } = localRig(cleanups, 'pwake', { maxInstances: '1', idleS: '1', reconcileMs: '60000', unitMs: '50' }, () => passes++);
     prov.wake(); // before start: nothing to wake
     prov.start();
     await waitFor(async () => passes === 1, 10_000, 'the first pass');
