@@ -8,6 +8,7 @@ import { selectBackend } from '../../services/platform/tf-backend.ts';
 import { generateBuiltin } from '../../workers/trainer/ml/generators.ts';
 import { parseCsv } from '../../services/platform/csv.ts';
 import { runUnit, type Checkpoint, type UnitHooks } from '../../workers/trainer/ml/run-unit.ts';
+import { chooseEngine } from '../../workers/trainer/ml/fused-engine.ts';
 import { saveModelToStore, loadModelFromStore } from '../../services/platform/model-store.ts';
 import { createPredictor } from '../../services/platform/predict.ts';
 
@@ -109,6 +110,19 @@ describe('runUnit (tfjs, cpu backend)', () => {
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
     resumed.history.forEach((h, i) => expect(rel(h.loss, full.history[i].loss)).toBeLessThan(1e-5));
     expect(rel(resumed.score!, full.score!)).toBeLessThan(1e-5);
+  });
+
+  it.each(['tfjs', 'fused'])('%s: without checkpointEvery, periodic checkpoints follow training time (none in a short unit, every epoch when the interval is 0)', async (engine) => {
+    const table = generateBuiltin(REG);
+    const run = (s: ReturnType<typeof spec>, h: ReturnType<typeof hooks>) =>
+      runUnit({ spec: s, unit: EVAL0, table, hooks: h, engine: (layers) => chooseEngine(s, layers, 'cpu') });
+    const quick = hooks();
+    const short = await run(spec({}, { epochs: 6, engine }), quick);
+    expect(short.engine).toBe(engine);
+    expect(quick.checkpoints).toEqual([]); // the default is 30 s of training; this unit takes well under that
+    const always = hooks();
+    await run(spec({}, { epochs: 6, engine, checkpointSeconds: 0 }), always);
+    expect(always.checkpoints.map((c) => c.epoch)).toEqual([1, 2, 3, 4, 5]); // the last epoch ends the unit instead
   });
 
   it('a NaN loss fails with training_diverged naming the epoch', async () => {
