@@ -13,8 +13,13 @@ import { useAwsEmulator } from '../support/moto.ts';
 
 const IDLE_S = 2;
 const PERIOD_MS = 300;
-/** event-loop and process-scheduling delay tolerated on a busy CI machine */
-const SCHEDULING_SLACK_MS = 2_000;
+/**
+ * Delay tolerated on a busy CI machine: a pass against the emulator (observe, spot
+ * prices, plan) takes ~0.5 s alone and over 2 s with another test file running. The
+ * bounds still tell "on the next passes" from "at the boot timeout" (30 s); the
+ * latencies themselves are measured in bench/provisioner-latency.ts.
+ */
+const SCHEDULING_SLACK_MS = 6_000;
 const aws = useAwsEmulator();
 const cleanups: Array<() => Promise<void>> = [];
 
