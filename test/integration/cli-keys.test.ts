@@ -46,7 +46,13 @@ describe('nightshift keys', () => {
     expect((await stack.store.getJob(sub.json().id))?.tenant).toBe('initech');
 
     // Redis holds the digest only
-    const [, found] = await stack.redis.scan('0', 'MATCH', `${stack.prefix}:api-key*`, 'COUNT', 1000);
+    const found: string[] = [];
+    let cursor = '0';
+    do { // one SCAN call walks only part of the keyspace: follow the cursor to its end
+      const [next, batch] = await stack.redis.scan(cursor, 'MATCH', `${stack.prefix}:api-key*`, 'COUNT', 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
     expect(found.length).toBeGreaterThan(0);
     for (const k of found) expect(JSON.stringify(await stack.redis.hgetall(k))).not.toContain(key);
 

@@ -148,6 +148,8 @@ describe('provisioner on the emulated cloud', () => {
     await waitFor(async () => (await c.redis.llen(`${c.prefix}:test:handedback`)) === 1, 10_000, 'unit handed back');
     await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [victim] })); // the spot reclaim itself
     await waitFor(async () => (await c.unitsDone()) === 3, 40_000, '3 units done');
+    // the unit's own record comes a moment before BullMQ moves its job to completed
+    await waitFor(async () => (await c.queues.units.getJobs(['completed'])).length === 3, 10_000, '3 units completed in BullMQ');
     const jobs = await c.queues.units.getJobs(['completed']);
     expect(jobs).toHaveLength(3);
     expect(jobs.every((j) => j.attemptsMade === 0 || j.attemptsMade === 1)).toBe(true);

@@ -31,6 +31,8 @@ it('20 instances drain 1,000 units: each runs and is recorded exactly once, no i
 
   // idle instances are terminated: none is left running, none is left in the fleet records
   await waitFor(() => rig!.fleet.live() === 0, 30_000, 'every instance terminated', 200);
+  // a terminated instance reads shutting-down for a moment before terminated
+  await waitFor(async () => (await rig!.fleet.provider.describe()).every((i) => i.state === 'terminated'), 30_000, 'every instance reads terminated', 200);
   const listed = await rig.fleet.provider.describe();
   expect(listed.length).toBeGreaterThanOrEqual(20);
   expect(listed.filter((i) => i.state !== 'terminated')).toEqual([]);
