@@ -20,11 +20,72 @@ export interface InstanceSource {
   unfoldedKey: string;
 }
 
-export function createCostReader(meter: Meter, instances: InstanceSource, now: () => number = Date.now) {
+export interface CostReaderOptions {
+  /**
+   * How long a live instance's apportioned lines may be reused (ms; 0, the default: no
+   * cache, every line recomputed on every read; above 0, settled retired instances are
+   * also kept). The API reads a job's cost on every GET: with 100 instances running
+   * 100 units each, recomputing meant reading and apportioning every span of every
+   * instance the job touched, per request.
+   */
+  liveCacheMs?: number;
+}
+
+/**
+ * A retired instance's lines are final once its last spans are in: they are kept (up
+ * to CACHE_MAX entries, oldest dropped first) after RETIRED_SETTLE_MS past its end.
+ */
+const RETIRED_SETTLE_MS = 60_000;
+const CACHE_MAX = 20_000;
+
+export function createCostReader(meter: Meter, instances: InstanceSource, now: () => number = Date.now, opts: CostReaderOptions = {}) {
+  const liveCacheMs = opts.liveCacheMs ?? 0;
+  /** instance id -> its lines, and until when they may be used (Infinity: retired and settled) */
+  const cache = new Map<string, { until: number; lines: CostLine[] }>();
   async function linesOf(list: MeteredInstance[]): Promise<CostLine[]> {
     const spans = await meter.spansOf(list.map((i) => i.id));
     const t = now();
     return list.flatMap((i) => apportionInstance(i, spans, t).lines);
+  }
+  /**
+   * The lines of these instances, from the cache where it holds them. Records are read
+   * for every instance not retired and settled, so one that ended since is recomputed
+   * at once; spans are read only for those recomputed.
+   */
+  async function cachedLinesOf(ids: string[]): Promise<CostLine[]> {
+    if (!liveCacheMs) return linesOf(await instances.byIds(ids));
+    const t = now();
+    const out: CostLine[] = [];
+    const unsettled: string[] = [];
+    for (const id of ids) {
+      const c = cache.get(id);
+      if (c && c.until === Infinity) out.push(...c.lines);
+      else unsettled.push(id);
+    }
+    if (!unsettled.length) return out;
+    const recs = await instances.byIds(unsettled);
+    const stale: MeteredInstance[] = [];
+    for (const i of recs) {
+      const c = cache.get(i.id);
+      if (c && i.terminatedAt === undefined && c.until > t) out.push(...c.lines);
+      else stale.push(i);
+    }
+    if (!stale.length) return out;
+    const spans = await meter.spansOf(stale.map((i) => i.id));
+    for (const i of stale) {
+      const lines = apportionInstance(i, spans, t).lines;
+      out.push(...lines);
+      if (i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS) {
+        cache.delete(i.id);
+        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+        cache.set(i.id, { until: Infinity, lines });
+      } else if (i.terminatedAt === undefined) {
+        cache.set(i.id, { until: t + liveCacheMs, lines });
+      } else {
+        cache.delete(i.id);
+      }
+    }
+    return out;
   }
   return {
     /** every cost line of every instance of record */
@@ -42,12 +103,17 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
       for (const l of await linesOf(await instances.all())) if (l.batchId && out.has(l.batchId)) out.set(l.batchId, out.get(l.batchId)! + l.usd);
       return out;
     },
-    /** each job's cost (jobs that never ran or caused an instance cost nothing) */
+    /**
+     * Each job's cost (jobs that never ran or caused an instance cost nothing). Settled
+     * retired instances are apportioned once; live ones at most every liveCacheMs.
+     */
     async jobCosts(jobIds: string[]): Promise<Map<string, JobCost>> {
       const byJob = await meter.instancesOfJobs(jobIds);
       const ids = [...new Set([...byJob.values()].flat())];
-      const lines = ids.length ? await linesOf(await instances.byIds(ids)) : [];
-      return new Map(jobIds.map((j) => [j, jobCost(lines, j)]));
+      const lines = ids.length ? await cachedLinesOf(ids) : [];
+      const perJob = new Map<string, CostLine[]>();
+      for (const l of lines) if (l.jobId !== undefined) perJob.set(l.jobId, [...(perJob.get(l.jobId) ?? []), l]);
+      return new Map(jobIds.map((j) => [j, jobCost(perJob.get(j) ?? [], j)]));
     },
   };
 }

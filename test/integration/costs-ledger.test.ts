@@ -79,3 +79,44 @@ describe('spend ledger', () => {
     ]);
   });
 });
+
+describe('job costs read through the cache', () => {
+  it('reuses a live instance\'s lines for liveCacheMs, recomputes one that ended at once, keeps a settled retired one', async () => {
+    const p = `${prefix}:cache`;
+    const fleet = createFleetStore(redis, p);
+    const meter = createMeter(redis, p);
+    const src = fleet.instanceSource();
+    const T0 = Date.UTC(2026, 10, 10, 12);
+    let t = T0 + H;
+    const cached = createCostReader(meter, src, () => t, { liveCacheMs: 2_000 });
+    const fresh = createCostReader(meter, src, () => t);
+    await fleet.putInstance(rec('i-live', T0, { demand: [{ jobId: 'jx', tenant: 'alice', units: 1 }] }));
+    await meter.unitStarted({ instanceId: 'i-live', jobId: 'jx', tenant: 'alice', unit: 'u0', start: T0 });
+    const first = (await cached.jobCosts(['jx'])).get('jx')!.usd;
+    expect(first).toBeCloseTo(3.6, 9);
+    expect((await fresh.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo(first, 9);
+
+    // within the window the figure is reused, even though the bill grew
+    t += 1_000;
+    expect((await cached.jobCosts(['jx'])).get('jx')!.usd).toBe(first);
+    expect((await fresh.jobCosts(['jx'])).get('jx')!.usd).toBeGreaterThan(first);
+    // past it, recomputed
+    t += 1_500;
+    expect((await cached.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo((await fresh.jobCosts(['jx'])).get('jx')!.usd, 9);
+
+    // an instance that ended is recomputed at once, whatever the window says
+    await meter.unitEnded({ instanceId: 'i-live', jobId: 'jx', tenant: 'alice', unit: 'u0', start: T0 }, T0 + H / 2);
+    await fleet.retire((await fleet.instances()).get('i-live')!, T0 + H / 2, 'idle');
+    const ended = (await fresh.jobCosts(['jx'])).get('jx')!;
+    expect(ended.usd).toBeCloseTo(1.8, 9);
+    expect((await cached.jobCosts(['jx'])).get('jx')).toEqual(ended);
+
+    // settled (a minute past its end): kept, spans are not read again
+    t = T0 + H;
+    await cached.jobCosts(['jx']);
+    // (a span written after the fact, which a settled instance never gets, shows that nothing was read again)
+    await meter.unitEnded({ instanceId: 'i-live', jobId: 'jy', tenant: 'bob', unit: 'u0', start: T0 }, T0 + H / 2);
+    expect((await cached.jobCosts(['jx'])).get('jx')).toEqual(ended);
+    expect((await fresh.jobCosts(['jx'])).get('jx')!.usd).toBeLessThan(ended.usd);
+  });
+});

@@ -62,6 +62,13 @@ export interface Estimate {
   spotUsd: number | null;
 }
 
+/**
+ * A live instance's cost lines are reused for up to 2 s by the job views (GET
+ * /v1/jobs/:id, the job list): a job's cost so far lags by at most that, and reading
+ * a job no longer apportions every span of every instance it ran on.
+ */
+const JOB_COST_LIVE_CACHE_MS = 2_000;
+
 /** the projected length of a unit of a shape never measured (and the least an EC2 unit is projected to cost: its minute) */
 const FALLBACK_UNIT_S = 60;
 
@@ -74,7 +81,7 @@ function parseTime(field: 'from' | 'to', v: string | undefined): number | undefi
 
 export function createCostService(d: { config: Config; meter: Meter; instances: InstanceSource; budgets: BudgetStore; ledger?: SpendLedger; now?: () => Date }) {
   const now = () => (d.now ? d.now() : new Date()).getTime();
-  const reader = createCostReader(d.meter, d.instances, now);
+  const reader = createCostReader(d.meter, d.instances, now, { liveCacheMs: JOB_COST_LIVE_CACHE_MS });
 
   /** the budgets this principal may see, with this month's spend (admin: global and every tenant; a tenant: its own) */
   async function budgetFigures(p: Principal): Promise<BudgetsView> {
