@@ -281,9 +281,14 @@ export function createStore(redis: Redis, prefix: string) {
 
   /** Queues the commands that store one job on a MULTI or pipeline. */
   function addJob<C extends ChainableCommander>(m: C, rec: JobRecord, status: JobStatus): C {
-    const score = Date.parse(rec.createdAt);
     // the counters exist before the job is indexed (a recount would otherwise see it and count it twice)
     if (!isTerminal(status)) m.eval(COUNTERS_ENSURE, 2 + NOT_TERMINAL.length, ...ensureArgs(rec.tenant));
+    return addJobRecord(m, rec, status);
+  }
+
+  /** addJob without the counters' existence check (done once per tenant by the caller) */
+  function addJobRecord<C extends ChainableCommander>(m: C, rec: JobRecord, status: JobStatus): C {
+    const score = Date.parse(rec.createdAt);
     m.hset(k.job(rec.id), { record: JSON.stringify(rec), tenant: rec.tenant, status, unitsDone: 0, unitsFailed: 0, unitsTotal: rec.unitsTotal, score })
       .zadd(k.tenantJobs(rec.tenant), score, rec.id)
       .zadd(k.allJobs, score, rec.id)
@@ -337,6 +342,18 @@ export function createStore(redis: Redis, prefix: string) {
      */
     async createJob(rec: JobRecord, status: JobStatus = 'queued'): Promise<void> {
       await addJob(redis.multi(), rec, status).exec().then(failedExec);
+    },
+
+    /**
+     * Jobs written in one MULTI, all or none (single submissions committed together):
+     * the counters' existence is checked once per tenant, then every record written.
+     */
+    async createJobsAtomically(recs: JobRecord[], status: JobStatus = 'queued'): Promise<void> {
+      if (!recs.length) return;
+      const m = redis.multi();
+      if (!isTerminal(status)) for (const tenant of new Set(recs.map((r) => r.tenant))) m.eval(COUNTERS_ENSURE, 2 + NOT_TERMINAL.length, ...ensureArgs(tenant));
+      for (const rec of recs) addJobRecord(m, rec, status);
+      await m.exec().then(failedExec);
     },
 
     /** Many jobs in one pipeline (a batch's); one status event each. */

@@ -99,7 +99,10 @@ describe('submit, get, list', () => {
   });
 
   it('marks the job failed and says so when it cannot be queued', async () => {
-    const failing = { ...stack.queues, flow: { add: async () => { throw new Error('READONLY You can\'t write against a read only replica.'); } } } as unknown as typeof stack.queues;
+    const readonly = async () => {
+      throw new Error('READONLY You can\'t write against a read only replica.');
+    };
+    const failing = { ...stack.queues, flow: { add: readonly, addBulk: readonly } } as unknown as typeof stack.queues;
     const app = await buildApp({ config: stack.config, store: stack.store, queues: failing, artifacts: stack.artifacts, logger: false });
     try {
       const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: stack.auth('globex').authorization }, payload: spec({ name: 'unlucky' }) });
@@ -109,6 +112,28 @@ describe('submit, get, list', () => {
       const id = /job (\S+) could not/.exec(res.json().error.message)![1];
       const job = await stack.store.getJob(id);
       expect(job).toMatchObject({ name: 'unlucky', status: 'failed', error: { code: 'internal' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('submissions that arrive together', () => {
+  it('are committed together: every one is stored and queued, in fewer BullMQ calls than jobs', async () => {
+    let calls = 0;
+    const counting = { ...stack.queues, flow: { addBulk: (flows: unknown[]) => (calls++, stack.queues.flow.addBulk(flows as Parameters<typeof stack.queues.flow.addBulk>[0])) } } as unknown as typeof stack.queues;
+    const app = await buildApp({ config: stack.config, store: stack.store, queues: counting, artifacts: stack.artifacts, logger: false });
+    try {
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth('acme'), payload: spec({ name: `together-${i}` }) })));
+      expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 202));
+      const ids = answers.map((a) => a.json().id as string);
+      expect(new Set(ids).size).toBe(40);
+      for (const id of ids) {
+        expect(await stack.store.getStatus(id)).toBe('queued');
+        expect(await stack.queues.units.getJob(unitJobId(id, 'r0-p0-f0')), id).toBeDefined();
+      }
+      expect(calls).toBeGreaterThanOrEqual(1);
+      expect(calls).toBeLessThan(40);
     } finally {
       await app.close();
     }

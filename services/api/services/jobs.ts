@@ -16,7 +16,8 @@ import { validationError } from '../../core/errors.ts';
 import type { ComputeEstimate } from '../../core/model-limits.ts';
 import type { JobSpec } from '../../core/spec.ts';
 import { planUnits } from '../../core/units.ts';
-import { enqueueJob, enqueueJobs, removePendingUnits, type Queues } from '../../platform/queue.ts';
+import { enqueueJobs, removePendingUnits, type EnqueueArgs, type Queues } from '../../platform/queue.ts';
+import { groupCommit } from '../../core/group-commit.ts';
 import type { UnitRef } from '../../core/units.ts';
 import type { JobRecord, ListOptions, Store } from '../../platform/store.ts';
 import { canSee, type Principal } from '../auth.ts';
@@ -43,6 +44,16 @@ export interface PreparedJob {
   record: JobRecord;
   resolved: ResolvedJobSpec;
   units: UnitRef[];
+}
+
+/** at most this many submissions share one commit (one MULTI of their records, one addBulk of their flows) */
+const SUBMIT_GROUP_MAX = 100;
+
+/** the records were stored but the flows could not be queued (the jobs are marked failed) */
+class NotQueued extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the jobs could not be queued');
+  }
 }
 
 export function createJobService({ store, queues, artifacts, datasets, config, now = () => new Date(), log }: JobServiceDeps) {
@@ -113,6 +124,26 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     return { resourceClass, ...(placement ? { placement } : {}) };
   }
 
+  /**
+   * Writes submitted jobs in groups (core/group-commit.ts): the records in one MULTI
+   * (a failure stores none of them), then the flows. Accepted work is never silently
+   * lost: when the flows cannot be queued, each job's record says why it will not run.
+   */
+  const commitJob = groupCommit<{ record: JobRecord; queued: EnqueueArgs }>(async (group) => {
+    await store.createJobsAtomically(group.map((g) => g.record));
+    try {
+      await enqueueJobs(queues, group.map((g) => g.queued));
+    } catch (e) {
+      log?.error({ err: e, jobIds: group.map((g) => g.record.id) }, 'could not queue jobs');
+      for (const { record } of group) {
+        await store
+          .setStatus(record.id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } })
+          .catch((err: unknown) => log?.error({ err, jobId: record.id }, 'could not mark the job failed'));
+      }
+      throw new NotQueued(e);
+    }
+  }, SUBMIT_GROUP_MAX);
+
   return {
     visibleJob,
     visibleRecord,
@@ -124,10 +155,11 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     },
 
     /**
-     * Stores and queues one job: two round trips to Redis (the record with its indexes
-     * and counters in one MULTI, then the BullMQ flow). The record holds the spec;
-     * spec.json in the artifact store is written with the job's results (the
-     * artifact route answers from the record until then).
+     * Stores and queues one job. Submissions that arrive together are committed
+     * together (commitJob): their records, indexes and counters in one MULTI, then
+     * their BullMQ flows in one call, so under load a round trip carries many jobs.
+     * The record holds the spec; spec.json in the artifact store is written with the
+     * job's results (the artifact route answers from the record until then).
      */
     async submit(p: Principal, submitted: JobSpec, opts: { batchId?: string } = {}): Promise<Pick<Job, 'id' | 'status'>> {
       const { resolved, datasetUri, placement } = await check(p, submitted);
@@ -145,27 +177,17 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
         unitsTotal: units.length,
         ...placed(resolved, placement, submitted),
       };
-      await store.createJob(record);
       try {
-        await enqueueJob(queues, {
-          jobId: id,
-          tenant: p.tenant,
-          units,
-          resourceClass: record.resourceClass,
-          priority: resolved.priority,
-          maxAttempts: resolved.maxAttempts,
-          ordinal: backlog,
+        await commitJob({
+          record,
+          queued: { jobId: id, tenant: p.tenant, units, resourceClass: record.resourceClass, priority: resolved.priority, maxAttempts: resolved.maxAttempts, ordinal: backlog },
         });
       } catch (e) {
-        // accepted work is never silently lost: the record says why it will not run
-        log?.error({ err: e, jobId: id }, 'could not queue a job');
-        await store
-          .setStatus(id, 'failed', { error: { code: 'internal', message: 'the job could not be queued' } })
-          .catch((err: unknown) => log?.error({ err, jobId: id }, 'could not mark the job failed'));
-        if (isDependencyFailure(e)) {
-          throw new NightshiftError('unavailable', `job ${id} could not be queued (Redis or the artifact store is not answering) and was marked failed; try again shortly`, { retryable: true, cause: e });
+        if (!(e instanceof NotQueued)) throw e; // nothing was stored
+        if (isDependencyFailure(e.cause)) {
+          throw new NightshiftError('unavailable', `job ${id} could not be queued (Redis or the artifact store is not answering) and was marked failed; try again shortly`, { retryable: true, cause: e.cause });
         }
-        throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e });
+        throw new NightshiftError('internal', `job ${id} could not be queued and was marked failed; try again`, { retryable: true, cause: e.cause });
       }
       return { id, status: 'queued' };
     },
