@@ -69,6 +69,8 @@ export interface PlanResult {
   errors: string[];
   /** classes that get no launches because their instances could not use their GPU */
   blocked: Array<{ resourceClass: string; reason: string }>;
+  /** how long each step of the pass took, ms (what a slow pass spent its time on) */
+  phasesMs: Record<string, number>;
 }
 
 export type { InstanceView } from '../core/views.ts';
@@ -116,22 +118,42 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
 
   async function reconcile(): Promise<PlanResult> {
     const t = now();
-    const res: PlanResult = { at: new Date(t).toISOString(), leader: false, actions: [], held: [], launched: [], terminated: [], skipped: [], errors: [], blocked: [] };
+    const res: PlanResult = { at: new Date(t).toISOString(), leader: false, actions: [], held: [], launched: [], terminated: [], skipped: [], errors: [], blocked: [], phasesMs: {} };
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const at = performance.now();
+      res.phasesMs[name] = (res.phasesMs[name] ?? 0) + (at - mark);
+      mark = at;
+    };
     await store.beat(id, leaseMs);
     res.leader = await store.holdLease(id, leaseMs);
+    phase('lease');
     m.leader.set(res.leader ? 1 : 0);
     if (!res.leader) return res;
 
     // observe
+    // the two run side by side: each one's own time is recorded as well as the step's
+    const timed = async <T>(name: string, work: Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await work;
+      } finally {
+        res.phasesMs[name] = performance.now() - t0;
+      }
+    };
     const [econ, o] = await Promise.all([
-      economy.pass(t),
-      observe({ store, provider, log, lastState, bootTimeoutMs: config.bootTimeoutS * 1000, adoptedHourlyUsd: (cls, market) => provider.hourlyUsd(cls, market === 'spot' ? 'require' : 'no') }, t),
+      timed('observe.economy', economy.pass(t)),
+      timed('observe.fleet', observe({ store, provider, log, lastState, bootTimeoutMs: config.bootTimeoutS * 1000, adoptedHourlyUsd: (cls, market) => provider.hourlyUsd(cls, market === 'spot' ? 'require' : 'no') }, t)),
     ]);
+    phase('observe');
     let demand = econ.demand;
     await rereadSpotPrices({ store, provider, log }, o.records, t);
+    phase('spotPrices');
     await economy.settle(o.retired).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not write job costs; the API still computes them'));
+    phase('settle');
     await handleGpuFailures(actDeps, t, o.records, o.observed, demand, res);
     updateGauges(m, demand, o.observed);
+    phase('gpuFailures');
     if (d.batches) {
       // deadlines: jobs past theirs end, and classes that only serve deadline batches scale to what the deadlines need
       try {
@@ -143,6 +165,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
         res.errors.push(`batches: ${(err as Error).message}`);
         log.error({ err: (err as Error).message }, 'batch supervision failed; retried next pass');
       }
+      phase('batches');
     }
 
     // plan
@@ -159,6 +182,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     res.actions = p.actions;
     res.held = p.held;
     for (const h of p.held) m.held.inc({ reason: h.reason, class: h.resourceClass }, h.wanted);
+    phase('plan');
 
     // a slow observe step (a loaded machine, a slow cloud API) must not let the lease lapse before acting
     if (!(await store.holdLease(id, leaseMs))) {
@@ -167,8 +191,11 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       return res;
     }
     // act
+    phase('lease');
     await act(actDeps, p.actions, o.observed, o.records, o.launches, econ.jobsByClass, t, res);
+    phase('act');
     await store.holdLease(id, leaseMs); // renewed after acting: cloud calls can outlast it
+    phase('lease');
     return res;
   }
 
