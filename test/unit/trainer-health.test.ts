@@ -1,7 +1,9 @@
 /**
  * Trust the numbers, end to end through runUnit: the tutorial-shaped binary problem on
  * raw, unscaled features learns with "auto" (which picks the fused engine and says
- * why); a configuration that still cannot learn records its training-health warnings;
+ * why); a saturated sigmoid output keeps its gradient in both engines (cross-entropy
+ * from the logits, as Keras computes it); a configuration that still cannot learn
+ * records its training-health warnings;
  * preprocessing is fitted on the training rows only and travels with the model.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +57,37 @@ describe('the unscaled tutorial problem', () => {
     expect(codes).toContain('loss_flat');
     const cls = out.warnings.find((w) => w.code === 'constant_class')!;
     expect(cls.message).toMatch(/^the model predicts the same class \(1\) for every one of its 254 held-out rows; features are unscaled \(values up to \d+\) — try preprocess.standardize/);
+  }, 30_000);
+});
+
+describe('a saturated sigmoid keeps its gradient in both engines (cross-entropy from the logits)', () => {
+  // one dense unit with weights of one on raw features in the hundreds: z is in the hundreds
+  // from the first batch, so sigmoid(z) rounds to 1 for every row
+  const saturated = (activation: string, engine: string) => resolveJobSpec({
+    dataset: { uri: 'dataset:pima' },
+    model: { layers: [{ type: 'dense', units: 1, activation, kernelInitializer: 'ones' }] },
+    training: { loss: 'binaryCrossentropy', optimizer: { name: 'adam', learningRate: 0.01 }, metrics: ['accuracy'], epochs: 5, batchSize: 32, engine },
+    evaluation: { method: 'holdout', testSize: 0.33, seed: 7 },
+  } as unknown as JobSpec);
+  // binary cross-entropy on probabilities clipped to [1e-7, 1 - 1e-7] cannot exceed -ln(1e-7)
+  const CLIPPED_MAX = -Math.log(1e-7);
+
+  it.each(['fused', 'tfjs'])('%s: the loss is the unclipped logit loss and it falls', async (engine) => {
+    const spec = saturated('sigmoid', engine);
+    const out = await runUnit({ spec, unit: evalUnit(spec), table, hooks, engine: (layers) => chooseEngine(spec, layers, 'cpu') });
+    expect(out.engine).toBe(engine);
+    const losses = out.history.map((h) => h.loss);
+    expect(losses[0], losses.join(' ')).toBeGreaterThan(10 * CLIPPED_MAX);
+    expect(losses[4], losses.join(' ')).toBeLessThan(0.5 * losses[0]);
+    expect(out.warnings.map((w) => w.code)).not.toContain('loss_flat');
+  }, 30_000);
+
+  it.each(['fused', 'tfjs'])('%s: a clipped pairing (hardSigmoid) stays stuck and says so', async (engine) => {
+    const spec = saturated('hardSigmoid', engine);
+    const out = await runUnit({ spec, unit: evalUnit(spec), table, hooks, engine: (layers) => chooseEngine(spec, layers, 'cpu') });
+    const losses = out.history.map((h) => h.loss);
+    expect(Math.max(...losses)).toBeLessThanOrEqual(CLIPPED_MAX);
+    expect(out.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['loss_flat', 'constant_class']));
   }, 30_000);
 });
 
