@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unitJobId } from '../../services/core/catalog.ts';
 import type { UnitResult } from '../../services/core/job.ts';
+import type { TrainingWarning } from '../../services/core/health.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
@@ -27,14 +28,14 @@ const post = (url: string, payload: unknown, tenant = 'acme') => stack.app.injec
 const get = (url: string, tenant = 'acme') => stack.app.inject({ url, headers: stack.auth(tenant) });
 
 /** What a worker leaves when a unit finishes. */
-async function finishUnits(jobId: string, scores: number[], trainRows = 40, testRows = 20): Promise<void> {
+async function finishUnits(jobId: string, scores: number[], trainRows = 40, testRows = 20, warnings?: TrainingWarning[]): Promise<void> {
   await stack.store.setStatus(jobId, 'running');
   for (const [fold, score] of scores.entries()) {
     const r: UnitResult = { key: `r0-p0-f${fold}`, kind: 'eval', run: 0, repeat: 0, fold, score, epochs: 2, trainRows, testRows, durationMs: 1000, backend: 'cpu', engine: 'fused', worker: 'w' };
     await stack.store.unitDone(jobId, r);
   }
   const mean = scores.reduce((s, x) => s + x, 0) / scores.length;
-  await stack.store.setStatus(jobId, 'completed', { result: { metric: 'mse', scores, mean, std: 0, stderr: 0, ci95: [mean, mean] } });
+  await stack.store.setStatus(jobId, 'completed', { result: { metric: 'mse', scores, mean, std: 0, stderr: 0, ci95: [mean, mean] }, ...(warnings ? { warnings } : {}) });
 }
 
 beforeAll(async () => {
@@ -186,6 +187,29 @@ describe('leaderboard, report, retry', () => {
     expect(lines[0].split(',').slice(-2)).toEqual(['model.layers.0.units', 'training.batchSize']);
     expect(lines[1].startsWith(`1,${jobIds[1]},`)).toBe(true);
     expect(lines).toHaveLength(5);
+  });
+
+  it("marks a job whose units warned: its row carries the warning codes once each, and the report and CSV show them", async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'warned' }))).json();
+    await finishUnits(jobIds[0], [10.5, 9.0, 11.2]);
+    // what the aggregate step writes when units found training-health problems (one code in two units)
+    const warnings: TrainingWarning[] = [
+      { code: 'constant_predictions', message: 'the model predicts the same value for every one of its 20 held-out rows; try a lower learning rate, another initializer or more epochs', unit: 'r0-p0-f0' },
+      { code: 'loss_flat', message: 'the loss did not move over the first 2 epochs (5070 to 5070): the model is not learning; try a lower learning rate, another initializer or more epochs', unit: 'r0-p0-f0' },
+      { code: 'constant_predictions', message: 'the model predicts the same value for every one of its 20 held-out rows; try a lower learning rate, another initializer or more epochs', unit: 'r0-p0-f1' },
+    ];
+    await finishUnits(jobIds[1], [71.2, 71.2, 71.2], 40, 20, warnings);
+    expect((await get(`/v1/jobs/${jobIds[1]}`)).json().warnings).toHaveLength(3);
+    const b = (await get(`/v1/batches/${id}`)).json();
+    const row = (jobId: string) => b.leaderboard.find((r: { jobId: string }) => r.jobId === jobId);
+    expect(row(jobIds[1]).warnings).toEqual(['constant_predictions', 'loss_flat']);
+    expect(row(jobIds[0]).warnings).toEqual([]);
+    const md = (await get(`/v1/batches/${id}/report`)).body;
+    expect(md).toContain('⚠ constant_predictions, loss_flat');
+    const csv = (await get(`/v1/batches/${id}/report?format=csv`)).body.trim().split('\n');
+    const col = csv[0].split(',').indexOf('warnings');
+    expect(col).toBeGreaterThan(0);
+    expect(csv.find((l) => l.includes(jobIds[1]))!.split(',')[col]).toBe('constant_predictions loss_flat');
   });
 
   it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
