@@ -66,6 +66,8 @@ export interface Config {
     redisUrlParameter?: string;
     /** market policy of launches: on-demand only, spot first, spot only */
     spot?: 'no' | 'prefer' | 'require';
+    /** market policy of CPU classes (NIGHTSHIFT_EC2_CPU_SPOT; default: NIGHTSHIFT_EC2_SPOT when set, else spot first) */
+    cpuSpot?: 'no' | 'prefer' | 'require';
   };
   imdsEndpoint: string;
   shutdownCommand: string;
@@ -205,9 +207,9 @@ function accelerator(env: Env): 'gpu' | 'cpu' | undefined {
   return v;
 }
 
-function spotPolicy(env: Env): 'no' | 'prefer' | 'require' {
-  const v = env.NIGHTSHIFT_EC2_SPOT || 'no';
-  if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError('NIGHTSHIFT_EC2_SPOT', `expected no, prefer or require, got "${v}"`);
+function spotPolicy(env: Env, name = 'NIGHTSHIFT_EC2_SPOT', dflt = 'no'): 'no' | 'prefer' | 'require' {
+  const v = env[name] || dflt;
+  if (v !== 'no' && v !== 'prefer' && v !== 'require') throw new ConfigError(name, `expected no, prefer or require, got "${v}"`);
   return v;
 }
 
@@ -322,6 +324,9 @@ export function loadConfig(env: Env = process.env): Config {
       cluster: env.NIGHTSHIFT_CLUSTER || prefix.replace(/[{}]/g, ''),
       redisUrlParameter: env.NIGHTSHIFT_REDIS_URL_PARAMETER || undefined,
       spot: spotPolicy(env),
+      // CPU classes prefer spot (interruptions cost a checkpoint, and CPU spot capacity is deep)
+      // unless the operator chose a market for every class or for CPU classes
+      cpuSpot: spotPolicy(env, 'NIGHTSHIFT_EC2_CPU_SPOT', env.NIGHTSHIFT_EC2_SPOT || 'prefer'),
     },
     imdsEndpoint: env.NIGHTSHIFT_IMDS_ENDPOINT || 'http://169.254.169.254',
     shutdownCommand: env.NIGHTSHIFT_SHUTDOWN_COMMAND || 'sudo shutdown -h now',

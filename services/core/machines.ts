@@ -126,7 +126,7 @@ export function slotsOf(type: string): number {
   return Math.max(1, Math.floor((instanceTypeInfo(type)?.vcpus ?? vcpusOf(type) ?? 2) / 2));
 }
 
-/** CPU types launched for CPU classes when the operator names none (spot preferred by NIGHTSHIFT_EC2_SPOT). */
+/** CPU types launched for CPU classes when the operator names none (spot first unless NIGHTSHIFT_EC2_CPU_SPOT or NIGHTSHIFT_EC2_SPOT says otherwise). */
 export const DEFAULT_CPU_TYPES = ['c7i.2xlarge', 'c6i.2xlarge', 'm6i.2xlarge'];
 
 /** The instance types a resource class launches, in preference order: its own, else the operator's list for its accelerator. */

@@ -14,6 +14,8 @@ export interface FleetDefaults {
   /** types of CPU classes (resources.accelerator "cpu"); "any" may land on either list */
   cpuInstanceTypes?: string[];
   spot: SpotPolicy;
+  /** market policy of CPU classes (default: spot) */
+  cpuSpot?: SpotPolicy;
 }
 
 /** What the operator allows any job to ask for (NIGHTSHIFT_EC2_ALLOWED_TYPES, NIGHTSHIFT_EC2_MAX_HOURLY_USD). */
@@ -46,8 +48,8 @@ export function checkResources(spec: JobSpec, limits: OperatorLimits): void {
 /** A price cap below the on-demand price of every type the job could run on is refused when the job cannot use spot. */
 export function checkPriceCap(spec: JobSpec, fleet: FleetDefaults): void {
   const max = spec.resources?.maxHourlyUsd;
-  if (max !== undefined && (spec.resources?.spot ?? fleet.spot) === 'no') {
-    const acc = spec.resources?.accelerator ?? 'any';
+  const acc = spec.resources?.accelerator ?? 'any';
+  if (max !== undefined && (spec.resources?.spot ?? (acc === 'cpu' ? fleet.cpuSpot ?? fleet.spot : fleet.spot)) === 'no') {
     const types = spec.resources?.instanceTypes
       ?? (acc === 'cpu' ? fleet.cpuInstanceTypes ?? [] : acc === 'gpu' ? fleet.instanceTypes : [...fleet.instanceTypes, ...(fleet.cpuInstanceTypes ?? [])]);
     const cheapest = Math.min(...types.map((t) => onDemandUsd(t)));

@@ -96,8 +96,12 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   const leaseMs = 3 * intervalMs + 1_000;
   const staleAfterMs = d.staleAfterMs ?? Math.max(30_000, 2 * config.idleTimeoutS * 1000);
   const spot = d.spot ?? config.ec2.spot ?? 'no';
-  /** a job's own resources.spot wins over the provisioner's default */
-  const spotOf = (cls: string): SpotPolicy => parseResourceClass(cls).spot ?? spot;
+  const cpuSpot = d.spot ?? config.ec2.cpuSpot ?? spot;
+  /** a job's own resources.spot wins over the provisioner's default (CPU classes: spot first unless set otherwise) */
+  const spotOf = (cls: string): SpotPolicy => {
+    const c = parseResourceClass(cls);
+    return c.spot ?? (c.accelerator === 'cpu' ? cpuSpot : spot);
+  };
   const minBilledS = provider.kind === 'local' ? 0 : MIN_BILLED_S;
   const lastState = new Map<string, InstanceState>();
   const meter = createMeter(d.redis, config.prefix);

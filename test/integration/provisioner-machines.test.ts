@@ -104,6 +104,9 @@ describe('machine image and bootstrap per instance family (emulator)', () => {
     const cpu = byClass.get('cpu') ?? [];
     // 8 units, c7i.2xlarge has 4 cores: two instances, not eight
     expect(cpu.map((i) => i.InstanceType)).toEqual(['c7i.2xlarge', 'c7i.2xlarge']);
+    // CPU classes prefer spot by default; GPU classes follow NIGHTSHIFT_EC2_SPOT (unset: on-demand)
+    expect(cpu.map((i) => i.InstanceLifecycle)).toEqual(['spot', 'spot']);
+    expect((byClass.get('gpu/types=g5.xlarge') ?? [])[0]?.InstanceLifecycle).toBeUndefined();
     expect(cpu[0].ImageId).toBe(ami.cpu);
     const ud = await userDataOf(cpu[0]);
     expect(ud).toContain("WORKER_SLOTS='4'");

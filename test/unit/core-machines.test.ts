@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../services/core/config.ts';
 import { classTypes, imageFor, slotsOf } from '../../services/core/machines.ts';
 import { choosePlacement, denseParams, type PlacementOptions } from '../../services/core/placement.ts';
+import { checkPriceCap } from '../../services/core/resource-rules.ts';
+import type { JobSpec } from '../../services/core/spec.ts';
 
 describe('machine image per family', () => {
   it.each([
@@ -104,7 +106,28 @@ describe('EC2 type settings', () => {
     [{ NIGHTSHIFT_EC2_MAX_HOURLY_USD: 'lots' }, 'NIGHTSHIFT_EC2_MAX_HOURLY_USD'],
     [{ NIGHTSHIFT_WORKER_IMAGE: 'has spaces in it' }, 'NIGHTSHIFT_WORKER_IMAGE'],
     [{ NIGHTSHIFT_ACCELERATOR: 'tpu' }, 'NIGHTSHIFT_ACCELERATOR'],
+    [{ NIGHTSHIFT_EC2_CPU_SPOT: 'sometimes' }, 'NIGHTSHIFT_EC2_CPU_SPOT'],
   ])('%o stops with %s', (env, variable) => {
     expect(err(env)).toBe(variable);
+  });
+
+  it.each([
+    [{}, 'no', 'prefer'],
+    [{ NIGHTSHIFT_EC2_SPOT: 'no' }, 'no', 'no'],
+    [{ NIGHTSHIFT_EC2_SPOT: 'require' }, 'require', 'require'],
+    [{ NIGHTSHIFT_EC2_CPU_SPOT: 'require' }, 'no', 'require'],
+    [{ NIGHTSHIFT_EC2_SPOT: 'no', NIGHTSHIFT_EC2_CPU_SPOT: 'prefer' }, 'no', 'prefer'],
+  ])('market %o: GPU classes %s, CPU classes %s', (env, gpu, cpu) => {
+    const c = loadConfig(env);
+    expect(c.ec2.spot).toBe(gpu);
+    expect(c.ec2.cpuSpot).toBe(cpu);
+  });
+
+  it('a price cap below every on-demand price is refused only where the class cannot use spot', () => {
+    const cpuJob = { resources: { accelerator: 'cpu', maxHourlyUsd: 0.1 } } as unknown as JobSpec;
+    const fleet = { instanceTypes: ['p3.2xlarge'], cpuInstanceTypes: ['c7i.2xlarge'], spot: 'no' as const };
+    expect(() => checkPriceCap(cpuJob, { ...fleet, cpuSpot: 'prefer' })).not.toThrow();
+    expect(() => checkPriceCap(cpuJob, { ...fleet, cpuSpot: 'no' })).toThrow(/resources\.maxHourlyUsd/);
+    expect(() => checkPriceCap({ resources: { accelerator: 'gpu', maxHourlyUsd: 0.1 } } as unknown as JobSpec, { ...fleet, cpuSpot: 'prefer' })).toThrow(/resources\.maxHourlyUsd/);
   });
 });

@@ -90,7 +90,7 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
     }
     const { uri, summary } = await lookup;
     const ec2 = config.compute === 'ec2';
-    const fleet = ec2 ? { instanceTypes: config.ec2.instanceTypes, cpuInstanceTypes: config.ec2.cpuInstanceTypes, spot: config.ec2.spot ?? 'no' } : undefined;
+    const fleet = ec2 ? { instanceTypes: config.ec2.instanceTypes, cpuInstanceTypes: config.ec2.cpuInstanceTypes, spot: config.ec2.spot ?? 'no', cpuSpot: config.ec2.cpuSpot ?? config.ec2.spot ?? 'no' } : undefined;
     const operator = { allowedTypes: config.ec2.allowedTypes, ...(config.ec2.maxHourlyUsd !== undefined ? { maxHourlyUsd: config.ec2.maxHourlyUsd } : {}) };
     const resolved = checkJobSpec(spec, summary, fleet, operator);
     const compute = jobCompute(resolved, summary);
