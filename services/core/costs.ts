@@ -295,6 +295,34 @@ export function jobCost(lines: CostLine[], jobId: string): JobCost {
   return { usd: sum((l) => l.usd), instanceSeconds: sum((l) => l.instanceSeconds), idleUsd: sum((l) => l.idleUsd), spotSavingsUsd: sum((l) => l.spotSavingsUsd) };
 }
 
+/** Each job's unrounded share of some cost lines (one instance's, say): add them up with addJobCosts. */
+export function jobCostsOf(lines: CostLine[]): Map<string, JobCost> {
+  const out = new Map<string, JobCost>();
+  for (const l of lines) {
+    if (l.jobId === undefined) continue;
+    const c = out.get(l.jobId) ?? { usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 };
+    c.usd += l.usd;
+    c.instanceSeconds += l.instanceSeconds;
+    c.idleUsd += l.idleUsd;
+    c.spotSavingsUsd += l.spotSavingsUsd;
+    out.set(l.jobId, c);
+  }
+  return out;
+}
+
+/** The sum of a job's shares (from jobCostsOf), rounded as jobCost rounds. */
+export function addJobCosts(parts: Array<JobCost | undefined>): JobCost {
+  const t = { usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 };
+  for (const c of parts) {
+    if (!c) continue;
+    t.usd += c.usd;
+    t.instanceSeconds += c.instanceSeconds;
+    t.idleUsd += c.idleUsd;
+    t.spotSavingsUsd += c.spotSavingsUsd;
+  }
+  return { usd: round6(t.usd), instanceSeconds: round6(t.instanceSeconds), idleUsd: round6(t.idleUsd), spotSavingsUsd: round6(t.spotSavingsUsd) };
+}
+
 /** Start of the UTC calendar month of `t` (budgets are per month). */
 export function monthStartUtc(t: number): number {
   const d = new Date(t);

@@ -4,7 +4,7 @@
  * the API (GET /v1/costs, Job.cost) and the provisioner (budgets).
  */
 import type { Redis } from 'ioredis';
-import { apportionInstance, jobCost, monthStartUtc, type CostLine, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
+import { addJobCosts, apportionInstance, jobCostsOf, monthStartUtc, type CostLine, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
 import type { Meter } from './meter.ts';
 
 export interface InstanceSource {
@@ -20,11 +20,22 @@ export interface InstanceSource {
   unfoldedKey: string;
 }
 
+/** spans grouped by instance (apportioning one instance reads only its own) */
+function bySpanInstance(spans: UnitSpan[]): Map<string, UnitSpan[]> {
+  const out = new Map<string, UnitSpan[]>();
+  for (const sp of spans) {
+    const list = out.get(sp.instanceId);
+    if (list) list.push(sp);
+    else out.set(sp.instanceId, [sp]);
+  }
+  return out;
+}
+
 export interface CostReaderOptions {
   /**
-   * How long a live instance's apportioned lines may be reused (ms; 0, the default: no
-   * cache, every line recomputed on every read; above 0, settled retired instances are
-   * also kept). The API reads a job's cost on every GET: with 100 instances running
+   * How long a live instance's apportioned bill may be reused (ms; 0, the default: no
+   * cache, recomputed on every read; above 0, settled retired instances are also kept).
+   * A job's cost so far then lags by at most this much, an instance's end included. The API reads a job's cost on every GET: with 100 instances running
    * 100 units each, recomputing meant reading and apportioning every span of every
    * instance the job touched, per request.
    */
@@ -32,58 +43,46 @@ export interface CostReaderOptions {
 }
 
 /**
- * A retired instance's lines are final once its last spans are in: they are kept (up
- * to CACHE_MAX entries, oldest dropped first) after RETIRED_SETTLE_MS past its end.
+ * A retired instance's bill is final once its last spans are in: it is kept (up to
+ * CACHE_MAX entries, oldest dropped first) from RETIRED_SETTLE_MS past its end.
  */
 const RETIRED_SETTLE_MS = 60_000;
 const CACHE_MAX = 20_000;
 
 export function createCostReader(meter: Meter, instances: InstanceSource, now: () => number = Date.now, opts: CostReaderOptions = {}) {
   const liveCacheMs = opts.liveCacheMs ?? 0;
-  /** instance id -> its lines, and until when they may be used (Infinity: retired and settled) */
-  const cache = new Map<string, { until: number; lines: CostLine[] }>();
+  /** instance id -> each job's share of its bill, and until when it may be used (Infinity: retired and settled) */
+  const cache = new Map<string, { until: number; jobs: Map<string, JobCost> }>();
   async function linesOf(list: MeteredInstance[]): Promise<CostLine[]> {
-    const spans = await meter.spansOf(list.map((i) => i.id));
+    const spans = bySpanInstance(await meter.spansOf(list.map((i) => i.id)));
     const t = now();
-    return list.flatMap((i) => apportionInstance(i, spans, t).lines);
+    return list.flatMap((i) => apportionInstance(i, spans.get(i.id) ?? [], t).lines);
   }
   /**
-   * The lines of these instances, from the cache where it holds them. Records are read
-   * for every instance not retired and settled, so one that ended since is recomputed
-   * at once; spans are read only for those recomputed.
+   * Each job's share of each of these instances' bills, from the cache where it holds
+   * them: a live instance's is reused for liveCacheMs (its record and spans are not
+   * read meanwhile), a settled retired one's for good.
    */
-  async function cachedLinesOf(ids: string[]): Promise<CostLine[]> {
-    if (!liveCacheMs) return linesOf(await instances.byIds(ids));
+  async function sharesOf(ids: string[]): Promise<Map<string, Map<string, JobCost>>> {
     const t = now();
-    const out: CostLine[] = [];
-    const unsettled: string[] = [];
+    const out = new Map<string, Map<string, JobCost>>();
+    const stale: string[] = [];
     for (const id of ids) {
-      const c = cache.get(id);
-      if (c && c.until === Infinity) out.push(...c.lines);
-      else unsettled.push(id);
-    }
-    if (!unsettled.length) return out;
-    const recs = await instances.byIds(unsettled);
-    const stale: MeteredInstance[] = [];
-    for (const i of recs) {
-      const c = cache.get(i.id);
-      if (c && i.terminatedAt === undefined && c.until > t) out.push(...c.lines);
-      else stale.push(i);
+      const c = liveCacheMs > 0 ? cache.get(id) : undefined;
+      if (c && c.until > t) out.set(id, c.jobs);
+      else stale.push(id);
     }
     if (!stale.length) return out;
-    const spans = await meter.spansOf(stale.map((i) => i.id));
-    for (const i of stale) {
-      const lines = apportionInstance(i, spans, t).lines;
-      out.push(...lines);
-      if (i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS) {
-        cache.delete(i.id);
-        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-        cache.set(i.id, { until: Infinity, lines });
-      } else if (i.terminatedAt === undefined) {
-        cache.set(i.id, { until: t + liveCacheMs, lines });
-      } else {
-        cache.delete(i.id);
-      }
+    const [recs, spanList] = await Promise.all([instances.byIds(stale), meter.spansOf(stale)]);
+    const spans = bySpanInstance(spanList);
+    for (const i of recs) {
+      const jobs = jobCostsOf(apportionInstance(i, spans.get(i.id) ?? [], t).lines);
+      out.set(i.id, jobs);
+      if (!liveCacheMs) continue;
+      cache.delete(i.id);
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+      const settled = i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS;
+      cache.set(i.id, { until: settled ? Infinity : t + liveCacheMs, jobs });
     }
     return out;
   }
@@ -104,16 +103,15 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
       return out;
     },
     /**
-     * Each job's cost (jobs that never ran or caused an instance cost nothing). Settled
-     * retired instances are apportioned once; live ones at most every liveCacheMs.
+     * Each job's cost (jobs that never ran or caused an instance cost nothing): the sum
+     * of its shares of the instances it ran on or caused. With a cache, settled retired
+     * instances are apportioned once and live ones at most every liveCacheMs.
      */
     async jobCosts(jobIds: string[]): Promise<Map<string, JobCost>> {
       const byJob = await meter.instancesOfJobs(jobIds);
       const ids = [...new Set([...byJob.values()].flat())];
-      const lines = ids.length ? await cachedLinesOf(ids) : [];
-      const perJob = new Map<string, CostLine[]>();
-      for (const l of lines) if (l.jobId !== undefined) perJob.set(l.jobId, [...(perJob.get(l.jobId) ?? []), l]);
-      return new Map(jobIds.map((j) => [j, jobCost(perJob.get(j) ?? [], j)]));
+      const shares = ids.length ? await sharesOf(ids) : new Map<string, Map<string, JobCost>>();
+      return new Map(jobIds.map((j) => [j, addJobCosts((byJob.get(j) ?? []).map((i) => shares.get(i)?.get(j)))]));
     },
   };
 }
@@ -190,8 +188,7 @@ export function createSpendLedger(redis: Redis, prefix: string, meter: Meter, in
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       const [recs, spans] = await Promise.all([instances.byIds(chunk), meter.spansOf(chunk)]);
-      const byInstance = new Map<string, UnitSpan[]>();
-      for (const s of spans) byInstance.set(s.instanceId, [...(byInstance.get(s.instanceId) ?? []), s]);
+      const byInstance = bySpanInstance(spans);
       const pipe = redis.pipeline();
       const found = new Set(recs.map((r) => r.id));
       for (const r of recs) {
@@ -225,8 +222,8 @@ export function createSpendLedger(redis: Redis, prefix: string, meter: Meter, in
   async function liveLines(t: number): Promise<CostLine[]> {
     const live = await instances.live();
     if (!live.length) return [];
-    const spans = await meter.spansOf(live.map((i) => i.id));
-    return live.flatMap((i) => apportionInstance(i, spans, t).lines);
+    const spans = bySpanInstance(await meter.spansOf(live.map((i) => i.id)));
+    return live.flatMap((i) => apportionInstance(i, spans.get(i.id) ?? [], t).lines);
   }
   return {
     keys: k,

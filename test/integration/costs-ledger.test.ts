@@ -81,7 +81,7 @@ describe('spend ledger', () => {
 });
 
 describe('job costs read through the cache', () => {
-  it('reuses a live instance\'s lines for liveCacheMs, recomputes one that ended at once, keeps a settled retired one', async () => {
+  it('reuses a live instance\'s bill for liveCacheMs, then recomputes it (its end included), keeps a settled retired one', async () => {
     const p = `${prefix}:cache`;
     const fleet = createFleetStore(redis, p);
     const meter = createMeter(redis, p);
@@ -104,11 +104,12 @@ describe('job costs read through the cache', () => {
     t += 1_500;
     expect((await cached.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo((await fresh.jobCosts(['jx'])).get('jx')!.usd, 9);
 
-    // an instance that ended is recomputed at once, whatever the window says
+    // an instance that ended shows its final bill once the window has passed
     await meter.unitEnded({ instanceId: 'i-live', jobId: 'jx', tenant: 'alice', unit: 'u0', start: T0 }, T0 + H / 2);
     await fleet.retire((await fleet.instances()).get('i-live')!, T0 + H / 2, 'idle');
     const ended = (await fresh.jobCosts(['jx'])).get('jx')!;
     expect(ended.usd).toBeCloseTo(1.8, 9);
+    t += 2_500;
     expect((await cached.jobCosts(['jx'])).get('jx')).toEqual(ended);
 
     // settled (a minute past its end): kept, spans are not read again

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apportionInstance, billedSeconds, billingWindows, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
+import { addJobCosts, apportionInstance, billedSeconds, jobCostsOf, billingWindows, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 22, 0, 0);
 const s = (n: number) => n * 1000;
@@ -73,6 +73,20 @@ describe('apportioning', () => {
     const bill = apportionInstance(inst({ terminatedAt: T0 + s(10) }), [span('a', 1, 9)], 0);
     expect(bill.billedSeconds).toBe(60);
     expect(jobCost(bill.lines, 'a').usd).toBeCloseTo(0.06, 9);
+  });
+});
+
+describe('a job\'s cost summed from per-instance shares', () => {
+  it('equals jobCost over all the lines, for every job, and a job with no share costs nothing', () => {
+    const a = apportionInstance(inst({ demand: [{ jobId: 'a', tenant: 'alice', units: 3 }, { jobId: 'b', tenant: 'bob', units: 1 }] }), [span('a', 0, 600), span('c', 100, 300)], 0);
+    const b = apportionInstance(inst({ id: 'i-2' }), [span('a', 0, 400, { instanceId: 'i-2' }), span('b', 200, 900, { instanceId: 'i-2' })], 0);
+    const shares = [jobCostsOf(a.lines), jobCostsOf(b.lines)];
+    for (const j of ['a', 'b', 'c']) {
+      const whole = jobCost([...a.lines, ...b.lines], j);
+      expect(whole.usd).toBeGreaterThan(0);
+      expect(addJobCosts(shares.map((m) => m.get(j)))).toEqual(whole);
+    }
+    expect(addJobCosts(shares.map((m) => m.get('nobody')))).toEqual({ usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 });
   });
 });
 
