@@ -8,8 +8,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { JobType } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { s3ArtifactStore } from '../../services/platform/artifacts.ts';
+import { createQueues } from '../../services/platform/queue.ts';
+import { connectRedis } from '../../services/platform/redis.ts';
 import { startE2EStack, type E2EStack } from '../support/stack.ts';
 
 const BASE = {
@@ -115,30 +118,66 @@ describe('a 2x2 sweep with a window that opens later', () => {
 });
 
 describe('deadlines and restarts', () => {
-  it('at the deadline, units that did not start are cancelled and running ones stop: the jobs are deadline_missed', async () => {
+  it('at the deadline, units that did not start leave the queue and running ones checkpoint and stop: the jobs are deadline_missed', async () => {
     const s = await startE2EStack('batch-deadline', { NIGHTSHIFT_MAX_INSTANCES: '1' });
     stacks.push(s);
+    // units that train for minutes
+    const deadline = Date.now() + 30_000;
     const sub = await s.call('POST', '/v1/batches', {
-      name: 'late', base: { ...BASE, training: { ...BASE.training, epochs: 4000 } },
+      name: 'late',
+      base: {
+        ...BASE,
+        dataset: { uri: 'builtin:make_regression?n_samples=20000&n_features=4&n_informative=3&noise=5&random_state=3' },
+        training: { ...BASE.training, epochs: 10_000 },
+      },
       grid: { 'training.batchSize': [8, 16, 32] },
-      schedule: { deadline: new Date(Date.now() + 8_000).toISOString() },
+      schedule: { deadline: new Date(deadline).toISOString() },
     });
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const jobIds: string[] = sub.body.jobIds;
+
+    // the jobs with a unit training shortly before the deadline
+    let training: string[] = [];
+    while (Date.now() < deadline - 2_000) {
+      const jobs = await Promise.all(jobIds.map((j) => s.call('GET', `/v1/jobs/${j}`)));
+      training = jobs.filter((j) => j.body.status === 'running' && (j.body.progress.epoch ?? 0) > 0).map((j) => j.body.id as string);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(training.length, 'no unit was training before the deadline').toBeGreaterThan(0);
+
     const b = await waitBatch(s, sub.body.id, (x) => x.status === 'deadline_missed', 60_000);
     expect(b.counts.deadline_missed).toBe(3);
     const job = (await s.call('GET', `/v1/jobs/${b.jobIds[2]}`)).body;
     expect(job.error.code).toBe('deadline_missed');
-    // nothing of the batch stays queued or running
-    const deadlineAt = Date.now();
-    for (;;) {
-      const units = await Promise.all(b.jobIds.map((j: string) => s.call('GET', `/v1/jobs/${j}`)));
-      expect(units.every((u) => u.body.status === 'deadline_missed')).toBe(true);
-      const inst = (await fetch(`${s.url}/v1/instances`, { headers: { authorization: `Bearer ${s.key}-admin` } }).then((r) => r.json())) as any[];
-      if (inst.every((i) => i.activeUnits === 0)) break;
-      expect(Date.now() - deadlineAt).toBeLessThan(40_000);
-      await new Promise((r) => setTimeout(r, 500));
+
+    // units that had not started are gone from the queue (none waiting, prioritized or delayed)
+    const bull = connectRedis(s.config.redisUrl, { forBullWorker: true });
+    const queues = createQueues(bull, s.prefix);
+    try {
+      const ofBatch = async (states: JobType[]) => (await queues.units.getJobs(states)).filter((u) => u && jobIds.includes(u.data.jobId));
+      const gone = Date.now() + 5_000;
+      while ((await ofBatch(['waiting', 'prioritized', 'delayed', 'paused'])).length > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 200));
+      expect((await ofBatch(['waiting', 'prioritized', 'delayed', 'paused'])).map((u) => u.id)).toEqual([]);
+
+      // running units stop at the end of their epoch: well before the 30 s after which they would be killed
+      const deadlineAt = Date.now();
+      for (;;) {
+        const units = await Promise.all(jobIds.map((j: string) => s.call('GET', `/v1/jobs/${j}`)));
+        expect(units.every((u) => u.body.status === 'deadline_missed')).toBe(true);
+        const inst = (await fetch(`${s.url}/v1/instances`, { headers: { authorization: `Bearer ${s.key}-admin` } }).then((r) => r.json())) as any[];
+        if (inst.every((i) => i.activeUnits === 0) && (await ofBatch(['active'])).length === 0) break;
+        expect(Date.now() - deadlineAt, 'a running unit did not stop at the end of its epoch').toBeLessThan(20_000);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // ... after a checkpoint: the trainer reported the unit interrupted (a killed one answers "job deadline_missed")
+      const ended = await ofBatch(['completed']);
+      for (const u of ended) if (!('score' in (u.returnvalue ?? {}))) expect(u.returnvalue, u.id).toEqual({ skipped: 'deadline_missed' });
+      expect(ended.filter((u) => training.includes(u.data.jobId) && u.returnvalue?.skipped === 'deadline_missed').length).toBeGreaterThan(0);
+    } finally {
+      await queues.close();
+      bull.disconnect();
     }
-  }, 120_000);
+  }, 150_000);
 
   it('a restart of the API and the provisioner while the batch is scheduled loses nothing', async () => {
     const a = await startE2EStack('batch-restart', {}, { keep: true });
