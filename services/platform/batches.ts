@@ -10,6 +10,10 @@ import { batchStatus, isBatchTerminal, type Batch, type BatchProjection, type Ba
 import { JOB_STATUSES, type Job, type JobStatus, type UnitResult } from '../core/job.ts';
 import { buildLeaderboard, type Contender, type Leaderboard } from '../core/leaderboard.ts';
 import { primaryMetric, resolveJobSpec } from '../core/job-defaults.ts';
+import type { JobCost } from '../core/costs.ts';
+import { createCostReader } from './costs.ts';
+import { createFleetStore } from './fleet-store.ts';
+import { createMeter } from './meter.ts';
 import type { JobRecord, Store } from './store.ts';
 
 export interface BatchListOptions {
@@ -27,7 +31,15 @@ interface BatchState {
   reportWritten?: boolean;
 }
 
+/** What a job cost: the instances it ran on or caused, live ones up to now (undefined: nothing metered). */
+const costUsdOf = (live: JobCost | undefined, job: Job): number | null =>
+  live && (live.instanceSeconds > 0 || live.usd > 0) ? live.usd : job.cost?.usd ?? null;
+
 export function createBatchStore(redis: Redis, prefix: string, store: Store) {
+  // each job's cost as GET /v1/jobs/:id answers it: instances still running count up to now,
+  // so a running batch shows its cost so far, not only what its retired instances cost
+  const meter = createMeter(redis, prefix);
+  const instances = createFleetStore(redis, prefix).instanceSource();
   const k = {
     batch: (id: string) => `${prefix}:batch:${id}`,
     tenant: (tenant: string) => `${prefix}:batches:${tenant}`,
@@ -71,7 +83,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store) {
     return out;
   }
 
-  function contender(rec: BatchRecord, m: { job: Job; record: JobRecord; units: UnitResult[] }): Contender {
+  function contender(rec: BatchRecord, m: { job: Job; record: JobRecord; units: UnitResult[] }, costUsd: number | null): Contender {
     const i = rec.jobIds.indexOf(m.job.id);
     const spec = resolveJobSpec(m.record.spec);
     const evals = m.job.status === 'completed' ? m.units.filter((u) => u.kind === 'eval' && typeof u.score === 'number') : [];
@@ -87,7 +99,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store) {
       ...(evals.length ? { scores: Object.fromEntries(evals.map((u) => [u.key, u.score!])) } : {}),
       foldSignature: JSON.stringify([spec.dataset.uri, spec.dataset.target, spec.evaluation]),
       ...(evals.length ? { testRows: mean(evals.map((u) => u.testRows)), trainRows: mean(evals.map((u) => u.trainRows)) } : {}),
-      costUsd: m.job.cost?.usd ?? null,
+      costUsd,
       warnings: [...new Set((m.job.warnings ?? []).map((w) => w.code))],
       durationS: started !== undefined && finished !== undefined ? (finished - started) / 1000 : null,
     };
@@ -96,12 +108,13 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store) {
   async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
     const rec = await getRecord(id);
     if (!rec) return undefined;
-    const [st, ms] = await Promise.all([state(id), members(rec)]);
+    const [st, ms, live] = await Promise.all([state(id), members(rec), createCostReader(meter, instances, () => now).jobCosts(rec.jobIds)]);
     const counts: Record<string, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
     for (const m of ms) counts[m.job.status] = (counts[m.job.status] ?? 0) + 1;
     const status: BatchStatus = batchStatus(ms.map((m) => m.job.status as JobStatus), { cancelled: st.cancelled, ...(rec.notBefore ? { notBefore: Date.parse(rec.notBefore) } : {}), now });
-    const costs = ms.map((m) => m.job.cost?.usd).filter((x): x is number => typeof x === 'number');
-    const leaderboard = buildLeaderboard(ms.map((m) => contender(rec, m)));
+    const jobCosts = ms.map((m) => costUsdOf(live.get(m.job.id), m.job));
+    const metered = jobCosts.filter((x): x is number => x !== null);
+    const leaderboard = buildLeaderboard(ms.map((m, i) => contender(rec, m, jobCosts[i])));
     const batch: Batch = {
       id: rec.id,
       name: rec.name,
@@ -117,7 +130,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store) {
       jobIds: rec.jobIds,
       counts,
       progress: { unitsDone: ms.reduce((s, m) => s + m.job.progress.unitsDone, 0), unitsTotal: rec.unitsTotal },
-      costUsd: costs.length ? Math.round(costs.reduce((s, x) => s + x, 0) * 1e6) / 1e6 : null,
+      costUsd: metered.length ? Math.round(metered.reduce((s, x) => s + x, 0) * 1e6) / 1e6 : null,
       atRisk: !isBatchTerminal(status) && st.atRisk,
       ...(st.projection && !isBatchTerminal(status) ? { projection: st.projection } : {}),
       metric: leaderboard.metric,

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unitJobId } from '../../services/core/catalog.ts';
 import type { UnitResult } from '../../services/core/job.ts';
 import type { TrainingWarning } from '../../services/core/health.ts';
+import { createFleetStore } from '../../services/platform/fleet-store.ts';
+import { createMeter } from '../../services/platform/meter.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
@@ -210,6 +212,28 @@ describe('leaderboard, report, retry', () => {
     const col = csv[0].split(',').indexOf('warnings');
     expect(col).toBeGreaterThan(0);
     expect(csv.find((l) => l.includes(jobIds[1]))!.split(',')[col]).toBe('constant_predictions loss_flat');
+  });
+
+  it("the cost so far counts the instances still running, as each job's own cost does", async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'costly' }))).json();
+    // an instance launched for job 0 an hour ago at 3.60 USD/h, still running job 0's first unit
+    const t = Date.now() - 3_600_000;
+    const fleet = createFleetStore(stack.redis, stack.prefix);
+    const meter = createMeter(stack.redis, stack.prefix);
+    await fleet.putInstance({ id: 'i-live', provider: 'ec2', resourceClass: 'gpu', type: 'p3.2xlarge', market: 'on-demand', hourlyUsd: 3.6, onDemandUsd: 3.6, launchedAt: t, slots: 1, demand: [{ jobId: jobIds[0], tenant: 'acme', batchId: id, units: 3 }] });
+    await meter.instanceCausedBy('i-live', [jobIds[0]]);
+    await meter.unitStarted({ instanceId: 'i-live', jobId: jobIds[0], tenant: 'acme', batchId: id, unit: 'r0-p0-f0', start: t });
+
+    const job = (await get(`/v1/jobs/${jobIds[0]}`)).json();
+    expect(job.cost.usd).toBeGreaterThanOrEqual(3.6);
+    const b = (await get(`/v1/batches/${id}`)).json();
+    expect(b.costUsd).toBeCloseTo(job.cost.usd, 2);
+    const rows = new Map(b.leaderboard.map((r: { jobId: string; costUsd: number | null }) => [r.jobId, r.costUsd]));
+    expect(rows.get(jobIds[0])).toBeCloseTo(job.cost.usd, 2);
+    expect(jobIds.slice(1).map((j: string) => rows.get(j))).toEqual([null, null, null]);
+    const listed = (await get('/v1/batches?limit=100')).json().items.find((x: { id: string }) => x.id === id);
+    expect(listed.costUsd).toBeCloseTo(job.cost.usd, 2);
+    expect((await get(`/v1/batches/${id}/report`)).body).toContain('- cost: $3.60');
   });
 
   it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
