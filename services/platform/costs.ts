@@ -53,6 +53,8 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   const liveCacheMs = opts.liveCacheMs ?? 0;
   /** instance id -> each job's share of its bill, and until when it may be used (Infinity: retired and settled) */
   const cache = new Map<string, { until: number; jobs: Map<string, JobCost> }>();
+  /** instances whose shares are being computed: a concurrent reader waits for that */
+  const inflight = new Map<string, Promise<Map<string, Map<string, JobCost>>>>();
   async function linesOf(list: MeteredInstance[]): Promise<CostLine[]> {
     const spans = bySpanInstance(await meter.spansOf(list.map((i) => i.id)));
     const t = now();
@@ -67,13 +69,30 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     const t = now();
     const out = new Map<string, Map<string, JobCost>>();
     const stale: string[] = [];
+    const waits: Array<Promise<void>> = [];
     for (const id of ids) {
       const c = liveCacheMs > 0 ? cache.get(id) : undefined;
+      const pending = liveCacheMs > 0 ? inflight.get(id) : undefined;
       if (c && c.until > t) out.set(id, c.jobs);
+      else if (pending) waits.push(pending.then((m) => void out.set(id, m.get(id) ?? new Map())));
       else stale.push(id);
     }
-    if (!stale.length) return out;
-    const [recs, spanList] = await Promise.all([instances.byIds(stale), meter.spansOf(stale)]);
+    if (stale.length) {
+      // concurrent readers of the same instances wait for this one computation
+      const work = computeShares(stale, t);
+      if (liveCacheMs > 0) for (const id of stale) inflight.set(id, work);
+      try {
+        for (const [id, jobs] of await work) out.set(id, jobs);
+      } finally {
+        for (const id of stale) if (inflight.get(id) === work) inflight.delete(id);
+      }
+    }
+    await Promise.all(waits);
+    return out;
+  }
+  async function computeShares(ids: string[], t: number): Promise<Map<string, Map<string, JobCost>>> {
+    const out = new Map<string, Map<string, JobCost>>();
+    const [recs, spanList] = await Promise.all([instances.byIds(ids), meter.spansOf(ids)]);
     const spans = bySpanInstance(spanList);
     for (const i of recs) {
       const jobs = jobCostsOf(apportionInstance(i, spans.get(i.id) ?? [], t).lines);

@@ -16,6 +16,7 @@ import {
   type GpuFailure,
 } from './fleet.ts';
 import type { InstanceSource } from './costs.ts';
+import type { MeteredInstance } from '../core/costs.ts';
 import type { InstanceView } from '../core/views.ts';
 
 export interface BlockedClass {
@@ -24,9 +25,31 @@ export interface BlockedClass {
   instances: string[];
 }
 
+/** launch demand lists kept in memory (they never change once written) */
+const DEMAND_CACHE_MAX = 2_000;
+
 export function createFleetStore(redis: Redis, prefix: string) {
   const k = fleetKeys(prefix);
   const parseAll = <T>(h: Record<string, string>): Map<string, T> => new Map(Object.entries(h).map(([id, v]) => [id, JSON.parse(v) as T]));
+  const demandCache = new Map<string, NonNullable<InstanceRecord['demand']>>();
+
+  /**
+   * The meter's view of records, each with its launch's demand list: one HMGET for the
+   * lists not in memory. A launch of 100 instances for a 1,000-job batch stores its
+   * list once instead of in each of the 100 records, which every pass reads.
+   */
+  async function metered(recs: InstanceRecord[]): Promise<MeteredInstance[]> {
+    const missing = [...new Set(recs.flatMap((r) => (r.demandOf && !r.demand && !demandCache.has(r.demandOf) ? [r.demandOf] : [])))];
+    if (missing.length) {
+      const found = await redis.hmget(k.launchDemand, ...missing);
+      missing.forEach((launchId, i) => {
+        if (found[i] === null) return;
+        if (demandCache.size >= DEMAND_CACHE_MAX) demandCache.delete(demandCache.keys().next().value!);
+        demandCache.set(launchId, JSON.parse(found[i]!) as NonNullable<InstanceRecord['demand']>);
+      });
+    }
+    return recs.map((r) => meteredOf(r.demand || !r.demandOf ? r : { ...r, demand: demandCache.get(r.demandOf) ?? [] }));
+  }
 
   return {
     keys: k,
@@ -47,6 +70,10 @@ export function createFleetStore(redis: Redis, prefix: string) {
     },
     async putLaunch(r: LaunchRecord): Promise<void> {
       await redis.hset(k.launches, r.launchId, JSON.stringify(r));
+    },
+    /** the jobs a launch was made for, stored once for all its instances (records name it in demandOf) */
+    async putLaunchDemand(launchId: string, demand: NonNullable<InstanceRecord['demand']>): Promise<void> {
+      await redis.hset(k.launchDemand, launchId, JSON.stringify(demand));
     },
     async deleteLaunches(ids: string[]): Promise<void> {
       if (ids.length) await redis.hdel(k.launches, ...ids);
@@ -76,19 +103,19 @@ export function createFleetStore(redis: Redis, prefix: string) {
         all: async () => {
           const [live, done] = await Promise.all([redis.hgetall(k.instances), redis.hgetall(k.history)]);
           const recs = new Map([...parseAll<InstanceRecord>(done), ...parseAll<InstanceRecord>(live)]);
-          return [...recs.values()].map(meteredOf);
+          return metered([...recs.values()]);
         },
-        live: async () => [...parseAll<InstanceRecord>(await redis.hgetall(k.instances)).values()].map(meteredOf),
+        live: async () => metered([...parseAll<InstanceRecord>(await redis.hgetall(k.instances)).values()]),
         retiredIds: async () => redis.hkeys(k.history),
         unfolded: async () => redis.smembers(k.unfolded),
         unfoldedKey: k.unfolded,
         byIds: async (ids) => {
           if (!ids.length) return [];
           const [live, done] = await Promise.all([redis.hmget(k.instances, ...ids), redis.hmget(k.history, ...ids)]);
-          return ids.flatMap((_, i) => {
+          return metered(ids.flatMap((_, i) => {
             const v = live[i] ?? done[i];
-            return v ? [meteredOf(JSON.parse(v) as InstanceRecord)] : [];
-          });
+            return v ? [JSON.parse(v) as InstanceRecord] : [];
+          }));
         },
       };
     },

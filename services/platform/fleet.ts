@@ -29,6 +29,8 @@ export const fleetKeys = (prefix: string) => ({
   launches: `${prefix}:fleet:launches`,
   instances: `${prefix}:fleet:instances`,
   history: `${prefix}:fleet:history`,
+  /** launch id -> the demand list it was launched for (JSON), shared by its instances */
+  launchDemand: `${prefix}:fleet:launch-demand`,
   spent: `${prefix}:fleet:spent`,
   unfolded: `${prefix}:fleet:unfolded`,
   holds: `${prefix}:fleet:holds`,
@@ -109,8 +111,13 @@ export interface InstanceRecord {
   slots?: number;
   /** minimum billed seconds (EC2: 60, the default; local: 0) */
   minBilledS?: number;
-  /** jobs whose pending units made the provisioner launch it (idle cost goes to them) */
+  /**
+   * jobs whose pending units made the provisioner launch it (idle cost goes to them);
+   * records written by the provisioner leave it out and name `demandOf`, the launch
+   * whose list (stored once, `launchDemand`) every instance of that launch shares
+   */
   demand?: MeteredInstance['demand'];
+  demandOf?: string;
 }
 
 /** USD billed so far: per second from launch to termination, EC2's 60 s minimum. */

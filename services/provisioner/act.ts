@@ -99,6 +99,8 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
   const needs = parseResourceClass(cls);
   const classSpot = d.spotOf(cls);
   log.info({ launchId, resourceClass: cls, count, reason, spot: classSpot, decision: 'launch' }, 'launching');
+  // the jobs this launch is for: stored once, named by each of its instances' records
+  if (demandJobs.length) await store.putLaunchDemand(launchId, demandJobs);
   try {
     const out = await provider.launch({
       launchId, resourceClass: cls, count, spot: classSpot,
@@ -108,7 +110,7 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
     for (const i of out.instances) {
       await store.putInstance({
         id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
-        slots: provider.slots(cls), demand: demandJobs,
+        slots: provider.slots(cls), ...(demandJobs.length ? { demandOf: launchId } : {}),
         ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
         ...(out.priceSource ? { priceSource: out.priceSource } : {}),
         ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),

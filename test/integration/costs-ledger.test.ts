@@ -121,3 +121,34 @@ describe('job costs read through the cache', () => {
     expect((await fresh.jobCosts(['jx'])).get('jx')!.usd).toBeLessThan(ended.usd);
   });
 });
+
+describe('a launch\'s demand list', () => {
+  it('is stored once and read into each of its instances (and a record that carries its own list keeps it)', async () => {
+    const p = `${prefix}:demand`;
+    const fleet = createFleetStore(redis, p);
+    const src = fleet.instanceSource();
+    const demand = [{ jobId: 'j1', tenant: 'alice', units: 3 }, { jobId: 'j2', tenant: 'bob', batchId: 'B', units: 1 }];
+    await fleet.putLaunchDemand('L1', demand);
+    const T0 = Date.UTC(2026, 10, 10, 12);
+    await fleet.putInstance(rec('i-1', T0, { launchId: 'L1', demandOf: 'L1' }));
+    await fleet.putInstance(rec('i-2', T0, { launchId: 'L1', demandOf: 'L1' }));
+    await fleet.putInstance(rec('i-old', T0, { demand: [{ jobId: 'j0', tenant: 'carol', units: 1 }] }));
+    expect(await redis.hget(fleet.keys.instances, 'i-1')).not.toContain('j1'); // the record names the launch only
+    await fleet.retire((await fleet.instances()).get('i-2')!, T0 + H, 'idle');
+    for (const list of [await src.live(), await src.all(), await src.byIds(['i-1', 'i-2', 'i-old'])]) {
+      const byId = new Map(list.map((i) => [i.id, i.demand]));
+      expect(byId.get('i-1')).toEqual(demand);
+      expect(byId.get('i-old')).toEqual([{ jobId: 'j0', tenant: 'carol', units: 1 }]);
+      if (byId.has('i-2')) expect(byId.get('i-2')).toEqual(demand);
+    }
+    // a second store (another process) reads the list from Redis, not from memory
+    const other = createFleetStore(redis, p).instanceSource();
+    expect((await other.byIds(['i-2']))[0].demand).toEqual(demand);
+    // idle goes to the launch's jobs by their units (3:1)
+    const meter = createMeter(redis, p);
+    await meter.instanceCausedBy('i-2', ['j1', 'j2']);
+    const costs = await createCostReader(meter, other, () => T0 + H).jobCosts(['j1', 'j2']);
+    expect(costs.get('j1')!.usd).toBeCloseTo(0.75 * 3.6, 9);
+    expect(costs.get('j2')!.usd).toBeCloseTo(0.25 * 3.6, 9);
+  });
+});
