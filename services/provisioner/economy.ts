@@ -123,6 +123,14 @@ export function createEconomy(d: EconomyDeps) {
       for (const id of info.keys()) if (!byJob.has(id)) info.delete(id);
       const [, statuses] = await Promise.all([Promise.all(ids.filter((id) => !info.has(id)).map(jobInfo)), jobs.getStatuses(ids)]);
       const work: Array<PendingWork & { order: [number, string] }> = [];
+      // a unit's projected price per class and shape, read once a pass (a batch's 1,000 jobs share one shape)
+      const usdOf = new Map<string, Promise<number>>();
+      const projectedUsd = (cls: string, shape: string, epochs: number): Promise<number> => {
+        const key = `${cls}\u0000${shape}\u0000${epochs}`;
+        let p = usdOf.get(key);
+        if (!p) usdOf.set(key, (p = unitUsd(cls, shape, epochs)));
+        return p;
+      };
       for (const [jobId, w] of byJob) {
         // units without a job record (written by other tools) still get instances, outside tenant and batch budgets
         const i = info.get(jobId) ?? { tenant: '', createdAt: '', shape: '', epochs: 1, priority: 50 };
@@ -131,7 +139,7 @@ export function createEconomy(d: EconomyDeps) {
         const pending = status && isTerminal(status) ? 0 : w.pending;
         work.push({
           jobId, tenant: i.tenant, ...(i.batchId ? { batchId: i.batchId } : {}), resourceClass: w.resourceClass, pending, running: w.running,
-          unitUsd: budgeted && pending > 0 ? await unitUsd(w.resourceClass, i.shape, i.epochs) : 0,
+          unitUsd: budgeted && pending > 0 ? await projectedUsd(w.resourceClass, i.shape, i.epochs) : 0,
           order: [-i.priority, i.createdAt],
         });
       }
