@@ -36,6 +36,8 @@ export interface EconomyPass {
   /** per class: the admitted jobs and their pending units (a launch records them) */
   jobsByClass: Map<string, Array<{ jobId: string; tenant: string; batchId?: string; units: number }>>;
   held: Array<{ jobId: string; message: string; exhausted: boolean }>;
+  /** how long each step took, ms */
+  phasesMs: Record<string, number>;
 }
 
 export interface EconomyDeps {
@@ -112,16 +114,26 @@ export function createEconomy(d: EconomyDeps) {
 
   return {
     async pass(t: number): Promise<EconomyPass> {
+      const phasesMs: Record<string, number> = {};
+      let mark = performance.now();
+      const phase = (name: string) => {
+        const at = performance.now();
+        phasesMs[name] = (phasesMs[name] ?? 0) + (at - mark);
+        mark = at;
+      };
       holds ??= await d.fleet.holds();
       // read every pass: a budget raised or set through the API counts from the next pass
       const limits = await d.budgets.limits();
       const budgeted = !!limits.global || limits.tenants.size > 0 || d.batchBudgets !== undefined;
+      phase('budgets');
       const byJob = await unitDemandByJob(d.queues);
+      phase('queue');
       // one round of reads for every job in the queue, not one round trip per job: the
       // records of jobs not seen before (at once) and every status (one pipeline)
       const ids = [...byJob.keys()];
       for (const id of info.keys()) if (!byJob.has(id)) info.delete(id);
       const [, statuses] = await Promise.all([Promise.all(ids.filter((id) => !info.has(id)).map(jobInfo)), jobs.getStatuses(ids)]);
+      phase('jobs');
       const work: Array<PendingWork & { order: [number, string] }> = [];
       // a unit's projected price per class and shape, read once a pass (a batch's 1,000 jobs share one shape)
       const usdOf = new Map<string, Promise<number>>();
@@ -144,9 +156,11 @@ export function createEconomy(d: EconomyDeps) {
         });
       }
       work.sort((a, b) => a.order[0] - b.order[0] || a.order[1].localeCompare(b.order[1]));
+      phase('work');
 
       let sc: BudgetScope[] = [];
       if (budgeted) sc = await scopes(limits, new Set(work.flatMap((w) => (w.batchId ? [w.batchId] : []))), t);
+      phase('spend');
       const gate = gateDemand(work, sc);
       const heldIds = new Set<string>();
       for (const h of gate.held) {
@@ -182,6 +196,7 @@ export function createEconomy(d: EconomyDeps) {
         }
       }
 
+      phase('gate');
       const demand = gate.admitted;
       for (const [cls, v] of Object.entries(demand)) if (v.pending + v.running > 0) lastDemandAt.set(cls, t);
       const planHolds = holdsOf(holds);
@@ -205,6 +220,7 @@ export function createEconomy(d: EconomyDeps) {
         shown.push(showWaiting(w.jobId, hold && w.running === 0 ? { reason: hold.reason, message: hold.message } : undefined));
       }
       await Promise.all(shown);
+      phase('waiting');
       firstPass = false;
       const global = sc.find((s) => s.kind === 'global');
       return {
@@ -214,6 +230,7 @@ export function createEconomy(d: EconomyDeps) {
         ...(global ? { budgetLeftUsd: global.limitUsd - global.spentUsd } : {}),
         jobsByClass,
         held: gate.held.map((h) => ({ jobId: h.jobId, message: h.message, exhausted: h.exhausted })),
+        phasesMs,
       };
     },
     /**

@@ -150,6 +150,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       timed('observe.fleet', observe({ store, provider, log, lastState, bootTimeoutMs: config.bootTimeoutS * 1000, adoptedHourlyUsd: (cls, market) => provider.hourlyUsd(cls, market === 'spot' ? 'require' : 'no') }, t)),
     ]);
     phase('observe');
+    for (const [name, ms] of Object.entries(econ.phasesMs)) res.phasesMs[`observe.economy.${name}`] = ms;
     let demand = econ.demand;
     await rereadSpotPrices({ store, provider, log }, o.records, t);
     phase('spotPrices');
