@@ -35,4 +35,8 @@ it('counts pending and running units per class, and forgets jobs that left the q
 
   for (const k of ['r0-p0-f0', 'r0-p0-f1', 'r0-p0-f2']) await (await q.units.getJob(`job_a.${k}`))?.remove();
   expect(Object.fromEntries(await unitDemand(q))).toEqual({ 'gpu/spot=require': { pending: 1, running: 0 } });
+
+  // units without a priority wait in BullMQ's plain list: counted the same
+  for (const k of ['u0', 'u1']) await q.units.add('unit', { jobId: 'job_c', tenant: 't', unit: units(1)[0], resourceClass: 'cpu' }, { jobId: `job_c.${k}` });
+  expect(Object.fromEntries(await unitDemand(q))).toEqual({ 'gpu/spot=require': { pending: 1, running: 0 }, cpu: { pending: 2, running: 0 } });
 });
