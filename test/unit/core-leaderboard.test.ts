@@ -103,13 +103,13 @@ describe('training-health warnings on the leaderboard', () => {
     const base = { status: 'completed', params: {}, metric: 'accuracy', costUsd: null, durationS: null };
     const lb = buildLeaderboard([
       { ...base, jobId: 'a', name: 'learned', scores: { f0: 0.9, f1: 0.92, f2: 0.91 } },
-      { ...base, jobId: 'b', name: 'dead', scores: { f0: 0.35, f1: 0.35, f2: 0.35 }, warnings: ['constant_predictions', 'class_rate_accuracy'] },
+      { ...base, jobId: 'b', name: 'dead', scores: { f0: 0.35, f1: 0.35, f2: 0.35 }, warnings: ['constant_predictions', 'accuracy_at_class_rate'] },
     ]);
-    expect(lb.rows.map((r) => [r.name, r.warnings])).toEqual([['learned', []], ['dead', ['constant_predictions', 'class_rate_accuracy']]]);
+    expect(lb.rows.map((r) => [r.name, r.warnings])).toEqual([['learned', []], ['dead', ['constant_predictions', 'accuracy_at_class_rate']]]);
     const csv = reportCsv(lb).split('\n');
     const col = csv[0].split(',').indexOf('warnings');
     expect(col).toBeGreaterThan(0);
-    expect(csv[2].split(',')[col]).toBe('constant_predictions class_rate_accuracy');
+    expect(csv[2].split(',')[col]).toBe('constant_predictions accuracy_at_class_rate');
     expect(csv[1].split(',')[col]).toBe('');
   });
 });

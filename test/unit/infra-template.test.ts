@@ -24,6 +24,9 @@ describe('infra/cloudformation/nightshift.yaml', () => {
       const g = grants(a);
       expect(g.length, a).toBe(1);
       expect(JSON.stringify(g[0].Resource)).toContain('WorkerLogGroup');
+      // a log group's Arn attribute ends in ':*': a stream ARN appended to it would match nothing
+      expect(JSON.stringify(g[0].Resource)).not.toMatch(/WorkerLogGroup\.Arn\}:/);
+      expect(JSON.stringify(g[0].Resource)).toContain(':log-group:${WorkerLogGroup}:log-stream:*');
     }
     expect(bootstrap).toContain('--log-driver awslogs');
   });
