@@ -1,0 +1,59 @@
+/**
+ * A steady GET load in a process of its own, so that the latencies it measures are not
+ * delayed by work in the benchmark's process (the scale bench runs the provisioner
+ * there). Started by getLoad(); runs autocannon at a fixed rate over random paths
+ * until its duration ends or the parent sends 'stop', then sends back the result.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface GetLoadResult {
+  latency: { p50: number; p99: number; max: number };
+  requests: { total: number };
+  non2xx: number;
+  errors: number;
+}
+
+interface LoadSpec {
+  url: string;
+  paths: string[];
+  rate: number;
+  connections: number;
+  durationS: number;
+  authorization: string;
+}
+
+/** Starts the load in a child process; stop() ends it early; done answers its result. */
+export function getLoad(spec: LoadSpec): { stop(): void; done: Promise<GetLoadResult> } {
+  const child = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const done = new Promise<GetLoadResult>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as GetLoadResult));
+    child.once('exit', (code) => reject(new Error(`the load process exited (${code}) without a result`)));
+  });
+  child.send(spec);
+  return { stop: () => child.send('stop'), done };
+}
+
+if (process.argv.includes('--child')) {
+  const autocannon = (await import('autocannon' as string)).default as (o: Record<string, unknown>) => {
+    stop(): void;
+    once(ev: 'done', cb: (r: GetLoadResult) => void): void;
+  };
+  process.once('message', (spec: LoadSpec) => {
+    const inst = autocannon({
+      url: spec.url,
+      connections: spec.connections,
+      overallRate: spec.rate,
+      duration: spec.durationS,
+      headers: { authorization: spec.authorization },
+      requests: [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: spec.paths[Math.floor(Math.random() * spec.paths.length)] }) }],
+    });
+    process.on('message', (m) => {
+      if (m === 'stop') inst.stop();
+    });
+    inst.once('done', (r) => {
+      const out: GetLoadResult = { latency: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max }, requests: { total: r.requests.total }, non2xx: r.non2xx, errors: r.errors };
+      process.send!(out, () => process.exit(0));
+    });
+  });
+}
