@@ -63,9 +63,9 @@ export interface Estimate {
 }
 
 /**
- * A live instance's cost lines are reused for up to 2 s by the job views (GET
- * /v1/jobs/:id, the job list): a job's cost so far lags by at most that, and reading
- * a job no longer apportions every span of every instance it ran on.
+ * A live instance's bill (each job's share of it) is reused for up to 2 s by the job
+ * views (GET /v1/jobs/:id, the job list): a job's cost so far lags by at most that,
+ * and reading a job no longer apportions every instance it ran on or caused.
  */
 const JOB_COST_LIVE_CACHE_MS = 2_000;
 
