@@ -57,13 +57,18 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     },
   }, async (req) => {
     const { id } = req.params;
+    // the cost is read beside the record (one round trip to Redis, not two) and only
+    // returned with a job the caller may see
+    const cost = costs.costsOf([id]).catch(() => undefined);
     const job = await jobs.visibleJob(req.principal, id).catch(async (e: unknown) => {
       // not in Redis: retention may have moved it to the archive
       const archived = e instanceof NightshiftError && e.code === 'not_found' ? await readArchivedJob(services.artifacts, id) : undefined;
       if (archived && canSee(req.principal, archived.tenant)) return archived;
       throw e;
     });
-    return job.archived ? job : costs.withCost(job);
+    if (job.archived) return job;
+    const known = (await cost)?.get(id);
+    return known ? { ...job, cost: known } : costs.withCost(job);
   });
 
   app.delete('/v1/jobs/:id', {
