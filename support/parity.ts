@@ -15,6 +15,7 @@ import type { Table } from '../services/platform/csv.ts';
 import type { EngineImpl } from '../workers/trainer/ml/engine.ts';
 import { normalizeLayers, type NormalizedLayer } from '../services/core/layers.ts';
 import { runUnit } from '../workers/trainer/ml/run-unit.ts';
+import { optimizerVariant } from '../workers/trainer/fused/support.ts';
 
 export interface ParityCase {
   name: string;
@@ -103,7 +104,8 @@ export function parityCases(size: ParitySize = TEST_SIZE): ParityCase[] {
       }),
     });
   }
-  // 2. heavy class imbalance: 5% positives, standardized, stratified folds
+  // 2. heavy class imbalance: 5% positives, standardized, stratified folds; SGD with
+  //    (non-Nesterov) momentum, a hidden layer without a bias
   {
     const rng = createRng(202);
     const table = binaryTable(rng, R(400), 10, 4, 0.05, Array(10).fill(1));
@@ -111,8 +113,8 @@ export function parityCases(size: ParitySize = TEST_SIZE): ParityCase[] {
       name: 'imbalanced', shape: '5% positives', table, baseline: majorityRate(table), higherIsBetter: true,
       spec: spec({
         preprocess: { standardize: true },
-        model: { layers: [{ type: 'dense', units: 16, activation: 'tanh', kernelInitializer: 'heNormal' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-        training: { loss: 'binaryCrossentropy', optimizer: { name: 'adam', learningRate: 0.01 }, metrics: ['accuracy'], epochs: E(25), batchSize: 32 },
+        model: { layers: [{ type: 'dense', units: 16, activation: 'tanh', kernelInitializer: 'heNormal', useBias: false }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+        training: { loss: 'binaryCrossentropy', optimizer: { name: 'sgd', learningRate: 0.05, momentum: 0.9 }, metrics: ['accuracy'], epochs: E(25), batchSize: 32 },
         evaluation: kfold(3, true),
       }),
     });
@@ -233,17 +235,18 @@ export function beatsBaseline(c: ParityCase, s: EngineScores): boolean {
 }
 
 /** Every activation, initializer, loss, optimizer and metric the cases exercise, for the coverage check. */
-export function caseFeatures(c: ParityCase): { activations: string[]; kernelInitializers: string[]; biasInitializers: string[]; losses: string[]; optimizers: string[]; metrics: string[]; dropout: boolean; maxNorm: boolean } {
+export function caseFeatures(c: ParityCase): { activations: string[]; kernelInitializers: string[]; biasInitializers: string[]; losses: string[]; optimizers: string[]; metrics: string[]; dropout: boolean; maxNorm: boolean; noBias: boolean } {
   const layers: NormalizedLayer[] = normalizeLayers(c.spec, c.table.columns - c.spec.dataset.target.length);
   const dense = layers.filter((l): l is Extract<NormalizedLayer, { type: 'dense' }> => l.type === 'dense');
   return {
     activations: dense.map((l) => l.activation),
     kernelInitializers: dense.map((l) => l.kernelInitializer),
-    biasInitializers: dense.map((l) => l.biasInitializer),
+    biasInitializers: dense.filter((l) => l.useBias).map((l) => l.biasInitializer),
     losses: [c.spec.training.loss],
-    optimizers: [c.spec.training.optimizer.name],
+    optimizers: [optimizerVariant(c.spec.training.optimizer)],
     metrics: c.spec.training.metrics,
     dropout: layers.some((l) => l.type === 'dropout'),
     maxNorm: dense.some((l) => l.maxNorm !== undefined),
+    noBias: dense.some((l) => !l.useBias),
   };
 }

@@ -26,16 +26,18 @@ beforeAll(async () => {
 describe('engine parity on unseen shapes', () => {
   it('the cases cover every entry of PARITY_COVERED, and nothing outside it', () => {
     const seen = { activations: new Set<string>(), kernelInitializers: new Set<string>(), biasInitializers: new Set<string>(), losses: new Set<string>(), optimizers: new Set<string>(), metrics: new Set<string>() };
-    let dropout = false, maxNorm = false;
+    let dropout = false, maxNorm = false, noBias = false;
     for (const c of cases) {
       const f = caseFeatures(c);
       for (const k of Object.keys(seen) as Array<keyof typeof seen>) for (const v of f[k]) seen[k].add(v);
       dropout ||= f.dropout;
       maxNorm ||= f.maxNorm;
+      noBias ||= f.noBias;
     }
     for (const k of Object.keys(seen) as Array<keyof typeof seen>) expect([...seen[k]].sort(), k).toEqual([...PARITY_COVERED[k]].sort());
     expect(dropout).toBe(PARITY_COVERED.dropout);
     expect(maxNorm).toBe(PARITY_COVERED.maxNorm);
+    expect(noBias).toBe(PARITY_COVERED.noBias);
   });
 
   it('covers the shapes the tutorials lack', () => {
@@ -81,7 +83,13 @@ describe('auto picks fused only where parity is proven, and says why', () => {
     ['an initializer parity does not cover', spec([{ type: 'dense', units: 8, activation: 'relu', kernelInitializer: 'lecun_normal' }, mlp[1]]), 'cpu', 'tfjs', /kernel initializer leCunNormal is outside/],
     ['l2 regularization', spec([{ type: 'dense', units: 8, activation: 'relu', kernelRegularizer: { l2: 0.01 } }, mlp[1]]), 'cpu', 'tfjs', /l1\/l2 kernel regularization is outside/],
     ['an optimizer the fused engine lacks', spec(mlp, { optimizer: { name: 'adamax' } }), 'cpu', 'tfjs', /fused engine cannot train this model \(optimizer adamax is not supported\)/],
-    ['learning-rate decay', spec(mlp, { optimizer: { name: 'sgd', decay: 0.001 } }), 'cpu', 'tfjs', /optimizer decay is outside/],
+    ['learning-rate decay', spec(mlp, { optimizer: { name: 'sgd', momentum: 0.9, decay: 0.001 } }), 'cpu', 'tfjs', /optimizer decay is outside/],
+    ['SGD with momentum (no Nesterov), as the sonar tutorials train', spec(mlp, { optimizer: { name: 'sgd', learningRate: 0.01, momentum: 0.8 } }), 'cpu', 'fused', /inside what the engine parity suite covers/],
+    ['plain SGD, which no case trains', spec(mlp, { optimizer: { name: 'sgd', learningRate: 0.1 } }), 'cpu', 'tfjs', /optimizer sgd is outside/],
+    ['Adam with its own moments', spec(mlp, { optimizer: { name: 'adam', beta1: 0.8 } }), 'cpu', 'tfjs', /optimizer adam with its beta1 set is outside/],
+    ['Adam with the default moments written out', spec(mlp, { optimizer: { name: 'adam', beta1: 0.9, beta2: 0.999 } }), 'cpu', 'fused', /inside/],
+    ['RMSprop with momentum', spec(mlp, { optimizer: { name: 'rmsprop', momentum: 0.5 } }), 'cpu', 'tfjs', /optimizer rmsprop with its momentum set is outside/],
+    ['a dense layer without a bias', spec([{ ...mlp[0], useBias: false }, mlp[1]]), 'cpu', 'fused', /inside/],
     ['a metric parity does not cover', spec(mlp, { metrics: ['precision'] }), 'cpu', 'tfjs', /metric precision/],
   ] as const)('%s', (_what, s, backend, engine, reason) => {
     const e = choose(s, backend);

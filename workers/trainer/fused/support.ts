@@ -62,15 +62,38 @@ export const PARITY_COVERED = {
   kernelInitializers: ['glorotUniform', 'heNormal', 'heUniform', 'randomUniform005'],
   biasInitializers: ['zeros'],
   losses: ['binaryCrossentropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'mse', 'mae'],
-  optimizers: ['adam', 'sgd', 'rmsprop'],
+  /** optimizers with the settings the cases use (optimizerVariant): other settings of the same optimizer are not covered */
+  optimizers: ['adam', 'rmsprop', 'sgd+momentum', 'sgd+nesterov'],
   metrics: ['accuracy', 'mae', 'mse'],
-  /** dropout layers and max-norm kernel constraints */
+  /** dropout layers, max-norm kernel constraints, dense layers without a bias */
   dropout: true,
   maxNorm: true,
+  noBias: true,
 } as const;
 
 export interface ParityTrainingSpec extends FusedTrainingSpec {
-  optimizer: { name: string; decay?: number } | string;
+  optimizer: { name: string; decay?: number; momentum?: number; nesterov?: boolean; beta1?: number; beta2?: number; epsilon?: number; rho?: number } | string;
+}
+
+/**
+ * An optimizer and the settings that change its update rule, as the parity cases name
+ * them: adam and rmsprop with their default moments (tf.train's beta1 0.9, beta2 0.999,
+ * rho 0.9, epsilon 1e-7, no rmsprop momentum), sgd plain, with momentum or with
+ * Nesterov momentum. The learning rate does not change the rule.
+ */
+export function optimizerVariant(optimizer: ParityTrainingSpec['optimizer']): string {
+  const o = typeof optimizer === 'string' ? { name: optimizer } : optimizer;
+  const set = (v: number | undefined, dflt: number) => v !== undefined && v !== dflt;
+  if (o.name === 'adam') {
+    const custom = [set(o.beta1, 0.9) && 'beta1', set(o.beta2, 0.999) && 'beta2', set(o.epsilon, 1e-7) && 'epsilon'].filter(Boolean);
+    return custom.length ? `adam with its ${custom.join(', ')} set` : 'adam';
+  }
+  if (o.name === 'rmsprop') {
+    const custom = [set(o.rho, 0.9) && 'rho', set(o.epsilon, 1e-7) && 'epsilon', set(o.momentum, 0) && 'momentum'].filter(Boolean);
+    return custom.length ? `rmsprop with its ${custom.join(', ')} set` : 'rmsprop';
+  }
+  if (o.name === 'sgd') return (o.momentum ?? 0) > 0 ? (o.nesterov ? 'sgd+nesterov' : 'sgd+momentum') : 'sgd';
+  return o.name;
 }
 
 const inList = (list: readonly string[], v: string): boolean => list.includes(v);
@@ -84,12 +107,14 @@ export function parityCovered(layers: NormalizedLayer[], training: ParityTrainin
     if (!inList(P.activations, l.activation)) return no(`layer ${i}: activation ${l.activation}`);
     if (!inList(P.kernelInitializers, l.kernelInitializer)) return no(`layer ${i}: kernel initializer ${l.kernelInitializer}`);
     if (l.useBias && !inList(P.biasInitializers, l.biasInitializer)) return no(`layer ${i}: bias initializer ${l.biasInitializer}`);
+    if (!l.useBias && !P.noBias) return no(`layer ${i}: no bias`);
     if (l.l1 || l.l2) return no(`layer ${i}: l1/l2 kernel regularization`);
   }
   if (!inList(P.losses, training.loss)) return no(`loss ${training.loss}`);
   const opt = typeof training.optimizer === 'string' ? { name: training.optimizer } : training.optimizer;
-  if (!inList(P.optimizers, opt.name)) return no(`optimizer ${opt.name}`);
-  if ((opt as { decay?: number }).decay) return no('optimizer decay');
+  const variant = optimizerVariant(opt);
+  if (!inList(P.optimizers, variant)) return no(`optimizer ${variant}`);
+  if (opt.decay) return no('optimizer decay');
   for (const m of training.metrics) if (!inList(P.metrics, m)) return no(`metric ${m}`);
   return { ok: true };
 }
