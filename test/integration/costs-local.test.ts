@@ -6,9 +6,6 @@
  * lifetimes measured here, from the launch call to the moment the worker process was
  * seen gone.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shapeKey } from '../../services/core/budget.ts';
 import { loadConfig } from '../../services/core/config.ts';
@@ -16,17 +13,12 @@ import type { JobSpec } from '../../services/core/spec.ts';
 import { createCostReader } from '../../services/platform/costs.ts';
 import { createBudgetStore } from '../../services/platform/budgets.ts';
 import { createMeter } from '../../services/platform/meter.ts';
-import { createQueues } from '../../services/platform/queue.ts';
-import { connectRedis } from '../../services/platform/redis.ts';
 import { createStore } from '../../services/platform/store.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
-import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
-import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { addUnits, quietLogger, recordCalls, waitFor } from '../../support/cloud-sim.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
+import { addUnits, quietLogger, waitFor } from '../../support/cloud-sim.ts';
+import { localFakeRig } from '../../support/local-rig.ts';
 
-const FAKE = path.join(REPO_ROOT, 'support/fake-worker.ts');
 const HOURLY = 36; // 0.01 USD per second
 const SPEC = {
   name: 'costs', dataset: { uri: 'builtin:make_regression?n_samples=50&n_features=2' },
@@ -40,21 +32,11 @@ afterEach(async () => {
 });
 
 async function rig(env: Record<string, string>, unitMs: number) {
-  const prefix = uniquePrefix('costs');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ns-costs-'));
-  const base = {
-    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: '2', NIGHTSHIFT_IDLE_TIMEOUT_S: '1',
-    NIGHTSHIFT_RECONCILE_MS: '200', NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir, NIGHTSHIFT_LOCAL_HOURLY_USD: String(HOURLY), ...env,
-  };
-  const config = loadConfig(base);
-  const redis = connectRedis(config.redisUrl);
-  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-  const queues = createQueues(bull, prefix);
-  const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: String(unitMs) }, terminateGraceMs: 2_000 });
-  const { provider, calls } = recordCalls(local);
+  const r = localFakeRig(cleanups, 'costs', { NIGHTSHIFT_MAX_INSTANCES: '2', NIGHTSHIFT_IDLE_TIMEOUT_S: '1', NIGHTSHIFT_RECONCILE_MS: '200', NIGHTSHIFT_LOCAL_HOURLY_USD: String(HOURLY), ...env }, unitMs);
+  const { prefix, redis, queues, local, provider, calls } = r;
   const provs: Provisioner[] = [];
   const mk = (over: Record<string, string> = {}) => {
-    const p = createProvisioner({ config: loadConfig({ ...base, ...over }), redis, queues, provider, logger: quietLogger() });
+    const p = createProvisioner({ config: loadConfig({ ...r.configEnv, ...over }), redis, queues, provider, logger: quietLogger() });
     provs.push(p);
     return p;
   };
@@ -63,15 +45,9 @@ async function rig(env: Record<string, string>, unitMs: number) {
   const sampler = setInterval(() => void local.describe().then((l) => {
     for (const i of l) if (i.state === 'terminated' && !endSeen.has(i.id)) endSeen.set(i.id, Date.now());
   }), 20);
-  cleanups.push(async () => {
+  r.beforeTeardown(async () => {
     clearInterval(sampler);
     for (const p of provs) await p.stop();
-    await local.close?.();
-    await queues.close();
-    redis.disconnect();
-    bull.disconnect();
-    await cleanupPrefix(prefix);
-    rmSync(dataDir, { recursive: true, force: true });
   });
   const store = createStore(redis, prefix);
   const fleet = createFleetStore(redis, prefix);

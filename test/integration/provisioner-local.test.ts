@@ -2,20 +2,10 @@
  * The whole loop with the local provider: real Redis, real BullMQ, real worker
  * processes (the fake worker: the real agent, a sleep instead of training).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../services/core/config.ts';
-import { connectRedis, type Redis } from '../../services/platform/redis.ts';
-import { createQueues, type Queues } from '../../services/platform/queue.ts';
 import { createProvisioner, type Provisioner } from '../../services/provisioner/provisioner.ts';
-import { createLocalProvider } from '../../services/provisioner/providers/local.ts';
-import { REPO_ROOT } from '../../services/provisioner/worker-process.ts';
-import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
-import { addUnits, quietLogger, recordCalls, waitFor } from '../../support/cloud-sim.ts';
-
-const FAKE = path.join(REPO_ROOT, 'support/fake-worker.ts');
+import { addUnits, quietLogger, waitFor } from '../../support/cloud-sim.ts';
+import { localFakeRig } from '../../support/local-rig.ts';
 
 /** A provisioner on the local provider (fake workers that sleep `unitMs` per unit), torn down after the test. */
 function localRig(
@@ -24,28 +14,10 @@ function localRig(
   env: { maxInstances: string; idleS: string; reconcileMs: string; unitMs: string },
   onPass?: () => void,
 ) {
-  const prefix = uniquePrefix(name);
-  const dataDir = mkdtempSync(path.join(tmpdir(), `ns-${name}-`));
-  const config = loadConfig({
-    REDIS_URL: TEST_REDIS_URL, NIGHTSHIFT_PREFIX: prefix, NIGHTSHIFT_COMPUTE: 'local', NIGHTSHIFT_MAX_INSTANCES: env.maxInstances,
-    NIGHTSHIFT_IDLE_TIMEOUT_S: env.idleS, NIGHTSHIFT_RECONCILE_MS: env.reconcileMs, NIGHTSHIFT_BOOT_TIMEOUT_S: '30', NIGHTSHIFT_DATA_DIR: dataDir,
-  });
-  const redis: Redis = connectRedis(config.redisUrl);
-  const bull = connectRedis(config.redisUrl, { forBullWorker: true });
-  const queues: Queues = createQueues(bull, prefix);
-  const local = createLocalProvider(config, { entry: FAKE, env: { ...process.env, NIGHTSHIFT_FAKE_UNIT_MS: env.unitMs }, terminateGraceMs: 2_000 });
-  const { provider, calls } = recordCalls(local);
-  const prov: Provisioner = createProvisioner({ config, redis, queues, provider, logger: quietLogger(), ...(onPass ? { onPass } : {}) });
-  cleanups.push(async () => {
-    await prov.stop();
-    await local.close?.();
-    await queues.close();
-    redis.disconnect();
-    bull.disconnect();
-    await cleanupPrefix(prefix);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  return { redis, queues, calls, prov, local, prefix };
+  const r = localFakeRig(cleanups, name, { NIGHTSHIFT_MAX_INSTANCES: env.maxInstances, NIGHTSHIFT_IDLE_TIMEOUT_S: env.idleS, NIGHTSHIFT_RECONCILE_MS: env.reconcileMs }, Number(env.unitMs));
+  const prov: Provisioner = createProvisioner({ config: r.config, redis: r.redis, queues: r.queues, provider: r.provider, logger: quietLogger(), ...(onPass ? { onPass } : {}) });
+  r.beforeTeardown(() => prov.stop());
+  return { redis: r.redis, queues: r.queues, calls: r.calls, prov, local: r.local, prefix: r.prefix };
 }
 
 describe('provisioner with the local provider', () => {
