@@ -8,6 +8,7 @@ import { shapeKey } from '../../services/core/budget.ts';
 import { createMeter } from '../../services/platform/meter.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
+import { smallRegressionSpec } from '../../support/specs.ts';
 
 const T = Date.parse('2026-11-27T23:00:00Z');
 const NOW = new Date('2026-11-28T12:00:00Z');
@@ -15,14 +16,7 @@ let stack: TestStack;
 let acmeJob: string;
 let globexJob: string;
 
-const spec = () => ({
-  name: 'reg',
-  dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&random_state=1' },
-  model: { layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1 }] },
-  training: { loss: 'mse', epochs: 2 },
-  evaluation: { method: 'kfold', folds: 3 },
-  final: { fit: true },
-});
+const spec = () => smallRegressionSpec();
 const get = (url: string, tenant = 'admin') => stack.app.inject({ url, headers: stack.auth(tenant) });
 
 beforeAll(async () => {

@@ -10,6 +10,7 @@ import { unitJobId } from '../../services/core/catalog.ts';
 import { keys } from '../../services/core/keys.ts';
 import type { Job, UnitResult } from '../../services/core/job.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
+import { smallRegressionSpec } from '../../support/specs.ts';
 
 let stack: TestStack;
 const predictorLoads: string[] = [];
@@ -20,15 +21,7 @@ const fakePredictor: PredictorFactory = async (artifacts, jobId) => {
   return { predict: async (rows) => ({ predictions: rows.map((r) => [r.reduce((a, b) => a + b, 0)]), labels: rows.map((r) => (r[0] > 0 ? 'pos' : 'neg')) }) };
 };
 
-const spec = (over: Record<string, unknown> = {}) => ({
-  name: 'reg',
-  dataset: { uri: 'builtin:make_regression?n_samples=100&n_features=3&random_state=1' },
-  model: { layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1 }] },
-  training: { loss: 'mse', epochs: 2 },
-  evaluation: { method: 'kfold', folds: 3 },
-  final: { fit: true },
-  ...over,
-});
+const spec = smallRegressionSpec;
 
 async function submit(tenant = 'acme', body: object = spec()): Promise<string> {
   const res = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: stack.auth(tenant), payload: body });
