@@ -1,4 +1,5 @@
 /** Redis side of the provisioner: lease, its own heartbeat, launch and instance records, worker heartbeats. */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   CLAIM_LUA,
@@ -71,9 +72,16 @@ export function createFleetStore(redis: Redis, prefix: string) {
     async putLaunch(r: LaunchRecord): Promise<void> {
       await redis.hset(k.launches, r.launchId, JSON.stringify(r));
     },
-    /** the jobs a launch was made for, stored once for all its instances (records name it in demandOf) */
-    async putLaunchDemand(launchId: string, demand: NonNullable<InstanceRecord['demand']>): Promise<void> {
-      await redis.hset(k.launchDemand, launchId, JSON.stringify(demand));
+    /**
+     * The jobs a launch attempt was made for, stored once for all its instances; answers
+     * the key their records name in demandOf. Each attempt gets a key of its own (the
+     * launch id and a random suffix), so a list never changes once written and readers
+     * may keep it: launch ids repeat after a Redis that kept nothing restarts its sequence.
+     */
+    async putLaunchDemand(launchId: string, demand: NonNullable<InstanceRecord['demand']>): Promise<string> {
+      const key = `${launchId}.${randomBytes(6).toString('hex')}`;
+      await redis.hset(k.launchDemand, key, JSON.stringify(demand));
+      return key;
     },
     async deleteLaunches(ids: string[]): Promise<void> {
       if (ids.length) await redis.hdel(k.launches, ...ids);

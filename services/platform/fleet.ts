@@ -113,8 +113,9 @@ export interface InstanceRecord {
   minBilledS?: number;
   /**
    * jobs whose pending units made the provisioner launch it (idle cost goes to them);
-   * records written by the provisioner leave it out and name `demandOf`, the launch
-   * whose list (stored once, `launchDemand`) every instance of that launch shares
+   * records written by the provisioner leave it out and name `demandOf`, the key of
+   * their launch attempt's list (stored once, `launchDemand`), which every instance of
+   * that attempt shares
    */
   demand?: MeteredInstance['demand'];
   demandOf?: string;

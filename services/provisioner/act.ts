@@ -100,7 +100,7 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
   const classSpot = d.spotOf(cls);
   log.info({ launchId, resourceClass: cls, count, reason, spot: classSpot, decision: 'launch' }, 'launching');
   // the jobs this launch is for: stored once, named by each of its instances' records
-  if (demandJobs.length) await store.putLaunchDemand(launchId, demandJobs);
+  const demandOf = demandJobs.length ? await store.putLaunchDemand(launchId, demandJobs) : undefined;
   try {
     const out = await provider.launch({
       launchId, resourceClass: cls, count, spot: classSpot,
@@ -110,7 +110,7 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
     for (const i of out.instances) {
       await store.putInstance({
         id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
-        slots: provider.slots(cls), ...(demandJobs.length ? { demandOf: launchId } : {}),
+        slots: provider.slots(cls), ...(demandOf ? { demandOf } : {}),
         ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
         ...(out.priceSource ? { priceSource: out.priceSource } : {}),
         ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),

@@ -128,10 +128,10 @@ describe('a launch\'s demand list', () => {
     const fleet = createFleetStore(redis, p);
     const src = fleet.instanceSource();
     const demand = [{ jobId: 'j1', tenant: 'alice', units: 3 }, { jobId: 'j2', tenant: 'bob', batchId: 'B', units: 1 }];
-    await fleet.putLaunchDemand('L1', demand);
+    const key = await fleet.putLaunchDemand('L1', demand);
     const T0 = Date.UTC(2026, 10, 10, 12);
-    await fleet.putInstance(rec('i-1', T0, { launchId: 'L1', demandOf: 'L1' }));
-    await fleet.putInstance(rec('i-2', T0, { launchId: 'L1', demandOf: 'L1' }));
+    await fleet.putInstance(rec('i-1', T0, { launchId: 'L1', demandOf: key }));
+    await fleet.putInstance(rec('i-2', T0, { launchId: 'L1', demandOf: key }));
     await fleet.putInstance(rec('i-old', T0, { demand: [{ jobId: 'j0', tenant: 'carol', units: 1 }] }));
     expect(await redis.hget(fleet.keys.instances, 'i-1')).not.toContain('j1'); // the record names the launch only
     await fleet.retire((await fleet.instances()).get('i-2')!, T0 + H, 'idle');
@@ -144,6 +144,12 @@ describe('a launch\'s demand list', () => {
     // a second store (another process) reads the list from Redis, not from memory
     const other = createFleetStore(redis, p).instanceSource();
     expect((await other.byIds(['i-2']))[0].demand).toEqual(demand);
+    // the same launch id again (a sequence restarted with an emptied Redis): its own list,
+    // and a store that holds the first one in memory still reads the second correctly
+    const again = await fleet.putLaunchDemand('L1', [{ jobId: 'j9', tenant: 'dan', units: 1 }]);
+    expect(again).not.toBe(key);
+    await fleet.putInstance(rec('i-3', T0, { launchId: 'L1', demandOf: again }));
+    expect((await src.byIds(['i-3', 'i-1'])).map((i) => i.demand?.[0]?.jobId)).toEqual(['j9', 'j1']);
     // idle goes to the launch's jobs by their units (3:1)
     const meter = createMeter(redis, p);
     await meter.instanceCausedBy('i-2', ['j1', 'j2']);
