@@ -3,6 +3,8 @@
  * fleet records) and unit spans (the meter), apportioned by core/costs.ts. Shared by
  * the API (GET /v1/costs, Job.cost) and the provisioner (budgets).
  */
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { addJobCosts, apportionInstance, jobCostsOf, monthStartUtc, type CostLine, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
 import type { Meter } from './meter.ts';
@@ -35,12 +37,23 @@ export interface CostReaderOptions {
   /**
    * How long a live instance's apportioned bill may be reused (ms; 0, the default: no
    * cache, recomputed on every read; above 0, settled retired instances are also kept).
-   * A job's cost so far then lags by at most this much, an instance's end included. The API reads a job's cost on every GET: with 100 instances running
+   * A job's cost so far then lags by at most this much (plus staleMs), an instance's end included. The API reads a job's cost on every GET: with 100 instances running
    * 100 units each, recomputing meant reading and apportioning every span of every
    * instance the job touched, per request.
    */
   liveCacheMs?: number;
+  /**
+   * How long past liveCacheMs a live instance's bill may still be answered while a
+   * refresh runs in the background (ms; 0, the default: a read past liveCacheMs waits
+   * for the recomputation). With 100 instances launched for a 1,000-job batch, one
+   * recomputation apportions about 100,000 lines (tens of ms): with a stale window, no
+   * read waits for it, and a job's cost lags by at most liveCacheMs + staleMs.
+   */
+  staleMs?: number;
 }
+
+/** apportioning gives the event loop back at least this often (ms), so other requests are answered meanwhile */
+const SLICE_MS = 4;
 
 /**
  * A retired instance's bill is final once its last spans are in: it is kept (up to
@@ -51,6 +64,7 @@ const CACHE_MAX = 20_000;
 
 export function createCostReader(meter: Meter, instances: InstanceSource, now: () => number = Date.now, opts: CostReaderOptions = {}) {
   const liveCacheMs = opts.liveCacheMs ?? 0;
+  const staleMs = liveCacheMs > 0 ? opts.staleMs ?? 0 : 0;
   /** instance id -> each job's share of its bill, and until when it may be used (Infinity: retired and settled) */
   const cache = new Map<string, { until: number; jobs: Map<string, JobCost> }>();
   /** instances whose shares are being computed: a concurrent reader waits for that */
@@ -63,38 +77,51 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   /**
    * Each job's share of each of these instances' bills, from the cache where it holds
    * them: a live instance's is reused for liveCacheMs (its record and spans are not
-   * read meanwhile), a settled retired one's for good.
+   * read meanwhile), then answered for staleMs more while one background refresh
+   * recomputes it; a settled retired one's for good.
    */
   async function sharesOf(ids: string[]): Promise<Map<string, Map<string, JobCost>>> {
     const t = now();
     const out = new Map<string, Map<string, JobCost>>();
     const stale: string[] = [];
+    const refresh: string[] = [];
     const waits: Array<Promise<void>> = [];
     for (const id of ids) {
       const c = liveCacheMs > 0 ? cache.get(id) : undefined;
       const pending = liveCacheMs > 0 ? inflight.get(id) : undefined;
       if (c && c.until > t) out.set(id, c.jobs);
-      else if (pending) waits.push(pending.then((m) => void out.set(id, m.get(id) ?? new Map())));
+      else if (c && c.until + staleMs > t) {
+        // answered from the last figure; one background refresh per instance at a time
+        out.set(id, c.jobs);
+        if (!pending) refresh.push(id);
+      } else if (pending) waits.push(pending.then((m) => void out.set(id, m.get(id) ?? new Map())));
       else stale.push(id);
     }
-    if (stale.length) {
-      // concurrent readers of the same instances wait for this one computation
-      const work = computeShares(stale, t);
-      if (liveCacheMs > 0) for (const id of stale) inflight.set(id, work);
-      try {
-        for (const [id, jobs] of await work) out.set(id, jobs);
-      } finally {
-        for (const id of stale) if (inflight.get(id) === work) inflight.delete(id);
-      }
-    }
+    if (refresh.length) void track(refresh, t).catch(() => undefined); // a failed refresh leaves the last figure, and the next read tries again
+    if (stale.length) for (const [id, jobs] of await track(stale, t)) out.set(id, jobs);
     await Promise.all(waits);
     return out;
+  }
+  /** computes these instances' shares; concurrent readers of the same instances wait for (or are answered beside) this one computation */
+  async function track(ids: string[], t: number): Promise<Map<string, Map<string, JobCost>>> {
+    const work = computeShares(ids, t);
+    if (liveCacheMs > 0) for (const id of ids) inflight.set(id, work);
+    try {
+      return await work;
+    } finally {
+      for (const id of ids) if (inflight.get(id) === work) inflight.delete(id);
+    }
   }
   async function computeShares(ids: string[], t: number): Promise<Map<string, Map<string, JobCost>>> {
     const out = new Map<string, Map<string, JobCost>>();
     const [recs, spanList] = await Promise.all([instances.byIds(ids), meter.spansOf(ids)]);
     const spans = bySpanInstance(spanList);
+    let slice = performance.now();
     for (const i of recs) {
+      if (performance.now() - slice > SLICE_MS) {
+        await nextTurn();
+        slice = performance.now();
+      }
       const jobs = jobCostsOf(apportionInstance(i, spans.get(i.id) ?? [], t).lines);
       out.set(i.id, jobs);
       if (!liveCacheMs) continue;
@@ -106,6 +133,10 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     return out;
   }
   return {
+    /** resolves once no computation is in flight (background refreshes included) */
+    async settled(): Promise<void> {
+      while (inflight.size) await Promise.allSettled([...new Set(inflight.values())]);
+    },
     /** every cost line of every instance of record */
     async lines(): Promise<CostLine[]> {
       return linesOf(await instances.all());

@@ -104,6 +104,7 @@ describe('job costs read through the cache', () => {
     t += 1_500;
     expect((await cached.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo((await fresh.jobCosts(['jx'])).get('jx')!.usd, 9);
 
+
     // an instance that ended shows its final bill once the window has passed
     await meter.unitEnded({ instanceId: 'i-live', jobId: 'jx', tenant: 'alice', unit: 'u0', start: T0 }, T0 + H / 2);
     await fleet.retire((await fleet.instances()).get('i-live')!, T0 + H / 2, 'idle');
@@ -119,6 +120,34 @@ describe('job costs read through the cache', () => {
     await meter.unitEnded({ instanceId: 'i-live', jobId: 'jy', tenant: 'bob', unit: 'u0', start: T0 }, T0 + H / 2);
     expect((await cached.jobCosts(['jx'])).get('jx')).toEqual(ended);
     expect((await fresh.jobCosts(['jx'])).get('jx')!.usd).toBeLessThan(ended.usd);
+  });
+});
+
+describe('job costs read through the cache with a stale window', () => {
+  it('answers the last figure at once past liveCacheMs while one background refresh runs; past the window a read waits', async () => {
+    const p = `${prefix}:stale`;
+    const fleet = createFleetStore(redis, p);
+    const meter = createMeter(redis, p);
+    const src = fleet.instanceSource();
+    const T0 = Date.UTC(2026, 10, 10, 12);
+    let t = T0 + H;
+    const swr = createCostReader(meter, src, () => t, { liveCacheMs: 2_000, staleMs: 8_000 });
+    const fresh = createCostReader(meter, src, () => t);
+    await fleet.putInstance(rec('i-live', T0, { demand: [{ jobId: 'jx', tenant: 'alice', units: 1 }] }));
+    await meter.unitStarted({ instanceId: 'i-live', jobId: 'jx', tenant: 'alice', unit: 'u0', start: T0 });
+    const first = (await swr.jobCosts(['jx'])).get('jx')!.usd;
+    expect(first).toBeCloseTo(3.6, 9);
+
+    t += 3_000; // past liveCacheMs, inside the stale window
+    const grown = (await fresh.jobCosts(['jx'])).get('jx')!.usd;
+    expect(grown).toBeGreaterThan(first);
+    expect((await swr.jobCosts(['jx'])).get('jx')!.usd).toBe(first);
+    await swr.settled();
+    expect((await swr.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo(grown, 9);
+
+    t += 20_000; // past the stale window: the read waits for the recomputation
+    expect((await swr.jobCosts(['jx'])).get('jx')!.usd).toBeCloseTo((await fresh.jobCosts(['jx'])).get('jx')!.usd, 9);
+    expect((await swr.jobCosts(['jx'])).get('jx')!.usd).toBeGreaterThan(grown);
   });
 });
 
