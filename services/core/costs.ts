@@ -133,16 +133,15 @@ interface Who {
   batchId?: string;
 }
 
-/**
- * An instance's bill as cost lines: one per job (and one for the unattributed rest)
- * per billing window, so a report by day splits the instance, and each unit, at UTC
- * midnight, and every second is charged at the price in force then. Idle seconds of
- * every window go to the same jobs in the same proportions (the launch's demand, else
- * use over the whole life).
- */
-export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceBill {
+/** An instance's billing windows, each with every job's use in it (wall seconds / slots, scaled down where units overlap past the bill) and the idle rest, and who carries the idle seconds. */
+interface InstanceUse {
+  windows: Array<{ w: BillingWindow; perS: number; savingsPerS: number; use: Map<string, { who: Who; s: number }>; idleS: number }>;
+  weights: Map<string, { who: Who; w: number }>;
+  totalW: number;
+}
+
+function instanceUse(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceUse {
   const end = inst.terminatedAt ?? now;
-  const windows = billingWindows(inst, now);
   const od = inst.onDemandUsd;
   const slots = Math.max(1, inst.slots);
   const mine = spans.filter((sp) => sp.instanceId === inst.id);
@@ -171,45 +170,101 @@ export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now:
     weights.set(d.jobId, cur);
   }
   if (weights.size === 0) for (const [id, u] of useIn(inst.launchedAt, end)) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
-  const totalW = [...weights.values()].reduce((s, x) => s + x.w, 0);
+  let totalW = 0;
+  for (const x of weights.values()) totalW += x.w;
 
-  const base = { instanceId: inst.id, instanceType: inst.type, market: inst.market, launchedAt: inst.launchedAt };
-  const lines: CostLine[] = [];
-  let usd = 0;
-  let idleUsd = 0;
-  let savings = 0;
-  let billed = 0;
-  for (const w of windows) {
-    const perS = w.hourlyUsd / 3600;
-    const savingsPerS = Math.max(0, (od ?? w.hourlyUsd) - w.hourlyUsd) / 3600;
+  const windows = billingWindows(inst, now).map((w) => {
     const use = useIn(w.from, w.to);
-    let usedS = [...use.values()].reduce((s, u) => s + u.s, 0);
+    let usedS = 0;
+    for (const u of use.values()) usedS += u.s;
     // more overlapping units than slots (a misreported slot count): never charge more than the bill
     if (usedS > w.seconds) {
       for (const u of use.values()) u.s *= w.seconds / usedS;
       usedS = w.seconds;
     }
-    const idleS = w.seconds - usedS;
-    const at = { at: w.from };
-    for (const id of new Set([...use.keys(), ...weights.keys()])) {
-      const u = use.get(id);
-      const wt = weights.get(id);
-      const idleShareS = totalW > 0 && wt ? (idleS * wt.w) / totalW : 0;
-      const sec = (u?.s ?? 0) + idleShareS;
+    return { w, perS: w.hourlyUsd / 3600, savingsPerS: Math.max(0, (od ?? w.hourlyUsd) - w.hourlyUsd) / 3600, use, idleS: w.seconds - usedS };
+  });
+  return { windows, weights, totalW };
+}
+
+/** a job's idle seconds in a window: its weight's part of the window's idle rest */
+const idleShareOf = (u: InstanceUse, idleS: number, jobId: string): number => {
+  const wt = u.weights.get(jobId);
+  return u.totalW > 0 && wt ? (idleS * wt.w) / u.totalW : 0;
+};
+
+/**
+ * An instance's bill as cost lines: one per job (and one for the unattributed rest)
+ * per billing window, so a report by day splits the instance, and each unit, at UTC
+ * midnight, and every second is charged at the price in force then. Idle seconds of
+ * every window go to the same jobs in the same proportions (the launch's demand, else
+ * use over the whole life).
+ */
+export function apportionInstance(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceBill {
+  const u = instanceUse(inst, spans, now);
+  const lines: CostLine[] = [];
+  let usd = 0;
+  let idleUsd = 0;
+  let savings = 0;
+  let billed = 0;
+  for (const { w, perS, savingsPerS, use, idleS } of u.windows) {
+    for (const id of new Set([...use.keys(), ...u.weights.keys()])) {
+      const used = use.get(id);
+      const idleShareS = idleShareOf(u, idleS, id);
+      const sec = (used?.s ?? 0) + idleShareS;
       if (sec <= 0) continue;
       // properties written out: spreading three objects into each line cost ~12 us a line (V8), 300 jobs' lines a few ms an instance
-      const who = (u ?? wt)!.who;
-      const line: CostLine = { instanceId: base.instanceId, instanceType: base.instanceType, market: base.market, launchedAt: base.launchedAt, at: w.from, jobId: who.jobId, tenant: who.tenant, usd: sec * perS, idleUsd: idleShareS * perS, instanceSeconds: sec, spotSavingsUsd: sec * savingsPerS };
+      const who = (used ?? u.weights.get(id))!.who;
+      const line: CostLine = { instanceId: inst.id, instanceType: inst.type, market: inst.market, launchedAt: inst.launchedAt, at: w.from, jobId: who.jobId, tenant: who.tenant, usd: sec * perS, idleUsd: idleShareS * perS, instanceSeconds: sec, spotSavingsUsd: sec * savingsPerS };
       if (who.batchId) line.batchId = who.batchId;
       lines.push(line);
     }
-    if (totalW === 0 && idleS > 0) lines.push({ ...base, ...at, usd: idleS * perS, idleUsd: idleS * perS, instanceSeconds: idleS, spotSavingsUsd: idleS * savingsPerS });
+    if (u.totalW === 0 && idleS > 0) lines.push({ instanceId: inst.id, instanceType: inst.type, market: inst.market, launchedAt: inst.launchedAt, at: w.from, usd: idleS * perS, idleUsd: idleS * perS, instanceSeconds: idleS, spotSavingsUsd: idleS * savingsPerS });
     usd += w.seconds * perS;
     idleUsd += idleS * perS;
     savings += w.seconds * savingsPerS;
     billed += w.seconds;
   }
   return { instanceId: inst.id, billedSeconds: billed, usd, idleUsd, spotSavingsUsd: savings, lines };
+}
+
+/** Each job's share of one instance's bill, read one job at a time. */
+export interface InstanceJobShares {
+  /** this job's share (undefined: it neither ran there nor caused the launch) */
+  of(jobId: string): JobCost | undefined;
+  /** the jobs with a share */
+  jobIds(): string[];
+}
+
+/**
+ * The figures jobCostsOf(apportionInstance(inst, spans, now).lines) gives, without a
+ * line per job and window: one pass over the spans, then each job's share in
+ * O(windows) when it is asked for. An instance launched for a 1,000-job batch has a
+ * line per job; the API reads one job's cost at a time.
+ */
+export function instanceJobShares(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceJobShares {
+  const u = instanceUse(inst, spans, now);
+  return {
+    of(jobId) {
+      let c: JobCost | undefined;
+      for (const { perS, savingsPerS, use, idleS } of u.windows) {
+        const idleShareS = idleShareOf(u, idleS, jobId);
+        const sec = (use.get(jobId)?.s ?? 0) + idleShareS;
+        if (sec <= 0) continue;
+        c ??= { usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 };
+        c.usd += sec * perS;
+        c.instanceSeconds += sec;
+        c.idleUsd += idleShareS * perS;
+        c.spotSavingsUsd += sec * savingsPerS;
+      }
+      return c;
+    },
+    jobIds() {
+      const ids = new Set(u.weights.keys());
+      for (const win of u.windows) for (const id of win.use.keys()) ids.add(id);
+      return [...ids];
+    },
+  };
 }
 
 export const GROUP_BY = ['day', 'job', 'batch', 'instanceType', 'tenant'] as const;

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { addJobCosts, apportionInstance, jobCostsOf, monthStartUtc, type CostLine, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
+import { addJobCosts, apportionInstance, instanceJobShares, monthStartUtc, type CostLine, type InstanceJobShares, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
 import type { Meter } from './meter.ts';
 
 export interface InstanceSource {
@@ -45,15 +45,24 @@ export interface CostReaderOptions {
   /**
    * How long past liveCacheMs a live instance's bill may still be answered while a
    * refresh runs in the background (ms; 0, the default: a read past liveCacheMs waits
-   * for the recomputation). With 100 instances launched for a 1,000-job batch, one
-   * recomputation apportions about 100,000 lines (tens of ms): with a stale window, no
-   * read waits for it, and a job's cost lags by at most liveCacheMs + staleMs.
+   * for the recomputation). With 100 instances of a 10,000-unit batch, one recomputation
+   * reads about 10,000 spans: with a stale window, no read waits for it, and a job's
+   * cost lags by at most liveCacheMs + staleMs.
    */
   staleMs?: number;
 }
 
+/** the shares of an instance without a record (none) */
+const NO_SHARES: InstanceJobShares = { of: () => undefined, jobIds: () => [] };
+
 /** apportioning gives the event loop back at least this often (ms), so other requests are answered meanwhile */
 const SLICE_MS = 4;
+/**
+ * Instances whose records and spans one round trip reads: a live instance holds a span
+ * per unit it ran (100 instances of a 10,000-unit batch: ~10,000 spans, ~2 MB), and
+ * parsing the whole reply at once held the event loop for tens of ms.
+ */
+const READ_CHUNK = 10;
 
 /**
  * A retired instance's bill is final once its last spans are in: it is kept (up to
@@ -66,9 +75,9 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   const liveCacheMs = opts.liveCacheMs ?? 0;
   const staleMs = liveCacheMs > 0 ? opts.staleMs ?? 0 : 0;
   /** instance id -> each job's share of its bill, and until when it may be used (Infinity: retired and settled) */
-  const cache = new Map<string, { until: number; jobs: Map<string, JobCost> }>();
+  const cache = new Map<string, { until: number; jobs: InstanceJobShares }>();
   /** instances whose shares are being computed: a concurrent reader waits for that */
-  const inflight = new Map<string, Promise<Map<string, Map<string, JobCost>>>>();
+  const inflight = new Map<string, Promise<Map<string, InstanceJobShares>>>();
   async function linesOf(list: MeteredInstance[]): Promise<CostLine[]> {
     const spans = bySpanInstance(await meter.spansOf(list.map((i) => i.id)));
     const t = now();
@@ -80,9 +89,9 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
    * read meanwhile), then answered for staleMs more while one background refresh
    * recomputes it; a settled retired one's for good.
    */
-  async function sharesOf(ids: string[]): Promise<Map<string, Map<string, JobCost>>> {
+  async function sharesOf(ids: string[]): Promise<Map<string, InstanceJobShares>> {
     const t = now();
-    const out = new Map<string, Map<string, JobCost>>();
+    const out = new Map<string, InstanceJobShares>();
     const stale: string[] = [];
     const refresh: string[] = [];
     const waits: Array<Promise<void>> = [];
@@ -94,7 +103,7 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
         // answered from the last figure; one background refresh per instance at a time
         out.set(id, c.jobs);
         if (!pending) refresh.push(id);
-      } else if (pending) waits.push(pending.then((m) => void out.set(id, m.get(id) ?? new Map())));
+      } else if (pending) waits.push(pending.then((m) => void out.set(id, m.get(id) ?? NO_SHARES)));
       else stale.push(id);
     }
     if (refresh.length) void track(refresh, t).catch(() => undefined); // a failed refresh leaves the last figure, and the next read tries again
@@ -103,7 +112,7 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     return out;
   }
   /** computes these instances' shares; concurrent readers of the same instances wait for (or are answered beside) this one computation */
-  async function track(ids: string[], t: number): Promise<Map<string, Map<string, JobCost>>> {
+  async function track(ids: string[], t: number): Promise<Map<string, InstanceJobShares>> {
     const work = computeShares(ids, t);
     if (liveCacheMs > 0) for (const id of ids) inflight.set(id, work);
     try {
@@ -112,23 +121,26 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
       for (const id of ids) if (inflight.get(id) === work) inflight.delete(id);
     }
   }
-  async function computeShares(ids: string[], t: number): Promise<Map<string, Map<string, JobCost>>> {
-    const out = new Map<string, Map<string, JobCost>>();
-    const [recs, spanList] = await Promise.all([instances.byIds(ids), meter.spansOf(ids)]);
-    const spans = bySpanInstance(spanList);
-    let slice = performance.now();
-    for (const i of recs) {
-      if (performance.now() - slice > SLICE_MS) {
-        await nextTurn();
-        slice = performance.now();
+  async function computeShares(ids: string[], t: number): Promise<Map<string, InstanceJobShares>> {
+    const out = new Map<string, InstanceJobShares>();
+    for (let c = 0; c < ids.length; c += READ_CHUNK) {
+      const chunk = ids.slice(c, c + READ_CHUNK);
+      const [recs, spanList] = await Promise.all([instances.byIds(chunk), meter.spansOf(chunk)]);
+      const spans = bySpanInstance(spanList);
+      let slice = performance.now();
+      for (const i of recs) {
+        if (performance.now() - slice > SLICE_MS) {
+          await nextTurn();
+          slice = performance.now();
+        }
+        const jobs = instanceJobShares(i, spans.get(i.id) ?? [], t);
+        out.set(i.id, jobs);
+        if (!liveCacheMs) continue;
+        cache.delete(i.id);
+        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+        const settled = i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS;
+        cache.set(i.id, { until: settled ? Infinity : t + liveCacheMs, jobs });
       }
-      const jobs = jobCostsOf(apportionInstance(i, spans.get(i.id) ?? [], t).lines);
-      out.set(i.id, jobs);
-      if (!liveCacheMs) continue;
-      cache.delete(i.id);
-      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-      const settled = i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS;
-      cache.set(i.id, { until: settled ? Infinity : t + liveCacheMs, jobs });
     }
     return out;
   }
@@ -160,8 +172,8 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
     async jobCosts(jobIds: string[]): Promise<Map<string, JobCost>> {
       const byJob = await meter.instancesOfJobs(jobIds);
       const ids = [...new Set([...byJob.values()].flat())];
-      const shares = ids.length ? await sharesOf(ids) : new Map<string, Map<string, JobCost>>();
-      return new Map(jobIds.map((j) => [j, addJobCosts((byJob.get(j) ?? []).map((i) => shares.get(i)?.get(j)))]));
+      const shares = ids.length ? await sharesOf(ids) : new Map<string, InstanceJobShares>();
+      return new Map(jobIds.map((j) => [j, addJobCosts((byJob.get(j) ?? []).map((i) => shares.get(i)?.of(j)))]));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addJobCosts, apportionInstance, billedSeconds, jobCostsOf, billingWindows, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
+import { addJobCosts, apportionInstance, billedSeconds, instanceJobShares, jobCostsOf, billingWindows, groupCosts, instanceUsd, jobCost, monthStartUtc, type MeteredInstance, type UnitSpan } from '../../services/core/costs.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 22, 0, 0);
 const s = (n: number) => n * 1000;
@@ -87,6 +87,41 @@ describe('a job\'s cost summed from per-instance shares', () => {
       expect(addJobCosts(shares.map((m) => m.get(j)))).toEqual(whole);
     }
     expect(addJobCosts(shares.map((m) => m.get('nobody')))).toEqual({ usd: 0, instanceSeconds: 0, idleUsd: 0, spotSavingsUsd: 0 });
+  });
+});
+
+describe('one job\'s share read alone (instanceJobShares) equals its lines\' sum', () => {
+  /** a seeded generator: the same case every run */
+  const rand = (seed: number) => () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const many = (seed: number, jobs: number, n: number, o: { live?: boolean; lifeS?: number } = {}) => {
+    const r = rand(seed);
+    const lifeS = o.lifeS ?? 5000;
+    const spans: UnitSpan[] = Array.from({ length: n }, (_, k) => {
+      const a = r() * lifeS;
+      const open = r() < 0.05;
+      return span(`j${Math.floor(r() * jobs)}`, a, open ? undefined : a + r() * 300, { unit: `u${k}`, tenant: r() < 0.5 ? 'alice' : 'bob', ...(r() < 0.5 ? { batchId: 'bat-1' } : {}) });
+    });
+    return spans;
+  };
+  const cases: Array<[string, MeteredInstance, UnitSpan[], number]> = [
+    ['idle by use, no demand', inst(), [span('a', 0, 600), span('b', 600, 800)], 0],
+    ['idle by the launch\'s demand, a user outside it', inst({ demand: [{ jobId: 'a', tenant: 'alice', units: 3 }, { jobId: 'b', tenant: 'bob', units: 1 }] }), [span('c', 0, 500)], 0],
+    ['nobody used or caused it', inst(), [], 0],
+    ['more overlapping units than slots', inst({ slots: 2 }), [span('a', 0, 1000), span('b', 0, 1000), span('c', 0, 1000)], 0],
+    ['spot, prices changing, across UTC midnight', inst({ market: 'spot', hourlyUsd: 0.9, onDemandUsd: 3.06, terminatedAt: T0 + s(4 * 3600), prices: [{ from: T0, hourlyUsd: 0.9 }, { from: T0 + s(3000), hourlyUsd: 1.2 }, { from: T0 + s(9000), hourlyUsd: 0.7 }] }), many(7, 12, 200, { lifeS: 4 * 3600 }), 0],
+    ['live (no end yet), billed up to now', inst({ terminatedAt: undefined, demand: Array.from({ length: 40 }, (_, k) => ({ jobId: `j${k}`, tenant: 'alice', units: 1 + (k % 3) })) }), many(11, 60, 400), T0 + s(5000)],
+    ['4 slots, 300 spans of 50 jobs, some on another instance', inst({ slots: 4, terminatedAt: T0 + s(6000) }), [...many(3, 50, 300), span('j1', 10, 20, { instanceId: 'i-2' })], 0],
+  ];
+  it.each(cases)('%s', (_n, i, spans, now) => {
+    const lines = jobCostsOf(apportionInstance(i, spans, now).lines);
+    const shares = instanceJobShares(i, spans, now);
+    const ids = shares.jobIds();
+    for (const j of lines.keys()) expect(ids).toContain(j);
+    for (const j of ids) expect(shares.of(j), j).toEqual(lines.get(j));
+    expect(shares.of('nobody')).toBeUndefined();
+    // the cases that have jobs compare every one of them
+    if (spans.length || i.demand?.length) expect(lines.size).toBeGreaterThan(0);
+    else expect(ids).toEqual([]);
   });
 });
 

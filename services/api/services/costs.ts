@@ -65,9 +65,9 @@ export interface Estimate {
 /**
  * A live instance's bill (each job's share of it) is reused for 2 s by the job views
  * (GET /v1/jobs/:id, the job list), then answered for up to 8 s more while one
- * background refresh recomputes it: reading a job never waits for apportioning every
- * instance it ran on or caused (100 instances of a 1,000-job batch: about 100,000
- * cost lines), and a job's cost so far lags by at most 10 s (about 2 s under steady
+ * background refresh recomputes it: reading a job never waits for reading the spans
+ * of every instance it ran on or caused (100 instances of a 10,000-unit batch: about
+ * 10,000 spans), and a job's cost so far lags by at most 10 s (about 2 s under steady
  * reads).
  */
 const JOB_COST_LIVE_CACHE_MS = 2_000;
