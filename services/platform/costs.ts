@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { addJobCosts, apportionInstance, instanceJobShares, monthStartUtc, type CostLine, type InstanceJobShares, type JobCost, type MeteredInstance, type UnitSpan } from '../core/costs.ts';
-import type { Meter } from './meter.ts';
+import { mergeSpans, spanKey, type Meter } from './meter.ts';
 
 export interface InstanceSource {
   /** every instance of record, live and terminated */
@@ -63,6 +63,8 @@ const SLICE_MS = 4;
  * parsing the whole reply at once held the event loop for tens of ms.
  */
 const READ_CHUNK = 10;
+/** ended spans a cost reader keeps between reads (about 300 bytes each) */
+const KEPT_SPANS_MAX = 200_000;
 
 /**
  * A retired instance's bill is final once its last spans are in: it is kept (up to
@@ -76,6 +78,49 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   const staleMs = liveCacheMs > 0 ? opts.staleMs ?? 0 : 0;
   /** instance id -> each job's share of its bill, and until when it may be used (Infinity: retired and settled) */
   const cache = new Map<string, { until: number; jobs: InstanceJobShares }>();
+  /**
+   * instance id -> the ended spans read so far (by span key) and where the next read of
+   * its ended list starts (kept for live and unsettled instances, with a cache, up to
+   * KEPT_SPANS_MAX spans, least recently read dropped first)
+   */
+  const kept = new Map<string, { ended: Map<string, UnitSpan>; next: number }>();
+  let keptSpans = 0;
+  const drop = (id: string) => {
+    keptSpans -= kept.get(id)?.ended.size ?? 0;
+    kept.delete(id);
+  };
+  /**
+   * These instances' spans: with a cache, each read asks only for the spans that ended
+   * since the last read (and the running ones); a 100-unit instance is not read and
+   * parsed whole every liveCacheMs.
+   */
+  async function readSpans(ids: string[]): Promise<Map<string, UnitSpan[]>> {
+    if (!liveCacheMs) return bySpanInstance(await meter.spansOf(ids));
+    const asked = new Map(ids.map((id) => [id, kept.get(id)?.next ?? 0]));
+    const read = await meter.spansFrom([...asked].map(([id, endedFrom]) => ({ id, endedFrom })));
+    // what was kept changed meanwhile (dropped to stay within the bound): read those whole
+    const again = [...read].filter(([id, r]) => !r.fromStart && kept.get(id)?.next !== asked.get(id)).map(([id]) => id);
+    if (again.length) for (const [id, r] of await meter.spansFrom(again.map((id) => ({ id, endedFrom: 0 })))) read.set(id, r);
+    const out = new Map<string, UnitSpan[]>();
+    for (const [id, r] of read) {
+      if (r.fromStart) drop(id);
+      const k = kept.get(id) ?? { ended: new Map<string, UnitSpan>(), next: 0 };
+      for (const sp of r.ended) {
+        const key = spanKey(sp);
+        if (!k.ended.has(key)) keptSpans++;
+        k.ended.set(key, sp);
+      }
+      k.next = r.endedNext;
+      kept.delete(id);
+      kept.set(id, k);
+      out.set(id, mergeSpans(k.ended.values(), r.running));
+    }
+    for (const id of kept.keys()) {
+      if (keptSpans <= KEPT_SPANS_MAX || kept.size <= 1) break;
+      drop(id);
+    }
+    return out;
+  }
   /** instances whose shares are being computed: a concurrent reader waits for that */
   const inflight = new Map<string, Promise<Map<string, InstanceJobShares>>>();
   async function linesOf(list: MeteredInstance[]): Promise<CostLine[]> {
@@ -123,10 +168,16 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
   }
   async function computeShares(ids: string[], t: number): Promise<Map<string, InstanceJobShares>> {
     const out = new Map<string, InstanceJobShares>();
+    // every chunk is asked for at once (one wait, not one per chunk); each reply is parsed and apportioned as it is taken
+    const reads: Array<Promise<[MeteredInstance[], Map<string, UnitSpan[]>]>> = [];
     for (let c = 0; c < ids.length; c += READ_CHUNK) {
       const chunk = ids.slice(c, c + READ_CHUNK);
-      const [recs, spanList] = await Promise.all([instances.byIds(chunk), meter.spansOf(chunk)]);
-      const spans = bySpanInstance(spanList);
+      reads.push(Promise.all([instances.byIds(chunk), readSpans(chunk)]));
+    }
+    // a failed read fails the computation below; the others' rejections are not left unhandled
+    for (const r of reads) r.catch(() => undefined);
+    for (const read of reads) {
+      const [recs, spans] = await read;
       let slice = performance.now();
       for (const i of recs) {
         if (performance.now() - slice > SLICE_MS) {
@@ -140,6 +191,7 @@ export function createCostReader(meter: Meter, instances: InstanceSource, now: (
         if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
         const settled = i.terminatedAt !== undefined && t - i.terminatedAt >= RETIRED_SETTLE_MS;
         cache.set(i.id, { until: settled ? Infinity : t + liveCacheMs, jobs });
+        if (settled) drop(i.id); // its shares are final: its spans are not read again
       }
     }
     return out;

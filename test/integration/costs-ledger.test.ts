@@ -151,6 +151,48 @@ describe('job costs read through the cache with a stale window', () => {
   });
 });
 
+describe('a cached reader reads only the spans that ended since its last read', () => {
+  it('matches a full read as units start and end, with an end recorded twice, a span stored before the ended lists, and an ended list removed', async () => {
+    const p = `${prefix}:incremental`;
+    const fleet = createFleetStore(redis, p);
+    const meter = createMeter(redis, p);
+    const src = fleet.instanceSource();
+    const T0 = Date.UTC(2026, 10, 10, 12);
+    let t = T0 + 60_000;
+    const cached = createCostReader(meter, src, () => t, { liveCacheMs: 1_000 });
+    const full = createCostReader(meter, src, () => t);
+    const jobs = ['ja', 'jb', 'jc'];
+    const same = async () => {
+      t += 1_500; // past liveCacheMs: the cached reader recomputes
+      const [a, b] = await Promise.all([cached.jobCosts(jobs), full.jobCosts(jobs)]);
+      for (const j of jobs) expect(a.get(j), j).toEqual(b.get(j));
+      return b;
+    };
+    await fleet.putInstance(rec('i-1', T0, { slots: 2 }));
+    const span = (jobId: string, unit: string, start: number) => ({ instanceId: 'i-1', jobId, tenant: 'alice', unit, start });
+    // a unit that ended before the ended lists existed: its end is in the running hash
+    await redis.hset(meter.keys.spans('i-1'), `jc|u0|${T0}`, JSON.stringify({ ...span('jc', 'u0', T0), end: T0 + 20_000 }));
+    await meter.unitStarted(span('ja', 'u1', T0 + 10_000));
+    await same();
+    await meter.unitEnded(span('ja', 'u1', T0 + 10_000), T0 + 30_000);
+    await meter.unitStarted(span('jb', 'u2', T0 + 30_000));
+    const mid = await same();
+    expect(mid.get('ja')!.instanceSeconds).toBeGreaterThan(0);
+    expect(await redis.hexists(meter.keys.spans('i-1'), `ja|u1|${T0 + 10_000}`)).toBe(0); // moved to the ended list
+    await meter.unitEnded(span('jb', 'u2', T0 + 30_000), T0 + 50_000);
+    await meter.unitEnded(span('jb', 'u2', T0 + 30_000), T0 + 50_000); // recorded twice: counted once
+    expect(await redis.llen(meter.keys.ended('i-1'))).toBe(3);
+    const after = await same();
+    expect(after.get('jb')!.instanceSeconds).toBeGreaterThan(0);
+    // the ended list removed and written again from scratch: the reader starts over
+    await redis.del(meter.keys.ended('i-1'));
+    await meter.unitEnded(span('ja', 'u3', T0 + 50_000), T0 + 55_000);
+    const reset = await same();
+    expect(reset.get('jb')!.instanceSeconds).toBe(0); // its ended span went with the list
+    expect(reset.get('ja')!.instanceSeconds).toBeGreaterThan(0);
+  });
+});
+
 describe('a launch\'s demand list', () => {
   it('is stored once and read into each of its instances (and a record that carries its own list keeps it)', async () => {
     const p = `${prefix}:demand`;
