@@ -140,6 +140,30 @@ interface InstanceUse {
   totalW: number;
 }
 
+type Weights = { weights: Map<string, { who: Who; w: number }>; totalW: number };
+const NO_WEIGHTS: Weights = { weights: new Map(), totalW: 0 };
+/** one launch's demand list is shared by its instances (100 for a 1,000-job batch): its weights are worked out once per list */
+const weightsOfDemand = new WeakMap<NonNullable<MeteredInstance['demand']>, Weights>();
+
+/** each job's units in a launch's demand list, and their sum (read only: shared between instances and calls) */
+function demandWeights(demand: MeteredInstance['demand']): Weights {
+  if (!demand?.length) return NO_WEIGHTS;
+  const known = weightsOfDemand.get(demand);
+  if (known) return known;
+  const weights = new Map<string, { who: Who; w: number }>();
+  for (const d of demand) {
+    if (d.units <= 0) continue;
+    const cur = weights.get(d.jobId) ?? { who: { jobId: d.jobId, tenant: d.tenant, ...(d.batchId ? { batchId: d.batchId } : {}) }, w: 0 };
+    cur.w += d.units;
+    weights.set(d.jobId, cur);
+  }
+  let totalW = 0;
+  for (const x of weights.values()) totalW += x.w;
+  const out = { weights, totalW };
+  weightsOfDemand.set(demand, out);
+  return out;
+}
+
 function instanceUse(inst: MeteredInstance, spans: UnitSpan[], now: number): InstanceUse {
   const end = inst.terminatedAt ?? now;
   const od = inst.onDemandUsd;
@@ -162,16 +186,12 @@ function instanceUse(inst: MeteredInstance, spans: UnitSpan[], now: number): Ins
   };
 
   // who carries the idle seconds: the launch's demand, else the users (over the whole life), else nobody
-  const weights = new Map<string, { who: Who; w: number }>();
-  for (const d of inst.demand ?? []) {
-    if (d.units <= 0) continue;
-    const cur = weights.get(d.jobId) ?? { who: whoOf(d), w: 0 };
-    cur.w += d.units;
-    weights.set(d.jobId, cur);
+  let { weights, totalW } = demandWeights(inst.demand);
+  if (weights.size === 0) {
+    weights = new Map();
+    for (const [id, u] of useIn(inst.launchedAt, end)) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
+    for (const x of weights.values()) totalW += x.w;
   }
-  if (weights.size === 0) for (const [id, u] of useIn(inst.launchedAt, end)) if (u.s > 0) weights.set(id, { who: u.who, w: u.s });
-  let totalW = 0;
-  for (const x of weights.values()) totalW += x.w;
 
   const windows = billingWindows(inst, now).map((w) => {
     const use = useIn(w.from, w.to);
