@@ -64,7 +64,9 @@ describe('provisioner on the emulated cloud', () => {
     const queuedAt = Date.now();
     await addUnits(c.queues, 20, 'gpu');
     await waitFor(async () => (await c.unitsDone()) === 20, 60_000, '20 units done');
-    const completed = await c.queues.units.getJobs(['completed']);
+    // the worker marks a unit done before BullMQ records it completed (after the processor returns)
+    let completed = await c.queues.units.getJobs(['completed']);
+    await waitFor(async () => (completed = await c.queues.units.getJobs(['completed'])).length >= 20, 5_000, 'all 20 units completed in BullMQ');
     expect(completed).toHaveLength(20);
     const lastUnitEnd = Math.max(...completed.map((j) => j.finishedOn ?? 0));
     await waitFor(c.allGone, 15_000, 'every instance terminated');

@@ -39,7 +39,9 @@ describe('provisioner with the local provider', () => {
       maxLive = Math.max(maxLive, live);
       return (await redis.llen(`${prefix}:test:done`)) === 8;
     }, 40_000, 'all units done');
-    const completed = await queues.units.getJobs(['completed']);
+    // the worker marks a unit done before BullMQ records it completed (after the processor returns)
+    let completed = await queues.units.getJobs(['completed']);
+    await waitFor(async () => (completed = await queues.units.getJobs(['completed'])).length >= 8, 5_000, 'all 8 units completed in BullMQ');
     expect(completed).toHaveLength(8);
     const lastUnitEnd = Math.max(...completed.map((j) => j.finishedOn ?? 0));
     await waitFor(async () => (await local.describe()).every((i) => i.state === 'terminated'), 15_000, 'every worker gone');
