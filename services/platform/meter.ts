@@ -81,9 +81,15 @@ export function createMeter(redis: Redis, prefix: string) {
       return [...read.values()].flatMap((r) => mergeSpans(r.ended, r.running));
     },
     spansFrom,
+    /**
+     * Each job's instances. A job view's read is sent beside the job's record in the same
+     * write (the connection's auto-pipelining): an explicit pipeline was a socket write of
+     * its own per GET /v1/jobs/:id. Larger lists go as one pipeline.
+     */
     async instancesOfJobs(jobIds: string[]): Promise<Map<string, string[]>> {
       const out = new Map<string, string[]>();
       if (!jobIds.length) return out;
+      if (jobIds.length === 1) return out.set(jobIds[0], await redis.smembers(k.job(jobIds[0])));
       const pipe = redis.pipeline();
       for (const j of jobIds) pipe.smembers(k.job(j));
       const res = (await pipe.exec()) ?? [];
