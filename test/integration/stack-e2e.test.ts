@@ -77,7 +77,7 @@ describe('the tutorial multi-output regression over HTTP', () => {
     const wrong = await s.call('POST', `/v1/jobs/${job.id}/predict`, { rows: [[1, 2, 3]] });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.message).toContain('rows.0');
-  });
+  }, 240_000); // its waits, not the suite default, bound it (a loaded machine trains slower)
 });
 
 describe('classification with string labels', () => {
@@ -114,7 +114,7 @@ describe('classification with string labels', () => {
     expect(p.status).toBe(200);
     expect(p.body.labels).toEqual(['-1']);
     expect(p.body.predictions[0][0]).toBeLessThan(0.5);
-  });
+  }, 300_000);
 });
 
 describe('other UCI-style data sets work unchanged', () => {
@@ -152,7 +152,7 @@ describe('other UCI-style data sets work unchanged', () => {
     expect(p.status).toBe(200);
     expect(p.body.labels).toEqual(['Iris-setosa', 'Iris-virginica']);
     expect(p.body.predictions[0]).toHaveLength(3);
-  });
+  }, 180_000);
 });
 
 describe('data sets already in S3', () => {
@@ -294,7 +294,7 @@ describe('a unit that fails is retried on its own', () => {
     // exactly one unit came back from a checkpoint; the others ran once, start to finish
     expect(summary.units.filter((u: any) => u.resumedFromEpoch > 0)).toHaveLength(1);
     for (const u of summary.units) expect(u.epochs).toBe(150);
-  });
+  }, 240_000);
 });
 
 describe('cancellation', () => {
