@@ -92,6 +92,10 @@ export function createFleetStore(redis: Redis, prefix: string) {
     async putInstance(r: InstanceRecord): Promise<void> {
       await redis.hset(k.instances, r.id, JSON.stringify(r));
     },
+    /** several records in one command (a launch of many instances, a pass's terminations) */
+    async putInstances(rs: InstanceRecord[]): Promise<void> {
+      if (rs.length) await redis.hset(k.instances, Object.fromEntries(rs.map((r) => [r.id, JSON.stringify(r)])));
+    },
     /** moves a record to the history, adds its cost to the spent total, drops its heartbeat */
     async retire(r: InstanceRecord, at: number, reason: string): Promise<InstanceRecord> {
       const done: InstanceRecord = { ...r, terminatedAt: r.terminatedAt ?? at, terminateReason: r.terminateReason ?? reason };

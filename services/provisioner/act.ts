@@ -56,9 +56,11 @@ export function terminationsOf(claimed: Array<{ id: string; reason: string }>, o
 export async function act(d: ActDeps, actions: Action[], observed: ObservedInstance[], records: Map<string, InstanceRecord>, launches: Map<string, LaunchRecord>, jobsByClass: Map<string, NonNullable<InstanceRecord['demand']>>, t: number, res: ActResult): Promise<void> {
   const { store, provider, m, log } = d;
   const claimed: Array<{ id: string; reason: string }> = [];
-  for (const a of actions) {
-    if (a.kind !== 'terminate') continue;
-    if (await store.claim(a.id, d.now(), a.force)) {
+  // each claim is atomic on its own instance: sent together, answered in one round trip
+  const terminations = actions.filter((a): a is Extract<Action, { kind: 'terminate' }> => a.kind === 'terminate');
+  const won = await Promise.all(terminations.map((a) => store.claim(a.id, d.now(), a.force)));
+  for (const [n, a] of terminations.entries()) {
+    if (won[n]) {
       claimed.push({ id: a.id, reason: a.reason });
     } else {
       res.skipped.push({ id: a.id, why: 'holds a unit' });
@@ -70,9 +72,12 @@ export async function act(d: ActDeps, actions: Action[], observed: ObservedInsta
   if (toTerminate.length) {
     try {
       await provider.terminate(toTerminate.map((x) => x.id));
-      for (const x of toTerminate) {
+      const at = d.now();
+      await store.putInstances(toTerminate.flatMap((x) => {
         const r = records.get(x.id);
-        if (r) await store.putInstance({ ...r, terminatedAt: d.now(), terminateReason: x.reason });
+        return r ? [{ ...r, terminatedAt: at, terminateReason: x.reason }] : [];
+      }));
+      for (const x of toTerminate) {
         res.terminated.push(x.id);
         m.terminated.inc({ reason: x.reason });
         log.info({ instanceId: x.id, reason: x.reason, decision: 'terminate' }, 'instance terminated');
@@ -107,16 +112,18 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
       ...(needs.instanceTypes ? { instanceTypes: needs.instanceTypes } : {}),
       ...(needs.maxHourlyUsd !== undefined ? { maxHourlyUsd: needs.maxHourlyUsd } : {}),
     });
+    // the records first, then the jobs they bill: a crash in between leaves instances of
+    // record (observed, billed, terminated when idle) whose jobs are named in the launch's demand
+    await store.putInstances(out.instances.map((i): InstanceRecord => ({
+      id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
+      slots: provider.slots(cls), ...(demandOf ? { demandOf } : {}),
+      ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
+      ...(out.priceSource ? { priceSource: out.priceSource } : {}),
+      ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),
+      ...(i.zone ? { zone: i.zone } : {}),
+    })));
+    await d.meter.instancesCausedBy(out.instances.map((i) => i.id), demandJobs.map((j) => j.jobId));
     for (const i of out.instances) {
-      await store.putInstance({
-        id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
-        slots: provider.slots(cls), ...(demandOf ? { demandOf } : {}),
-        ...(out.onDemandUsd !== undefined ? { onDemandUsd: out.onDemandUsd } : {}),
-        ...(out.priceSource ? { priceSource: out.priceSource } : {}),
-        ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),
-        ...(i.zone ? { zone: i.zone } : {}),
-      });
-      await d.meter.instanceCausedBy(i.id, demandJobs.map((j) => j.jobId));
       m.launched.inc({ class: cls, type: i.type, market: i.market });
       res.launched.push(i.id);
     }
