@@ -2,11 +2,17 @@
  * How long expanding and accepting a 1,000-job batch take: the pure expansion
  * (expandBatch) alone, and POST /v1/batches end to end over the real parts (Redis,
  * BullMQ flows, the embedded S3 server for the jobs' spec.json) through app.inject.
+ * Beside it, a thread of its own PINGs Redis every 2 ms over its own connection: the
+ * longest PING while a batch is accepted is how long Redis served nobody else (the
+ * other tenants' requests, the provisioner, the workers' pickups).
  * Usage: npx tsx bench/batch-accept.ts [rounds]   (REDIS_URL honoured)
  */
 import { performance } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { expandBatch, type BatchSpec } from '../services/core/batch-spec.ts';
 import { createTestStack } from '../support/app.ts';
+import { TEST_REDIS_URL } from '../support/redis.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const sweep = (folds: number): BatchSpec => ({
@@ -27,6 +33,28 @@ const sweep = (folds: number): BatchSpec => ({
 
 // the operator's caps on one tenant's queued units and request rate are raised: the rounds add up to 40,000 units
 const stack = await createTestStack({ label: 'bench-batch', env: { NIGHTSHIFT_MAX_QUEUED_UNITS: '1000000', NIGHTSHIFT_RATE_LIMIT_PER_MINUTE: '0' } });
+
+/** PINGs Redis every 2 ms from a thread of its own; take() returns the round trips since the last take */
+function pingProbe(url: string): { take(): Promise<number[]>; stop(): Promise<number> } {
+  const w = new Worker(
+    `const { Redis } = require(${JSON.stringify(createRequire(import.meta.url).resolve('ioredis'))});
+     const { parentPort } = require('node:worker_threads');
+     const r = new Redis(${JSON.stringify(url)});
+     let rtts = [];
+     parentPort.on('message', () => { parentPort.postMessage(rtts); rtts = []; });
+     (async () => { for (;;) { const t = performance.now(); await r.ping(); rtts.push(performance.now() - t); await new Promise((ok) => setTimeout(ok, 2)); } })();`,
+    { eval: true },
+  );
+  return {
+    take: () => new Promise((resolve) => {
+      w.once('message', resolve);
+      w.postMessage('take');
+    }),
+    stop: () => w.terminate(),
+  };
+}
+const probe = pingProbe(stack.config.redisUrl ?? TEST_REDIS_URL);
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 const rows: string[] = [];
 try {
   for (const folds of [3, 10]) {
@@ -35,16 +63,21 @@ try {
       const t0 = performance.now();
       const jobs = expandBatch(spec);
       const expandMs = performance.now() - t0;
+      await probe.take();
       const t1 = performance.now();
       const res = await stack.app.inject({ method: 'POST', url: '/v1/batches', headers: stack.auth('acme'), payload: spec });
       const acceptMs = performance.now() - t1;
       if (res.statusCode !== 201) throw new Error(`POST /v1/batches answered ${res.statusCode}: ${res.body}`);
+      const pings = await probe.take();
+      if (!pings.length) throw new Error('the PING probe answered nothing while the batch was accepted');
       const units = res.json().unitsTotal as number;
-      rows.push(`| ${jobs.length} | ${units} | ${r + 1} | ${expandMs.toFixed(0)} | ${acceptMs.toFixed(0)} |`);
-      console.log(`jobs ${jobs.length} units ${units} round ${r + 1}: expand ${expandMs.toFixed(0)} ms, accept ${acceptMs.toFixed(0)} ms`);
+      const ping = `${q(pings, 0.5).toFixed(1)} / ${q(pings, 0.99).toFixed(1)} / ${Math.max(...pings).toFixed(1)}`;
+      rows.push(`| ${jobs.length} | ${units} | ${r + 1} | ${expandMs.toFixed(0)} | ${acceptMs.toFixed(0)} | ${ping} |`);
+      console.log(`jobs ${jobs.length} units ${units} round ${r + 1}: expand ${expandMs.toFixed(0)} ms, accept ${acceptMs.toFixed(0)} ms; PING p50/p99/max meanwhile ${ping} ms (${pings.length} pings)`);
     }
   }
 } finally {
+  await probe.stop();
   await stack.close();
 }
-console.log(['', '| jobs | units | round | expand (ms) | POST /v1/batches (ms) |', '| ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n'));
+console.log(['', '| jobs | units | round | expand (ms) | POST /v1/batches (ms) | PING p50 / p99 / max meanwhile (ms) |', '| ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n'));

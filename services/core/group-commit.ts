@@ -31,3 +31,26 @@ export function groupCommit<T>(write: (items: T[]) => Promise<void>, maxGroup = 
       if (!writing) void drain();
     });
 }
+
+/**
+ * Splits items, in order, into consecutive runs whose sizes add up to at most `max`
+ * each; an item larger than `max` goes alone. Used to keep each Redis transaction small
+ * enough that others are not kept waiting behind it.
+ */
+export function commitChunks<T>(items: T[], sizeOf: (item: T) => number, max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const n = sizeOf(item);
+    if (cur.length && size + n > max) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(item);
+    size += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}

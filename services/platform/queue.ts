@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { CATALOG, QUEUES, parentJobId, unitJobId, type UnitPayload, type AggregatePayload } from '../core/catalog.ts';
 import type { UnitRef } from '../core/units.ts';
 import { fairPriority } from '../core/fair-share.ts';
+import { commitChunks } from '../core/group-commit.ts';
 
 export interface Queues {
   units: Queue<UnitPayload>;
@@ -58,9 +59,18 @@ export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
   if (!a.delayMs) await announceQueued(q);
 }
 
-/** Many jobs in one round of Redis calls (a batch's jobs). */
+/**
+ * BullMQ jobs (units and parents) per transaction when many jobs are queued together.
+ * A transaction holds Redis for everyone else until it ends: 200 ten-unit jobs in one
+ * (2,200 BullMQ jobs) held it for up to ~250 ms while a large batch was accepted,
+ * stalling other tenants' requests, workers' pickups and the provisioner's pass; at 100
+ * the longest stall was 14-18 ms and the batch was accepted as fast (bench/batch-accept.ts).
+ */
+export const BULL_JOBS_PER_COMMIT = 100;
+
+/** Many jobs (a batch's, or submissions committed together) in a few transactions of bounded size. */
 export async function enqueueJobs(q: Queues, all: EnqueueArgs[]): Promise<void> {
-  for (let i = 0; i < all.length; i += 200) await q.flow.addBulk(all.slice(i, i + 200).map(flowOf));
+  for (const chunk of commitChunks(all, (a) => a.units.length + 1, BULL_JOBS_PER_COMMIT)) await q.flow.addBulk(chunk.map(flowOf));
   if (all.some((a) => !a.delayMs)) await announceQueued(q);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupCommit } from '../../services/core/group-commit.ts';
+import { commitChunks, groupCommit } from '../../services/core/group-commit.ts';
 
 /** A writer whose writes finish only when the test says so. */
 function gatedWriter(fail?: (items: number[]) => boolean) {
@@ -61,5 +61,29 @@ describe('groupCommit', () => {
 
   it('refuses a group size below 1', () => {
     expect(() => groupCommit(async () => undefined, 0)).toThrow(RangeError);
+  });
+});
+
+describe('commitChunks', () => {
+  const size = (n: number) => n;
+  it.each([
+    { items: [], max: 10, want: [] },
+    { items: [4], max: 10, want: [[4]] },
+    { items: [4, 4, 4], max: 10, want: [[4, 4], [4]] },
+    { items: [5, 5, 5, 5], max: 10, want: [[5, 5], [5, 5]] },
+    { items: [11, 1, 1], max: 10, want: [[11], [1, 1]] }, // larger than max: alone
+    { items: [1, 11, 1], max: 10, want: [[1], [11], [1]] },
+    { items: [3, 3, 3, 3], max: 3, want: [[3], [3], [3], [3]] },
+  ])('$items within $max -> $want', ({ items, max, want }) => {
+    const got = commitChunks(items, size, max);
+    expect(got).toEqual(want);
+    expect(got.flat()).toEqual(items); // nothing lost, reordered or repeated
+  });
+  it('a batch of 1,000 ten-unit jobs goes in transactions of at most 100 BullMQ jobs, 9 jobs each', () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({ id: i, units: new Array(10) }));
+    const got = commitChunks(jobs, (j) => j.units.length + 1, 100);
+    expect(got).toHaveLength(112);
+    expect(got.every((c) => c.reduce((n, j) => n + j.units.length + 1, 0) <= 100)).toBe(true);
+    expect(got.flat().map((j) => j.id)).toEqual(jobs.map((j) => j.id));
   });
 });
