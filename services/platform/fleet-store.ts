@@ -1,6 +1,6 @@
 /** Redis side of the provisioner: lease, its own heartbeat, launch and instance records, worker heartbeats. */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import {
   CLAIM_LUA,
   LEASE_LUA,
@@ -92,9 +92,15 @@ export function createFleetStore(redis: Redis, prefix: string) {
     async putInstance(r: InstanceRecord): Promise<void> {
       await redis.hset(k.instances, r.id, JSON.stringify(r));
     },
-    /** several records in one command (a launch of many instances, a pass's terminations) */
-    async putInstances(rs: InstanceRecord[]): Promise<void> {
-      if (rs.length) await redis.hset(k.instances, Object.fromEntries(rs.map((r) => [r.id, JSON.stringify(r)])));
+    /**
+     * Several records in one command (a launch of many instances, a pass's terminations);
+     * `withThem` adds other writes to the same transaction (a launch: its jobs' instance sets).
+     */
+    async putInstances(rs: InstanceRecord[], withThem?: (m: ChainableCommander) => void): Promise<void> {
+      if (!rs.length) return;
+      const m = redis.multi().hset(k.instances, Object.fromEntries(rs.map((r) => [r.id, JSON.stringify(r)])));
+      withThem?.(m);
+      await m.exec();
     },
     /** moves a record to the history, adds its cost to the spent total, drops its heartbeat */
     async retire(r: InstanceRecord, at: number, reason: string): Promise<InstanceRecord> {

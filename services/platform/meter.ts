@@ -13,7 +13,7 @@
  *   job:<jobId>          set   instance ids the job ran on or caused
  *   shape:<shapeKey>     list  {seconds, epochs} of the last 50 units of that shape
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { UnitSpan } from '../core/costs.ts';
 
 const SHAPE_SAMPLES = 50;
@@ -58,6 +58,15 @@ export function createMeter(redis: Redis, prefix: string) {
     if (again.length) for (const [id, r] of await spansFrom(again)) out.set(id, r);
     return out;
   }
+  /**
+   * The jobs whose demand launched these instances carry their idle cost: one SADD per
+   * job naming every instance of the launch (a launch of 100 instances for a 1,000-job
+   * batch was 100 transactions of 1,000 commands each), added to the caller's transaction.
+   */
+  function causedBy<C extends ChainableCommander>(m: C, instanceIds: string[], jobIds: string[]): C {
+    if (instanceIds.length) for (const j of jobIds) m.sadd(k.job(j), ...instanceIds);
+    return m;
+  }
   return {
     keys: k,
     /** a unit started on an instance */
@@ -68,17 +77,7 @@ export function createMeter(redis: Redis, prefix: string) {
     async unitEnded(s: UnitSpan, end: number): Promise<void> {
       await redis.multi().hdel(k.spans(s.instanceId), field(s)).rpush(k.ended(s.instanceId), JSON.stringify({ ...s, end })).exec();
     },
-    /**
-     * The jobs whose demand launched these instances carry their idle cost: one SADD per
-     * job naming every instance of the launch, in one transaction (a launch of 100
-     * instances for a 1,000-job batch was 100 transactions of 1,000 commands each).
-     */
-    async instancesCausedBy(instanceIds: string[], jobIds: string[]): Promise<void> {
-      if (!jobIds.length || !instanceIds.length) return;
-      const m = redis.multi();
-      for (const j of jobIds) m.sadd(k.job(j), ...instanceIds);
-      await m.exec();
-    },
+    causedBy,
     /** every span of these instances */
     async spansOf(instanceIds: string[]): Promise<UnitSpan[]> {
       const read = await spansFrom(instanceIds.map((id) => ({ id, endedFrom: 0 })));

@@ -112,8 +112,10 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
       ...(needs.instanceTypes ? { instanceTypes: needs.instanceTypes } : {}),
       ...(needs.maxHourlyUsd !== undefined ? { maxHourlyUsd: needs.maxHourlyUsd } : {}),
     });
-    // the records first, then the jobs they bill: a crash in between leaves instances of
-    // record (observed, billed, terminated when idle) whose jobs are named in the launch's demand
+    // the records and the jobs they bill in one transaction: a crash cannot leave an
+    // instance of record whose idle cost its jobs' cost views do not see
+    const ids = out.instances.map((i) => i.id);
+    const jobIds = demandJobs.map((j) => j.jobId);
     await store.putInstances(out.instances.map((i): InstanceRecord => ({
       id: i.id, provider: provider.kind, launchId, resourceClass: cls, type: i.type, market: i.market, hourlyUsd: out.hourlyUsd, launchedAt: i.launchedAt,
       slots: provider.slots(cls), ...(demandOf ? { demandOf } : {}),
@@ -121,8 +123,7 @@ export async function launch(d: ActDeps, cls: string, count: number, reason: str
       ...(out.priceSource ? { priceSource: out.priceSource } : {}),
       ...(out.minBilledS !== undefined ? { minBilledS: out.minBilledS } : {}),
       ...(i.zone ? { zone: i.zone } : {}),
-    })));
-    await d.meter.instancesCausedBy(out.instances.map((i) => i.id), demandJobs.map((j) => j.jobId));
+    })), (tx) => d.meter.causedBy(tx, ids, jobIds));
     for (const i of out.instances) {
       m.launched.inc({ class: cls, type: i.type, market: i.market });
       res.launched.push(i.id);

@@ -221,7 +221,7 @@ describe('leaderboard, report, retry', () => {
     const fleet = createFleetStore(stack.redis, stack.prefix);
     const meter = createMeter(stack.redis, stack.prefix);
     await fleet.putInstance({ id: 'i-live', provider: 'ec2', resourceClass: 'gpu', type: 'p3.2xlarge', market: 'on-demand', hourlyUsd: 3.6, onDemandUsd: 3.6, launchedAt: t, slots: 1, demand: [{ jobId: jobIds[0], tenant: 'acme', batchId: id, units: 3 }] });
-    await meter.instancesCausedBy(['i-live'], [jobIds[0]]);
+    await meter.causedBy(stack.redis.multi(), ['i-live'], [jobIds[0]]).exec();
     await meter.unitStarted({ instanceId: 'i-live', jobId: jobIds[0], tenant: 'acme', batchId: id, unit: 'r0-p0-f0', start: t });
 
     const job = (await get(`/v1/jobs/${jobIds[0]}`)).json();

@@ -37,7 +37,7 @@ beforeAll(async () => {
   // i-a: 1000 s at 3.60 USD/h = 1.00 USD, launched for acme's job; acme ran 600 s on it, globex 200 s
   const a = { id: 'i-a', provider: 'ec2', resourceClass: 'gpu', type: 'p3.2xlarge', market: 'on-demand' as const, hourlyUsd: 3.6, onDemandUsd: 3.6, launchedAt: T, slots: 1, demand: [{ jobId: acmeJob, tenant: 'acme', units: 4 }] };
   await fleet.putInstance(a);
-  await meter.instancesCausedBy(['i-a'], [acmeJob]);
+  await meter.causedBy(stack.redis.multi(), ['i-a'], [acmeJob]).exec();
   const s1 = { instanceId: 'i-a', jobId: acmeJob, tenant: 'acme', unit: 'r0-p0-f0', start: T };
   const s2 = { instanceId: 'i-a', jobId: globexJob, tenant: 'globex', unit: 'r0-p0-f0', start: T + 600_000 };
   await meter.unitStarted(s1);

@@ -201,7 +201,9 @@ describe('a launch\'s demand list', () => {
     const demand = [{ jobId: 'j1', tenant: 'alice', units: 3 }, { jobId: 'j2', tenant: 'bob', batchId: 'B', units: 1 }];
     const key = await fleet.putLaunchDemand('L1', demand);
     const T0 = Date.UTC(2026, 10, 10, 12);
-    await fleet.putInstances([rec('i-1', T0, { launchId: 'L1', demandOf: key }), rec('i-2', T0, { launchId: 'L1', demandOf: key })]);
+    // as a launch writes them: the records and their jobs' instance sets in one transaction
+    const meter = createMeter(redis, p);
+    await fleet.putInstances([rec('i-1', T0, { launchId: 'L1', demandOf: key }), rec('i-2', T0, { launchId: 'L1', demandOf: key })], (tx) => meter.causedBy(tx, ['i-1', 'i-2'], ['j1', 'j2']));
     await fleet.putInstance(rec('i-old', T0, { demand: [{ jobId: 'j0', tenant: 'carol', units: 1 }] }));
     expect(await redis.hget(fleet.keys.instances, 'i-1')).not.toContain('j1'); // the record names the launch only
     await fleet.retire((await fleet.instances()).get('i-2')!, T0 + H, 'idle');
@@ -221,8 +223,6 @@ describe('a launch\'s demand list', () => {
     await fleet.putInstance(rec('i-3', T0, { launchId: 'L1', demandOf: again }));
     expect((await src.byIds(['i-3', 'i-1'])).map((i) => i.demand?.[0]?.jobId)).toEqual(['j9', 'j1']);
     // the launch's two instances bill both its jobs; idle goes to them by their units (3:1)
-    const meter = createMeter(redis, p);
-    await meter.instancesCausedBy(['i-1', 'i-2'], ['j1', 'j2']);
     const sets = await meter.instancesOfJobs(['j1', 'j2', 'j0']);
     expect([...sets].map(([j, ids]) => [j, [...ids].sort()])).toEqual([['j1', ['i-1', 'i-2']], ['j2', ['i-1', 'i-2']], ['j0', []]]);
     const costs = await createCostReader(meter, other, () => T0 + H).jobCosts(['j1', 'j2']);
