@@ -64,7 +64,7 @@ export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
  * A transaction holds Redis for everyone else until it ends: 200 ten-unit jobs in one
  * (2,200 BullMQ jobs) held it for up to ~250 ms while a large batch was accepted,
  * stalling other tenants' requests, workers' pickups and the provisioner's pass; at 100
- * the longest stall was 14-18 ms and the batch was accepted as fast (bench/batch-accept.ts).
+ * the longest stall was 14-21 ms and the batch was accepted as fast (bench/batch-accept.ts).
  */
 export const BULL_JOBS_PER_COMMIT = 100;
 
