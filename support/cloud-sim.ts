@@ -10,7 +10,7 @@ import { DescribeInstancesCommand, TerminateInstancesCommand, type EC2Client, ty
 import path from 'node:path';
 import { loadConfig, type Config } from '../services/core/config.ts';
 import { connectRedis, type Redis } from '../services/platform/redis.ts';
-import { createQueues, type Queues } from '../services/platform/queue.ts';
+import { createQueues, enqueueJob, type Queues } from '../services/platform/queue.ts';
 import { endWorker, REPO_ROOT, spawnWorker, workerEnv, type SpawnedWorker } from '../services/provisioner/worker-process.ts';
 import type { ComputeProvider } from '../services/provisioner/provider.ts';
 import { createEc2Provider } from '../services/provisioner/providers/ec2.ts';
@@ -303,11 +303,7 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs:
 }
 
 export async function addUnits(queues: Queues, n: number, resourceClass: string, jobId = `job${Date.now().toString(36)}`): Promise<void> {
-  await queues.units.addBulk(
-    Array.from({ length: n }, (_, i) => ({
-      name: 'train-unit',
-      data: { jobId, tenant: 't', unit: { kind: 'eval' as const, run: 0, repeat: 0, fold: i, key: `r0-k0-f${i}` }, resourceClass },
-      opts: { jobId: `${jobId}.u${i}`, attempts: 3 },
-    })),
-  );
+  // through the product's enqueue path (a flow: the provisioner counts a job's units through its parent)
+  const units = Array.from({ length: n }, (_, i) => ({ kind: 'eval' as const, run: 0, repeat: 0, fold: i, key: `u${i}` }));
+  await enqueueJob(queues, { jobId, tenant: 't', units, resourceClass, priority: 50, maxAttempts: 3 });
 }

@@ -56,6 +56,7 @@ export interface EnqueueArgs {
 
 export async function enqueueJob(q: Queues, a: EnqueueArgs): Promise<void> {
   await q.flow.add(flowOf(a));
+  await registerDemand(q, [a]);
   if (!a.delayMs) await announceQueued(q);
 }
 
@@ -70,7 +71,10 @@ export const BULL_JOBS_PER_COMMIT = 100;
 
 /** Many jobs (a batch's, or submissions committed together) in a few transactions of bounded size. */
 export async function enqueueJobs(q: Queues, all: EnqueueArgs[]): Promise<void> {
-  for (const chunk of commitChunks(all, (a) => a.units.length + 1, BULL_JOBS_PER_COMMIT)) await q.flow.addBulk(chunk.map(flowOf));
+  for (const chunk of commitChunks(all, (a) => a.units.length + 1, BULL_JOBS_PER_COMMIT)) {
+    await q.flow.addBulk(chunk.map(flowOf));
+    await registerDemand(q, chunk);
+  }
   if (all.some((a) => !a.delayMs)) await announceQueued(q);
 }
 
@@ -180,9 +184,6 @@ export async function promoteDueUnits(q: Queues, jobId: string, unitKeys: string
   return moved;
 }
 
-/** Resource class of each job seen in the units queue (every unit of a job shares it), per Queues. */
-const classOfJob = new WeakMap<Queues, Map<string, string>>();
-
 /** Units waiting or running, grouped by resource class: what the provisioner plans from, every reconcile pass. */
 export async function unitDemand(q: Queues): Promise<Map<string, { pending: number; running: number }>> {
   const out = new Map<string, { pending: number; running: number }>();
@@ -196,67 +197,127 @@ export async function unitDemand(q: Queues): Promise<Map<string, { pending: numb
 }
 
 /**
- * Units waiting and running per job, counted inside Redis: the reply is one entry per
- * job (its pending and running counts and one unit id), not every unit's id, so a
- * pass over 10,000 queued units moves and parses 1,000 entries. Reads BullMQ's own
- * lists by the names the queue gives them (wait, paused, prioritized, active).
+ * The jobs whose units may still be in the queue: a hash `<prefix>:demand-jobs`, job id ->
+ * resource class, written right after each enqueue (enqueueJob, enqueueJobs) and pruned by
+ * the demand count once a job has no unit left. It lets the provisioner count demand per
+ * job in O(jobs) instead of reading every queued unit's id.
+ */
+export const demandJobsKey = (prefix: string): string => `${prefix}:demand-jobs`;
+
+async function registerDemand(q: Queues, jobs: EnqueueArgs[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const client = (await q.units.client) as unknown as Pick<Redis, 'hset'>;
+  await client.hset(demandJobsKey(q.units.opts.prefix ?? 'bull'), Object.fromEntries(jobs.map((a) => [a.jobId, a.resourceClass])));
+}
+
+/**
+ * Pending and running units per registered job, counted in Redis without reading the
+ * queued units. A unit stays in its parent's BullMQ `dependencies` set from the moment it
+ * is queued until it completes, fails for good or is removed (BullMQ's moveToFinished and
+ * removeJob; ignoreDependencyOnFailure moves a failed one out), so that set's size is the
+ * job's units not finished; of those, the ones in the active list run and the ones in the
+ * delayed set (a notBefore window, a retry's backoff) are not pending yet. Cost: one SCARD
+ * per registered job plus the active list (bounded by the fleet's slots) and the delayed
+ * set. A job with no unit left is dropped from the register.
+ * KEYS: register, units' active list, units' delayed set. ARGV: the parents' key prefix.
+ * Returns job, class, pending, running, ... flattened.
  */
 const DEMAND_BY_JOB_LUA = `
-local counts, order = {}, {}
-local function add(id, slot)
+local function jobOf(id)
   local dot = string.find(id, '.', 1, true)
-  local job = (dot and dot > 1) and string.sub(id, 1, dot - 1) or id
-  local c = counts[job]
-  if not c then
-    c = { 0, 0, id }
-    counts[job] = c
-    order[#order + 1] = job
-  end
-  c[slot] = c[slot] + 1
+  if dot and dot > 1 then return string.sub(id, 1, dot - 1) end
+  return id
 end
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do add(id, 1) end
-for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do add(id, 1) end
-for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do add(id, 1) end
-for _, id in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do add(id, 2) end
+local running, delayed = {}, {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do local j = jobOf(id) running[j] = (running[j] or 0) + 1 end
+if redis.call('ZCARD', KEYS[3]) > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do local j = jobOf(id) delayed[j] = (delayed[j] or 0) + 1 end
+end
+local reg = redis.call('HGETALL', KEYS[1])
 local out = {}
-for _, job in ipairs(order) do
-  local c = counts[job]
-  out[#out + 1] = job
-  out[#out + 1] = c[1]
-  out[#out + 1] = c[2]
-  out[#out + 1] = c[3]
+for i = 1, #reg, 2 do
+  local job = reg[i]
+  local left = redis.call('SCARD', ARGV[1] .. job .. ':dependencies')
+  if left == 0 then
+    redis.call('HDEL', KEYS[1], job)
+  else
+    local r = running[job] or 0
+    out[#out + 1] = job
+    out[#out + 1] = reg[i + 1]
+    out[#out + 1] = math.max(0, left - r - (delayed[job] or 0))
+    out[#out + 1] = r
+  end
 end
 return out
 `;
 
 /**
- * Units waiting or running per job, with the job's resource class: what the budget
- * gate admits from (unitDemand is its per-class sum). Counted in Redis (one entry per
- * job); a unit's payload is read once per job (unit ids are `<jobId>.<unit>`) to learn
- * its class.
+ * The jobs that have units waiting or running, read from BullMQ's lists themselves (one
+ * entry per job with one of its unit ids). O(queued units): run when a provisioner
+ * starts and then every DEMAND_RESCAN_MS, to register jobs queued by a version before
+ * the register or whose register write was lost; KEYS: wait, paused, prioritized, active.
  */
-export async function unitDemandByJob(q: Queues): Promise<Map<string, { resourceClass: string; pending: number; running: number }>> {
-  let classes = classOfJob.get(q);
-  if (!classes) classOfJob.set(q, (classes = new Map()));
+const QUEUED_JOBS_LUA = `
+local seen, out = {}, {}
+for k = 1, #KEYS do
+  local ids = (k == 3) and redis.call('ZRANGE', KEYS[k], 0, -1) or redis.call('LRANGE', KEYS[k], 0, -1)
+  for _, id in ipairs(ids) do
+    local dot = string.find(id, '.', 1, true)
+    local job = (dot and dot > 1) and string.sub(id, 1, dot - 1) or id
+    if not seen[job] then
+      seen[job] = true
+      out[#out + 1] = job
+      out[#out + 1] = id
+    end
+  end
+end
+return out
+`;
+
+/** How often the demand count also reads the queued units themselves (QUEUED_JOBS_LUA). */
+export const DEMAND_RESCAN_MS = 60_000;
+const lastRescan = new WeakMap<Queues, number>();
+
+/** Registers the queued jobs that the register lacks (one unit of each read for its class); returns how many. */
+export async function rescanDemand(q: Queues): Promise<number> {
+  const keys = q.units.keys;
+  const client = (await q.units.client) as unknown as Pick<Redis, 'eval' | 'hkeys' | 'hset'>;
+  const [flat, known] = await Promise.all([
+    client.eval(QUEUED_JOBS_LUA, 4, keys.wait, keys.paused, keys.prioritized, keys.active) as Promise<string[]>,
+    client.hkeys(demandJobsKey(q.units.opts.prefix ?? 'bull')),
+  ]);
+  const have = new Set(known);
+  const missing: Array<{ jobId: string; unitId: string }> = [];
+  for (let i = 0; i < flat.length; i += 2) if (!have.has(String(flat[i]))) missing.push({ jobId: String(flat[i]), unitId: String(flat[i + 1]) });
+  const found = await Promise.all(missing.map((m) => q.units.getJob(m.unitId)));
+  const add: Record<string, string> = {};
+  missing.forEach((m, i) => {
+    const j = found[i];
+    if (j) add[m.jobId] = j.data.resourceClass; // else: finished or removed between the two reads
+  });
+  if (Object.keys(add).length > 0) await client.hset(demandJobsKey(q.units.opts.prefix ?? 'bull'), add);
+  return Object.keys(add).length;
+}
+
+/**
+ * Units waiting (pending) and running per job, with the job's resource class: what the
+ * budget gate admits from (unitDemand is its per-class sum). Counted in Redis in O(jobs)
+ * (DEMAND_BY_JOB_LUA); units are counted through their job's flow, so units added to the
+ * queue without a parent are not. The first call per Queues, and one every
+ * DEMAND_RESCAN_MS, first registers queued jobs the register lacks.
+ */
+export async function unitDemandByJob(q: Queues, now = Date.now()): Promise<Map<string, { resourceClass: string; pending: number; running: number }>> {
+  const last = lastRescan.get(q);
+  if (last === undefined || now - last >= DEMAND_RESCAN_MS) {
+    lastRescan.set(q, now);
+    await rescanDemand(q);
+  }
   const keys = q.units.keys;
   const client = (await q.units.client) as unknown as Pick<Redis, 'eval'>;
-  const flat = (await client.eval(DEMAND_BY_JOB_LUA, 4, keys.wait, keys.paused, keys.prioritized, keys.active)) as Array<string | number>;
-  const counted: Array<{ jobId: string; pending: number; running: number; unitId: string }> = [];
-  for (let i = 0; i < flat.length; i += 4) counted.push({ jobId: String(flat[i]), pending: Number(flat[i + 1]), running: Number(flat[i + 2]), unitId: String(flat[i + 3]) });
-  // the class of each job not seen before, from one of its units: all read at once (a
-  // 1,000-job batch is 1,000 reads in one round, not 1,000 round trips)
-  const unknown = counted.filter((c) => !classes.has(c.jobId));
-  const found = await Promise.all(unknown.map((c) => q.units.getJob(c.unitId)));
-  unknown.forEach((c, i) => {
-    const j = found[i];
-    if (j) classes.set(c.jobId, j.data.resourceClass); // else: finished or removed between the two reads
-  });
+  const parents = q.jobs.toKey(''); // '<prefix>:jobs:', a parent's key less its id
+  const flat = (await client.eval(DEMAND_BY_JOB_LUA, 3, demandJobsKey(q.units.opts.prefix ?? 'bull'), keys.active, keys.delayed, parents)) as Array<string | number>;
   const out = new Map<string, { resourceClass: string; pending: number; running: number }>();
-  for (const c of counted) {
-    const cls = classes.get(c.jobId);
-    if (cls !== undefined) out.set(c.jobId, { resourceClass: cls, pending: c.pending, running: c.running });
-  }
-  for (const jobId of classes.keys()) if (!out.has(jobId)) classes.delete(jobId);
+  for (let i = 0; i < flat.length; i += 4) out.set(String(flat[i]), { resourceClass: String(flat[i + 1]), pending: Number(flat[i + 2]), running: Number(flat[i + 3]) });
   return out;
 }
 

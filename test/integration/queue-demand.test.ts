@@ -1,7 +1,7 @@
 /** What the provisioner plans from: pending and running units per resource class, on real Redis/BullMQ. */
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createQueues, enqueueJob, unitDemand, type Queues } from '../../services/platform/queue.ts';
+import { createQueues, DEMAND_RESCAN_MS, demandJobsKey, enqueueJob, unitDemand, unitDemandByJob, type Queues } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
 
@@ -36,7 +36,48 @@ it('counts pending and running units per class, and forgets jobs that left the q
   for (const k of ['r0-p0-f0', 'r0-p0-f1', 'r0-p0-f2']) await (await q.units.getJob(`job_a.${k}`))?.remove();
   expect(Object.fromEntries(await unitDemand(q))).toEqual({ 'gpu/spot=require': { pending: 1, running: 0 } });
 
-  // units without a priority wait in BullMQ's plain list: counted the same
-  for (const k of ['u0', 'u1']) await q.units.add('unit', { jobId: 'job_c', tenant: 't', unit: units(1)[0], resourceClass: 'cpu' }, { jobId: `job_c.${k}` });
-  expect(Object.fromEntries(await unitDemand(q))).toEqual({ 'gpu/spot=require': { pending: 1, running: 0 }, cpu: { pending: 2, running: 0 } });
+  // a job whose last unit finished leaves the register (the count stays O(jobs))
+  const reg = demandJobsKey(prefix);
+  expect((await redis.hkeys(reg)).sort()).toEqual(['job_b']);
+});
+
+it('does not count units whose notBefore window or retry backoff has not come, counts them once they are queued', async () => {
+  await enqueueJob(q, { jobId: 'job_d', tenant: 't', units: units(2), resourceClass: 'cpu', priority: 50, maxAttempts: 2, delayMs: 60_000 });
+  expect((await unitDemandByJob(q)).get('job_d')).toEqual({ resourceClass: 'cpu', pending: 0, running: 0 });
+  await (await q.units.getJob('job_d.r0-p0-f0'))!.promote();
+  expect((await unitDemandByJob(q)).get('job_d')).toEqual({ resourceClass: 'cpu', pending: 1, running: 0 });
+
+  // a failed attempt waits out its backoff in the delayed set: not pending, not running
+  const w = new Worker(q.units.name, null, { connection: redis, prefix });
+  let taken = await w.getNextJob('tok');
+  while (taken && taken.data.jobId !== 'job_d') {
+    await taken.moveToCompleted('done', 'tok', false);
+    taken = await w.getNextJob('tok');
+  }
+  expect(taken?.id).toBe('job_d.r0-p0-f0');
+  expect((await unitDemandByJob(q)).get('job_d')).toEqual({ resourceClass: 'cpu', pending: 0, running: 1 });
+  await taken!.moveToFailed(new Error('spot interruption'), 'tok', false);
+  expect(await taken!.getState()).toBe('delayed');
+  expect((await unitDemandByJob(q)).get('job_d')).toEqual({ resourceClass: 'cpu', pending: 0, running: 0 });
+  await w.close();
+
+  // both units removed (a cancel): the job leaves the count and the register
+  for (const k of ['r0-p0-f0', 'r0-p0-f1']) await (await q.units.getJob(`job_d.${k}`))!.remove();
+  expect((await unitDemandByJob(q)).has('job_d')).toBe(false);
+  expect(await redis.hexists(demandJobsKey(prefix), 'job_d')).toBe(0);
+});
+
+it('finds jobs queued without a register entry (an earlier version, a lost write) when a provisioner starts and at each rescan', async () => {
+  await enqueueJob(q, { jobId: 'job_e', tenant: 't', units: units(3), resourceClass: 'gpu', priority: 50, maxAttempts: 1 });
+  await redis.hdel(demandJobsKey(prefix), 'job_e');
+  // the same Queues counted before: no rescan until DEMAND_RESCAN_MS has passed
+  expect((await unitDemandByJob(q)).has('job_e')).toBe(false);
+  expect((await unitDemandByJob(q, Date.now() + DEMAND_RESCAN_MS)).get('job_e')).toEqual({ resourceClass: 'gpu', pending: 3, running: 0 });
+
+  // a provisioner that starts (new Queues) rescans on its first count
+  await redis.hdel(demandJobsKey(prefix), 'job_e');
+  const fresh = createQueues(redis, prefix);
+  expect((await unitDemandByJob(fresh)).get('job_e')).toEqual({ resourceClass: 'gpu', pending: 3, running: 0 });
+  await fresh.close();
+  for (const k of ['r0-p0-f0', 'r0-p0-f1', 'r0-p0-f2']) await (await q.units.getJob(`job_e.${k}`))!.remove();
 });
