@@ -204,6 +204,13 @@ export async function unitDemand(q: Queues): Promise<Map<string, { pending: numb
  */
 export const demandJobsKey = (prefix: string): string => `${prefix}:demand-jobs`;
 
+/** Drops jobs from the demand register (the retention sweep, for jobs it trims; a provisioner's count drops finished ones itself). */
+export async function forgetDemand(q: Queues, jobIds: string[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  const client = (await q.units.client) as unknown as Pick<Redis, 'hdel'>;
+  await client.hdel(demandJobsKey(q.units.opts.prefix ?? 'bull'), ...jobIds);
+}
+
 async function registerDemand(q: Queues, jobs: EnqueueArgs[]): Promise<void> {
   if (jobs.length === 0) return;
   const client = (await q.units.client) as unknown as Pick<Redis, 'hset'>;

@@ -1,6 +1,7 @@
 /**
  * The retention sweeper: finished jobs older than NIGHTSHIFT_RETENTION_DAYS leave
- * Redis (the job hash, its unit results, its index entries and its BullMQ jobs);
+ * Redis (the job hash, its unit results, its index entries, its BullMQ jobs and its
+ * entry in the provisioner's demand register);
  * their files stay in S3. Before a job leaves, the Job as the API showed it is
  * written to jobs/<id>/job.json (GET /v1/jobs/:id answers it with archived: true)
  * and listed in index/jobs/<tenant>/<day finished>/<sweep>.jsonl.
@@ -16,7 +17,7 @@ import type { ArtifactStore } from '../core/artifacts.ts';
 import { keys } from '../core/keys.ts';
 import { TERMINAL, type Job } from '../core/job.ts';
 import { archiveDay, chooseTrims, retentionCutoff, type TrimCandidate } from '../core/retention.ts';
-import type { Queues } from './queue.ts';
+import { forgetDemand, type Queues } from './queue.ts';
 import type { Store } from './store.ts';
 
 // KEYS: job, units, tenant index, all-jobs index, status index, tenant status index.
@@ -85,6 +86,8 @@ export function createRetention(d: RetentionDeps) {
     await queues.jobs.remove(id, { removeChildren: true }).catch(() => 0);
     // units the parent no longer lists (failed ones, or the parent already gone): by id
     await Promise.all(unitKeys.map((u) => queues.units.remove(`${id}.${u}`).catch(() => 0)));
+    // and its entry in the provisioner's demand register, where no provisioner pass has dropped it
+    await forgetDemand(queues, [id]).catch(() => undefined);
   }
 
   async function archive(jobs: Job[], sweep: string, at: string): Promise<void> {

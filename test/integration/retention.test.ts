@@ -8,7 +8,7 @@ import { Worker, UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QUEUES } from '../../services/core/catalog.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
-import { enqueueJob } from '../../services/platform/queue.ts';
+import { demandJobsKey, enqueueJob } from '../../services/platform/queue.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { createRetention, listArchivedJobs } from '../../services/platform/retention.ts';
 import type { JobRecord } from '../../services/platform/store.ts';
@@ -94,6 +94,8 @@ it('trims finished jobs past the retention, keeps the rest, and answers the trim
   expect(before?.status).toBe('completed');
   // BullMQ keeps its finished jobs for now (removeOnComplete/removeOnFail by age)
   expect((await keysOf('job_ret_done')).length).toBeGreaterThan(2);
+  // no provisioner runs here: the demand register still names the finished jobs
+  expect(await s.redis.hexists(demandJobsKey(s.prefix), 'job_ret_done')).toBe(1);
 
   // "now" is 29 days later: nothing is old enough
   const at = (days: number) => () => Date.now() + days * DAY;
@@ -109,6 +111,7 @@ it('trims finished jobs past the retention, keeps the rest, and answers the trim
   for (const id of ['job_ret_done', 'job_ret_failing', 'job_ret_globex']) {
     expect(await keysOf(id), id).toEqual([]);
     expect(await indexed(id), id).toBe(false);
+    expect(await s.redis.hexists(demandJobsKey(s.prefix), id), id).toBe(0);
   }
   // kept: the batch's job and the unfinished one, with their records and indexes
   for (const id of ['job_ret_batch', 'job_ret_waiting']) {
