@@ -27,6 +27,7 @@ export const BENCHMARKS: Record<string, Bench> = {
   'provisioner-latency': { file: 'provisioner-latency.ts', about: 'queue -> first launch call, last unit -> last terminate (emulated EC2)', all: true, allArgs: ['2'] },
   'worker-overhead': { file: 'worker-overhead.ts', about: 'a tutorial model through a worker vs the bare engine loop', all: true },
   'batch-accept': { file: 'batch-accept.ts', about: 'expanding and accepting a 1,000-job batch', all: true, allArgs: ['1'] },
+  'batch-view': { file: 'batch-view.ts', about: "one open dashboard: GET /v1/batches/:id of a 1,000-job batch, and how long it holds the API's event loop", all: true },
   'demand-count': { file: 'demand-count.ts', about: "the provisioner's per-job demand count with 10,000 queued units", all: true },
   planner: { file: 'planner.ts', about: 'the pure planner for 10,000 pending units and 200 instances', all: true },
   retention: { file: 'retention.ts', about: 'retention sweep and Redis memory per finished job', all: true },

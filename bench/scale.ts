@@ -20,6 +20,8 @@
  *          nothing else wants, as real instances and S3 take no core from the API host;
  *          `nice` is nice 19; `normal` lets them compete as equals
  *        BENCH_RECONCILE_MS=3000 npx tsx bench/scale.ts ...   the provisioner's pass period (2 s)
+ *        BENCH_DASHBOARD=1 npx tsx bench/scale.ts ...   one open dashboard as well: GET
+ *          /v1/batches/:id (the batch's view, leaderboard and costs) every 2 s while it drains
  */
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -131,16 +133,30 @@ try {
   const gen = loadProcess();
   await gen.ready;
   const t0 = performance.now();
-  const { jobIds } = await rig.submit(jobs, FOLDS);
+  const { jobIds, batchId } = await rig.submit(jobs, FOLDS);
   const acceptMs = performance.now() - t0;
   const runStart = Date.now();
   const cpu0 = cpuSnapshot();
   const during = gen.start(spec(jobIds));
   const result = during.done;
+  // one open dashboard (BENCH_DASHBOARD=1): the batch's view every 2 s, as services/dashboard/batches.js polls it
+  const viewMs: number[] = [];
+  let viewing = process.env.BENCH_DASHBOARD === '1';
+  const viewer = (async () => {
+    while (viewing) {
+      const v0 = performance.now();
+      const res = await fetch(`${url}/v1/batches/${batchId}`, { headers: { authorization: `Bearer ${TEST_KEYS.acme}` } }).catch(() => undefined);
+      await res?.arrayBuffer();
+      if (res?.ok) viewMs.push(performance.now() - v0);
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  })();
   await waitFor(async () => (await rig.unitsDone(jobIds)) >= jobs * FOLDS, 1_800_000, `all ${jobs * FOLDS} unit results recorded`, 1_000);
   const drainS = (performance.now() - t0) / 1000;
   const cpu1 = cpuSnapshot();
   during.stop();
+  viewing = false;
+  await viewer;
   const run = await result;
   const view2 = await serverView();
   const runPasses = passes.filter((p) => p.at >= runStart).map((p) => p.ms);
@@ -166,6 +182,7 @@ try {
     `every unit's result recorded ${f(drainS)} s after the batch was accepted (${(check.units / drainS).toFixed(0)} units/s); ${completed} of ${jobs} jobs completed (aggregated) after ${f(completeS)} s; peak ${rig.fleet.peak()} instances live, ${rig.fleet.launched()} launched in all, ${left} left after the idle timeout`,
     `exactly once: ${check.runs} trainer runs for ${check.units} units, ${check.ranTwice.length} units run twice, ${check.recorded} results recorded, ${check.mismatched.length} jobs with a count off`,
     `GET /v1/jobs/:id at ${RATE}/s, 10 connections: idle p50 ${base.latency.p50} ms, p99 ${base.latency.p99} ms (${base.requests.total} requests); while draining p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms, max ${run.latency.max} ms (${run.requests.total} requests, ${run.non2xx} non-2xx, ${run.errors} errors)`,
+    ...(viewMs.length ? [`GET /v1/batches/:id every 2 s while draining (one open dashboard): p50 ${f(q(viewMs, 0.5))} ms, max ${f(Math.max(...viewMs))} ms (${viewMs.length} views: ${viewMs.map((x) => x.toFixed(0)).join(' ')})`] : []),
     `slowest GET each second while draining (ms): ${run.perSecond.map((x) => x.maxMs.toFixed(0)).join(' ')}`,
     `GET /v1/jobs/:id in the API (its duration histogram): idle ${serverLine(view0.buckets, view1.buckets)}; while draining ${serverLine(view1.buckets, view2.buckets)}`,
     `API event loop delay (the interval between its 10 ms monitor's ticks: ${f(view2.loopMinMs)} ms at least): idle p99 ${f(view1.loopP99Ms)} ms, max ${f(view1.loopMaxMs)} ms; while draining p99 ${f(view2.loopP99Ms)} ms, max ${f(view2.loopMaxMs)} ms`,

@@ -201,7 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(jobFileRoutes, { services, streams, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
     await v1.register(datasetRoutes, { services });
     await v1.register(datasetDeleteRoutes, { services });
-    const batchStore = createBatchStore(store.redis, config.prefix, store);
+    const batchStore = createBatchStore(store.redis, config.prefix, store, { jobCosts: (ids) => services.costs.costsOf(ids) });
     await v1.register(batchRoutes, { batches: createBatchService({ store, batches: batchStore, jobs: services.jobs, artifacts, ...(now ? { now } : {}) }) });
     await v1.register(instanceRoutes, { services, keyPrefix: config.prefix, now: now ?? (() => new Date()) });
     await v1.register(costRoutes, { services });

@@ -157,7 +157,8 @@ export function buildLeaderboard(contenders: Contender[], alpha = ALPHA): Leader
       tiedWithBest: i === 0 || !sig ? null : sig.p >= alpha, sig, warnings: r.c.warnings ?? [],
     });
   });
-  const rest = contenders.filter((c) => !ranked.some((r) => r.c === c)).sort((x, y) => x.name.localeCompare(y.name));
+  const inRanking = new Set(ranked.map((r) => r.c));
+  const rest = contenders.filter((c) => !inRanking.has(c)).sort((x, y) => x.name.localeCompare(y.name));
   for (const c of rest) {
     rows.push({
       jobId: c.jobId, name: c.name, status: c.status, params: c.params, metric: c.metric ?? null, mean: null, std: null, ci95: null,

@@ -111,13 +111,28 @@ function upperGammaHalf(y: number): number {
   return Math.exp(lnFront) * h;
 }
 
+/** tQuantile's answers by (p, df): a pure function asked for the same few pairs again and again */
+const quantiles = new Map<string, number>();
+
 /** The t such that P(T <= t) = p, for 0 < p < 1 and df > 0 (p = 0 / 1 give -Infinity / Infinity). */
 export function tQuantile(p: number, df: number): number {
+  // a batch's leaderboard asks for the same few (p, df) pairs once per row
+  const key = `${p} ${df}`;
+  let q = quantiles.get(key);
+  if (q === undefined) {
+    q = solveQuantile(p, df);
+    if (quantiles.size >= 1024) quantiles.clear();
+    quantiles.set(key, q);
+  }
+  return q;
+}
+
+function solveQuantile(p: number, df: number): number {
   if (Number.isNaN(p) || !(df > 0) || p < 0 || p > 1) return NaN;
   if (p === 0) return -Infinity;
   if (p === 1) return Infinity;
   if (p === 0.5) return 0;
-  if (p < 0.5) return -tQuantile(1 - p, df);
+  if (p < 0.5) return -solveQuantile(1 - p, df);
   // bracket: grow hi until the CDF passes p
   let lo = 0, hi = 1;
   while (tCdf(hi, df) < p) { lo = hi; hi *= 2; if (hi > 1e300) return Infinity; }

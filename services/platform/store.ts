@@ -4,6 +4,7 @@
  * are field-level (HINCRBY, HSETNX) so no one overwrites another's progress, and
  * a terminal status is final (checked atomically in Lua).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Placement } from '../core/placement.ts';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Job, JobStatus, JobResult, UnitResult } from '../core/job.ts';
@@ -299,9 +300,9 @@ export function createStore(redis: Redis, prefix: string) {
     return m;
   }
 
-  function toJob(h: Record<string, string>): Job | undefined {
+  function toJob(h: Record<string, string>, parsed?: JobRecord): Job | undefined {
     if (!h.record) return undefined;
-    const rec = JSON.parse(h.record) as JobRecord;
+    const rec = parsed ?? (JSON.parse(h.record) as JobRecord);
     const job: Job = {
       id: rec.id,
       name: rec.name,
@@ -388,6 +389,41 @@ export function createStore(redis: Redis, prefix: string) {
 
     async getJob(id: string): Promise<Job | undefined> {
       return toJob(await redis.hgetall(k.job(id)));
+    },
+
+    /**
+     * Many jobs with their records, read in one pipeline, each record parsed once.
+     * The work is handed out in slices of `slice` jobs with the event loop let go
+     * between them, so a 1,000-job batch does not hold the process (and every request
+     * waiting on it) for the whole read. Jobs that no longer exist are left out.
+     */
+    async jobsOf(ids: string[], slice = 100): Promise<Array<{ job: Job; record: JobRecord }>> {
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hgetall(k.job(id));
+      const res = (await pipe.exec()) ?? [];
+      const out: Array<{ job: Job; record: JobRecord }> = [];
+      for (let i = 0; i < ids.length; i++) {
+        if (i > 0 && i % slice === 0) await nextTurn();
+        const h = (res[i]?.[1] ?? {}) as Record<string, string>;
+        if (!h.record) continue;
+        const record = JSON.parse(h.record) as JobRecord;
+        out.push({ job: toJob(h, record)!, record });
+      }
+      return out;
+    },
+
+    /** Many jobs' unit results in one pipeline (sliced as jobsOf), by job id. */
+    async unitResultsOf(ids: string[], slice = 100): Promise<Map<string, UnitResult[]>> {
+      const out = new Map<string, UnitResult[]>();
+      if (!ids.length) return out;
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hgetall(k.units(id));
+      const res = (await pipe.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        if (i > 0 && i % slice === 0) await nextTurn();
+        out.set(ids[i], Object.values((res[i]?.[1] ?? {}) as Record<string, string>).map((v) => JSON.parse(v) as UnitResult));
+      }
+      return out;
     },
 
     /** The record and the status in one call (a worker taking a unit). */

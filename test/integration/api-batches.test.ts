@@ -191,6 +191,29 @@ describe('leaderboard, report, retry', () => {
     expect(lines).toHaveLength(5);
   });
 
+  it('a view taken while the jobs run is not what later views show: each job enters the ranking once it completes', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'polled' }))).json();
+    await stack.store.setStatus(jobIds[0], 'running');
+    // units finished but the job not yet aggregated: no scores in the ranking yet
+    const r: UnitResult = { key: 'r0-p0-f0', kind: 'eval', run: 0, repeat: 0, fold: 0, score: 3, epochs: 2, trainRows: 40, testRows: 20, durationMs: 1000, backend: 'cpu', engine: 'fused', worker: 'w' };
+    await stack.store.unitDone(jobIds[0], r);
+    const before = (await get(`/v1/batches/${id}`)).json();
+    expect(before.leaderboard.every((row: { rank: number | null }) => row.rank === null)).toBe(true);
+    expect(before.leaderboard).toHaveLength(4);
+    expect(before.progress.unitsDone).toBe(1);
+    await stack.store.setStatus(jobIds[0], 'completed', { result: { metric: 'mse', scores: [3], mean: 3, std: 0, stderr: 0, ci95: [3, 3] } });
+    await finishUnits(jobIds[1], [1, 2, 3]);
+    const after = (await get(`/v1/batches/${id}`)).json();
+    expect(after.leaderboard.map((row: { jobId: string; rank: number | null; n: number }) => [row.jobId, row.rank, row.n])).toEqual([
+      [jobIds[1], 1, 3], [jobIds[0], 2, 1], expect.arrayContaining([null]), expect.arrayContaining([null]),
+    ]);
+    // once more: the completed jobs' scores are kept, the others still follow unranked
+    await finishUnits(jobIds[2], [0.5, 0.5, 0.5]);
+    const again = (await get(`/v1/batches/${id}`)).json();
+    expect(again.leaderboard.slice(0, 3).map((row: { jobId: string; mean: number }) => [row.jobId, row.mean])).toEqual([[jobIds[2], 0.5], [jobIds[1], 2], [jobIds[0], 3]]);
+    expect(again.leaderboard[3]).toMatchObject({ jobId: jobIds[3], rank: null, n: 0 });
+  });
+
   it("marks a job whose units warned: its row carries the warning codes once each, and the report and CSV show them", async () => {
     const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'warned' }))).json();
     await finishUnits(jobIds[0], [10.5, 9.0, 11.2]);
