@@ -6,9 +6,19 @@
  * unsigned requests, so another local user cannot list, read, write or delete
  * objects without the secret: s3rver itself accepts anonymous requests and a
  * well-known key pair (S3RVER/S3RVER), which is revoked here.
+ *
+ * A PUT replaces an object whole or not at all, as S3 does: s3rver writes the body
+ * straight into the object's file, so a writer killed mid-upload left a truncated
+ * object behind (a checkpoint a resumed unit could not parse), and a reader could
+ * see a write half done. Here the body goes to a file of its own and is renamed over
+ * the object only once it arrived complete (atomicPuts).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 // s3rver ships CommonJS without types
@@ -63,6 +73,60 @@ function requireSignature(credentials: { accessKeyId: string; secretAccessKey: s
   };
 }
 
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | (Readable & { headers?: Record<string, string | undefined> });
+  metadata: Record<string, string>;
+}
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * The store's putObject, atomic: the body is written to `<object file>.<random>.part`
+ * (not an object name: listings skip it) and renamed over the object once the request
+ * ended with every byte its Content-Length announced. A body cut short (the client
+ * died or hung up) fails the PUT and leaves the object as it was.
+ */
+export function atomicPuts(store: S3rverStore): void {
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    const part = `${objectPath}.${randomBytes(6).toString('hex')}.part`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      if (Buffer.isBuffer(object.content)) {
+        md5.update(object.content);
+        size = object.content.length;
+        await writeFile(part, object.content);
+      } else {
+        const counted = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            md5.update(chunk);
+            size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await pipeline(object.content, counted, createWriteStream(part));
+        const declared = Number(object.content.headers?.['content-length']);
+        const chunked = /aws-chunked/.test(object.content.headers?.['content-encoding'] ?? '');
+        if (!chunked && Number.isFinite(declared) && declared !== size) throw new Error(`the body ended after ${size} of ${declared} bytes`);
+      }
+      await rename(part, objectPath);
+    } catch (e) {
+      await rm(part, { force: true });
+      throw e;
+    }
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+}
+
 export async function startEmbeddedS3(opts: {
   directory: string;
   port?: number;
@@ -80,6 +144,7 @@ export async function startEmbeddedS3(opts: {
     configureBuckets: (opts.buckets ?? []).map((name) => ({ name })),
   });
   (server as { middleware: unknown[] }).middleware.unshift(requireSignature(credentials));
+  atomicPuts((server as { store: S3rverStore }).store);
   const addr = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,

@@ -1,5 +1,6 @@
 /** The embedded S3 server: loopback only, its own credentials, no anonymous or well-known-key access. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,5 +56,36 @@ describe('embedded S3 server', () => {
     expect((await fetch(url.replace('/p?', '/z?'))).status).toBe(403);
     const forged = await getSignedUrl(client({ accessKeyId: s3.credentials.accessKeyId, secretAccessKey: 'guess' }), new GetObjectCommand({ Bucket: bucket, Key: 'p' }), { expiresIn: 60 });
     expect((await fetch(forged)).status).toBe(403);
+  });
+
+  it('a PUT cut short leaves the object as it was: no truncated object, no stray file', async () => {
+    const own = client(s3.credentials);
+    const whole = JSON.stringify({ epoch: 5, weights: 'w'.repeat(5000) });
+    await own.send(new PutObjectCommand({ Bucket: bucket, Key: 'ck/checkpoint.json', Body: whole }));
+    // a writer that dies mid-upload: the request announces 10,000 bytes and sends 3,000
+    const url = new URL(await getSignedUrl(own, new PutObjectCommand({ Bucket: bucket, Key: 'ck/checkpoint.json' }), { expiresIn: 60 }));
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(Number(url.port), url.hostname, () => {
+        sock.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 10000\r\n\r\n`);
+        sock.write('{"epoch": 9, "weights": "' + 'x'.repeat(3000));
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 200);
+      });
+      sock.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const got = await own.send(new GetObjectCommand({ Bucket: bucket, Key: 'ck/checkpoint.json' }));
+    expect(await got.Body!.transformToString()).toBe(whole);
+    const listed = await own.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'ck/' }));
+    expect(listed.Contents?.map((o) => o.Key)).toEqual(['ck/checkpoint.json']);
+    const files = readdirSync(dir, { recursive: true }).map(String);
+    expect(files.filter((f) => f.endsWith('.part'))).toEqual([]);
+    expect(files.some((f) => f.includes('checkpoint.json'))).toBe(true);
+    // a complete presigned PUT still replaces it
+    const next = JSON.stringify({ epoch: 10 });
+    expect((await fetch(url, { method: 'PUT', body: next })).status).toBe(200);
+    expect(await (await own.send(new GetObjectCommand({ Bucket: bucket, Key: 'ck/checkpoint.json' }))).Body!.transformToString()).toBe(next);
   });
 });

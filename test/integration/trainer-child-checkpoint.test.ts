@@ -107,3 +107,29 @@ describe('checkpoint on request', () => {
     expect(r.outcome.kind).toBe('interrupted');
   });
 });
+
+describe('an unreadable checkpoint', () => {
+  it('a checkpoint that does not parse: the unit starts from its first epoch and completes, not fails', { timeout: 60_000 }, async () => {
+    const jobId = `job_${Math.random().toString(36).slice(2, 10)}`;
+    const unit = { kind: 'eval' as const, run: 0, repeat: 0, fold: 0, key: 'r0-k0-f0' };
+    const artifacts = s3ArtifactStore(s3Options(loadConfig(env)));
+    await artifacts.put(`${keys.checkpoint(jobId, unit.key)}checkpoint.json`, Buffer.from('{"epoch": 40, "weights": [{"shape": [6, 16], "da'));
+    const child = new TrainerChild(env);
+    const epochs: number[] = [];
+    let resumedAt: number | undefined;
+    try {
+      const short = { ...spec, training: { ...(spec.training as object), epochs: 30 } } as JobSpec;
+      const outcome = await child.run(
+        { type: 'run', payload: { jobId, tenant: 'acme', unit, resourceClass: 'cpu' }, spec: short, worker: 'w-test', mayResume: true },
+        { onEpoch: (m) => void epochs.push(m.epoch), onResumed: (e) => void (resumedAt = e) },
+      );
+      expect(outcome.kind, JSON.stringify(outcome)).toBe('done');
+      expect(resumedAt).toBeUndefined();
+      expect(epochs[0]).toBe(1);
+      expect(epochs.at(-1)).toBe(30);
+    } finally {
+      await child.close();
+      artifacts.client.destroy();
+    }
+  });
+});

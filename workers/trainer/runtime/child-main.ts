@@ -56,6 +56,21 @@ async function table(msg: RunUnitMessage, uri: string, header: boolean): Promise
   return t;
 }
 
+/**
+ * The unit's last checkpoint, if one can be read. One that does not parse (an object
+ * store that kept a body cut short) is not a reason to fail the unit on every attempt:
+ * the unit starts again from its first epoch, and says so on stderr.
+ */
+async function readCheckpoint(key: string): Promise<Checkpoint | undefined> {
+  try {
+    return await artifacts.getJson<Checkpoint>(key);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    process.stderr.write(`${JSON.stringify({ level: 'warn', msg: 'checkpoint unreadable: the unit starts from its first epoch', key, err: e.message })}\n`);
+    return undefined;
+  }
+}
+
 async function run(msg: RunUnitMessage): Promise<void> {
   stopRequested = false;
   const started = Date.now();
@@ -65,7 +80,7 @@ async function run(msg: RunUnitMessage): Promise<void> {
   try {
     const data = await table(msg, spec.dataset.uri, msg.spec.dataset.header ?? msg.datasetHeader ?? false);
     // a unit that never ran has no checkpoint: no lookup before its first epoch
-    const checkpoint = msg.mayResume === false ? undefined : await artifacts.getJson<Checkpoint>(ckKey);
+    const checkpoint = msg.mayResume === false ? undefined : await readCheckpoint(ckKey);
     let checkpointed = false;
     let checkpointUpload: Promise<void> = Promise.resolve();
     if (checkpoint) send({ type: 'resumed', unit: unit.key, epoch: checkpoint.epoch });
