@@ -3,6 +3,7 @@
  * tenant isolation (another tenant's job is "not found", never "forbidden") and
  * cancellation.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ArtifactStore } from '../../core/artifacts.ts';
 import type { Config } from '../../core/config.ts';
 import { NightshiftError, notFound } from '../../core/errors.ts';
@@ -201,6 +202,8 @@ export function createJobService({ store, queues, artifacts, datasets, config, n
       const createdAt = now().toISOString();
       const out: PreparedJob[] = [];
       for (let i = 0; i < specs.length; i++) {
+        // the checks of a 1,000-job batch take ~50-90 ms of CPU: other requests are served between slices
+        if (i > 0 && i % 50 === 0) await nextTurn();
         const submitted = specs[i];
         let checked: { resolved: ResolvedJobSpec; datasetUri: string; placement?: Placement };
         try {
