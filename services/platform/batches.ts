@@ -36,6 +36,10 @@ interface BatchState {
 const costUsdOf = (live: JobCost | undefined, job: Job): number | null =>
   live && (live.instanceSeconds > 0 || live.usd > 0) ? live.usd : job.cost?.usd ?? null;
 
+/** How long the API's batch views reuse a batch's job costs (createBatchStore's costsOfBatch). */
+export const COSTS_MAX_AGE_MS = 5_000;
+const MAX_BATCH_COSTS = 200;
+
 /** Where a batch view reads its jobs' costs (the API passes its cost service's cached reader). */
 export interface JobCostSource {
   jobCosts(jobIds: string[]): Promise<Map<string, JobCost>>;
@@ -125,10 +129,36 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
     };
   }
 
+  /**
+   * A batch's job costs as the API's views answer them: read at most every
+   * COSTS_MAX_AGE_MS per batch. Each of a 1,000-job batch's jobs has a share of each of
+   * the 100 instances launched for it: 100,000 instance-set members read and shares
+   * summed, 100-200 ms of Redis and CPU while the fleet drains, every 2 s while a
+   * dashboard polls. A running batch's cost so far is then at most that old. Without
+   * a shared source (the supervisor's one view of an ended batch) costs are read afresh.
+   */
+  const batchCosts = new Map<string, { at: number; jobs: number; costs: Promise<Map<string, JobCost>> }>();
+  function costsOfBatch(rec: BatchRecord, now: number): Promise<Map<string, JobCost>> {
+    if (!costs) return createCostReader(meter, instances, () => now).jobCosts(rec.jobIds);
+    const t = performance.now();
+    const kept = batchCosts.get(rec.id);
+    // a retry adds jobs to the batch: its costs are read again
+    if (kept && t - kept.at < COSTS_MAX_AGE_MS && kept.jobs === rec.jobIds.length) return kept.costs;
+    const read = costs.jobCosts(rec.jobIds);
+    const entry = { at: t, jobs: rec.jobIds.length, costs: read };
+    batchCosts.delete(rec.id);
+    if (batchCosts.size >= MAX_BATCH_COSTS) batchCosts.delete(batchCosts.keys().next().value!);
+    batchCosts.set(rec.id, entry);
+    read.catch(() => {
+      if (batchCosts.get(rec.id) === entry) batchCosts.delete(rec.id);
+    });
+    return read;
+  }
+
   async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
     const rec = await getRecord(id);
     if (!rec) return undefined;
-    const [st, ms, live] = await Promise.all([state(id), store.jobsOf(rec.jobIds), (costs ?? createCostReader(meter, instances, () => now)).jobCosts(rec.jobIds)]);
+    const [st, ms, live] = await Promise.all([state(id), store.jobsOf(rec.jobIds), costsOfBatch(rec, now)]);
     // unit results only for completed jobs not seen completed before (a completed job's results are final)
     const fresh = ms.filter((m) => m.job.status === 'completed' && !facts.get(m.job.id)?.evals).map((m) => m.job.id);
     const byId = new Map(ms.map((m) => [m.job.id, m]));

@@ -10,6 +10,7 @@ import type { UnitResult } from '../../services/core/job.ts';
 import type { TrainingWarning } from '../../services/core/health.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { createMeter } from '../../services/platform/meter.ts';
+import { createBatchStore } from '../../services/platform/batches.ts';
 import { createTestStack, type TestStack } from '../../support/app.ts';
 
 let stack: TestStack;
@@ -257,6 +258,25 @@ describe('leaderboard, report, retry', () => {
     const listed = (await get('/v1/batches?limit=100')).json().items.find((x: { id: string }) => x.id === id);
     expect(listed.costUsd).toBeCloseTo(job.cost.usd, 2);
     expect((await get(`/v1/batches/${id}/report`)).body).toContain('- cost: $3.60');
+  });
+
+  it('views polled within a few seconds share one read of the job costs; a batch that gained jobs is read again', async () => {
+    const { id } = (await post('/v1/batches', sweep({ name: 'polled-costs' }))).json();
+    const asked: string[][] = [];
+    const source = { jobCosts: async (ids: string[]) => (asked.push(ids), new Map(ids.map((j) => [j, { usd: 1, instanceSeconds: 10, idleUsd: 0, spotSavingsUsd: 0 }]))) };
+    const store = createBatchStore(stack.redis, stack.prefix, stack.store, source);
+    const first = await store.view(id);
+    const second = await store.view(id);
+    expect(asked).toHaveLength(1);
+    expect(first!.batch.costUsd).toBe(4);
+    expect(second!.batch.costUsd).toBe(4);
+    const rec = (await store.getRecord(id))!;
+    const extra = (await post('/v1/jobs', { ...base, name: 'joined' })).json().id as string;
+    await store.replaceRecord({ ...rec, jobIds: [...rec.jobIds, extra], params: [...rec.params, {}] });
+    const third = await store.view(id);
+    expect(asked).toHaveLength(2);
+    expect(asked[1]).toContain(extra);
+    expect(third!.batch.costUsd).toBe(5);
   });
 
   it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
