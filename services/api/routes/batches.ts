@@ -62,7 +62,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<{ batches: BatchService }> =
   });
 
   app.get('/v1/batches/:id', {
-    schema: { tags: ['batches'], summary: 'Get a batch with its leaderboard', params: BatchParams, response: { 200: BatchAnswer, ...errorResponses(400, 404) } },
+    schema: { tags: ['batches'], summary: 'Get a batch with its leaderboard', description: 'costUsd and each row\'s costUsd count the instances still running up to now; while the batch runs they are read at most every 5 s, so they may be up to 5 s old.', params: BatchParams, response: { 200: BatchAnswer, ...errorResponses(400, 404) } },
   }, async (req) => batches.get(req.principal, req.params.id));
 
   app.get('/v1/batches/:id/report', {
