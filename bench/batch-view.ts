@@ -112,6 +112,17 @@ try {
     viewMs.push(m.ms);
     viewBlock.push(m.maxBlockMs);
   }
+  // the list page: GET /v1/batches with every row of each batch, and with the best row only (?rows=1, as the dashboard asks)
+  const listed: Record<string, { ms: number[]; bytes: number }> = { all: { ms: [], bytes: 0 }, best: { ms: [], bytes: 0 } };
+  for (let i = 0; i < views; i++) {
+    for (const [name, url] of [['all', '/v1/batches?limit=50'], ['best', '/v1/batches?limit=50&rows=1']] as const) {
+      const t0 = performance.now();
+      const r = await get(url);
+      if (r.statusCode !== 200) throw new Error(`GET ${url} answered ${r.statusCode}`);
+      listed[name].ms.push(performance.now() - t0);
+      listed[name].bytes = r.rawPayload.length;
+    }
+  }
   const j = summary(jobMs);
   const jb = summary(jobBlock);
   const v = summary(viewMs);
@@ -119,6 +130,7 @@ try {
   console.log(`batch: ${jobIds.length} jobs x ${FOLDS} folds, completed; its view ${(bytes / 1024).toFixed(0)} KiB, ${rows} leaderboard rows`);
   console.log(`baseline GET /v1/jobs/:id (${j.n}): p50 ${j.p50.toFixed(1)} ms, p99 ${j.p99.toFixed(1)} ms; event loop held at most ${jb.max.toFixed(1)} ms`);
   console.log(`GET /v1/batches/:id (${v.n} views): p50 ${v.p50.toFixed(1)} ms, max ${v.max.toFixed(1)} ms (${viewMs.map((x) => x.toFixed(0)).join(' ')}); event loop held p50 ${vb.p50.toFixed(1)} ms, max ${vb.max.toFixed(1)} ms`);
+  for (const [name, l] of Object.entries(listed)) console.log(`GET /v1/batches${name === 'best' ? '?rows=1' : ''} (one batch listed, ${l.ms.length} calls): p50 ${summary(l.ms).p50.toFixed(1)} ms, ${(l.bytes / 1024).toFixed(1)} KiB`);
   target(`event loop held by a ${jobIds.length}-job batch view (the longest of ${views})`, vb.max <= 20, `${vb.max.toFixed(1)} ms (target <= 20 ms, the GET /v1/jobs/:id p99 target)`);
   target(`${jobIds.length}-job batch view (median of ${views})`, v.p50 <= 100, `${v.p50.toFixed(1)} ms (target <= 100 ms)`);
 } finally {

@@ -119,7 +119,8 @@ export function createBatchCommands({ client, io, sleep = (ms) => new Promise((r
       return 0;
     },
     async list(o: { status?: string; limit?: number; cursor?: string; json?: boolean }): Promise<number> {
-      const l = await client().list({ ...(o.status ? { status: o.status } : {}), ...(o.limit ? { limit: o.limit } : {}), ...(o.cursor ? { cursor: o.cursor } : {}) });
+      // the table shows each batch's best job: one leaderboard row each (--json prints the API's whole answer)
+      const l = await client().list({ ...(o.status ? { status: o.status } : {}), ...(o.limit ? { limit: o.limit } : {}), ...(o.cursor ? { cursor: o.cursor } : {}), ...(o.json ? {} : { rows: 1 }) });
       show(o.json, l, () => batchesTable(l.items) + (l.nextCursor ? `\n(more: --cursor ${l.nextCursor})` : ''));
       return 0;
     },

@@ -305,7 +305,7 @@ export function batchClient({ url, key, fetch: fetchImpl = globalThis.fetch }: C
     submit: async (spec: unknown): Promise<BatchAccepted> => (await call('POST', '/v1/batches', spec)).json() as Promise<BatchAccepted>,
     dryRun: async (spec: unknown): Promise<BatchDryRun> => (await call('POST', '/v1/batches?dryRun=true', spec)).json() as Promise<BatchDryRun>,
     get: async (id: string): Promise<BatchView> => (await call('GET', `/v1/batches/${seg(id)}`)).json() as Promise<BatchView>,
-    list: async (q: { status?: string; limit?: number; cursor?: string } = {}): Promise<{ items: BatchView[]; nextCursor: string | null }> =>
+    list: async (q: { status?: string; limit?: number; cursor?: string; rows?: number } = {}): Promise<{ items: BatchView[]; nextCursor: string | null }> =>
       (await call('GET', `/v1/batches${query({ ...q })}`)).json() as Promise<{ items: BatchView[]; nextCursor: string | null }>,
     report: async (id: string, format: 'md' | 'csv' = 'md'): Promise<string> => (await call('GET', `/v1/batches/${seg(id)}/report?format=${format}`)).text(),
     cancel: async (id: string): Promise<BatchView> => (await call('DELETE', `/v1/batches/${seg(id)}`)).json() as Promise<BatchView>,

@@ -161,7 +161,7 @@ export function createBatchesView(api) {
     if (!st.key) return;
     const gen = st.gen;
     const work = [];
-    if (st.tick % LIST_EVERY === 0) work.push(api('/v1/batches?limit=50').then((l) => { if (gen === st.gen) { st.batches = l.items; renderList(); } }));
+    if (st.tick % LIST_EVERY === 0) work.push(api('/v1/batches?limit=50&rows=1').then((l) => { if (gen === st.gen) { st.batches = l.items; renderList(); } }));
     if (st.selected) {
       const id = st.selected;
       work.push(api(`/v1/batches/${encodeURIComponent(id)}`).then((b) => {

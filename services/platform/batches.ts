@@ -21,6 +21,8 @@ export interface BatchListOptions {
   status?: string;
   limit: number;
   cursor?: string;
+  /** at most this many leaderboard rows per batch, best first (a list page shows the best job; a 1,000-job batch's rows are ~0.5 MiB) */
+  rows?: number;
 }
 
 /** The fields of a batch that change after submission. */
@@ -277,7 +279,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
           const v = await view(id, now);
           if (!v) continue;
           if (o.status && v.batch.status !== o.status) continue;
-          items.push(v.batch);
+          items.push(o.rows === undefined ? v.batch : { ...v.batch, leaderboard: v.batch.leaderboard.slice(0, o.rows) });
           if (items.length > o.limit) break;
         }
         if (items.length > o.limit) break;

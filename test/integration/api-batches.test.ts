@@ -148,6 +148,23 @@ describe('list, isolation, cancel', () => {
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/batches/${mine[0]}`, headers: stack.auth('acme') })).statusCode).toBe(404);
   });
 
+  it('?rows=N keeps the best N leaderboard rows of each listed batch; the batch itself is unchanged', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'rows' }), 'globex')).json();
+    await finishUnits(jobIds[2], [5, 5, 5]);
+    await finishUnits(jobIds[1], [1, 2, 3]);
+    const full = (await get('/v1/batches?limit=1', 'globex')).json().items[0];
+    expect(full.id).toBe(id);
+    expect(full.leaderboard).toHaveLength(4);
+    const one = (await get('/v1/batches?limit=1&rows=1', 'globex')).json().items[0];
+    expect(one.leaderboard.map((r: { jobId: string; rank: number }) => [r.jobId, r.rank])).toEqual([[jobIds[1], 1]]);
+    expect({ ...one, leaderboard: full.leaderboard }).toEqual(full);
+    expect((await get('/v1/batches?limit=1&rows=0', 'globex')).json().items[0].leaderboard).toEqual([]);
+    const bad = await get('/v1/batches?rows=-1', 'globex');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain('rows');
+    expect((await get(`/v1/batches/${id}`, 'globex')).json().leaderboard).toHaveLength(4);
+  });
+
   it('DELETE cancels every job and removes their queued units; a second DELETE answers 409', async () => {
     const { id, jobIds } = (await post('/v1/batches', sweep({ schedule: { notBefore: new Date(Date.now() + 60_000).toISOString() } }))).json();
     const res = await stack.app.inject({ method: 'DELETE', url: `/v1/batches/${id}`, headers: stack.auth('acme') });

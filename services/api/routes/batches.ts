@@ -20,6 +20,7 @@ const BatchListQuery = Type.Object({
   status: Type.Optional(Type.Union(BATCH_STATUSES.map((s) => Type.Literal(s)))),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
+  rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, description: 'at most this many leaderboard rows per batch, best first (default: every row)' })),
 });
 const SubmitQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false, description: 'only expand and check: answers the jobs, their units and the schedule' })) });
 const DryRunAnswer = Type.Object({
@@ -57,8 +58,8 @@ export const batchRoutes: FastifyPluginAsyncTypebox<{ batches: BatchService }> =
       response: { 200: Type.Object({ items: Type.Array(BatchAnswer), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400) },
     },
   }, async (req) => {
-    const { status, limit, cursor } = req.query;
-    return batches.list(req.principal, { limit: limit ?? 20, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
+    const { status, limit, cursor, rows } = req.query;
+    return batches.list(req.principal, { limit: limit ?? 20, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}), ...(rows !== undefined ? { rows } : {}) });
   });
 
   app.get('/v1/batches/:id', {
