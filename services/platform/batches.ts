@@ -139,15 +139,16 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
    * dashboard polls. A running batch's cost so far is then at most that old. Without
    * a shared source (the supervisor's one view of an ended batch) costs are read afresh.
    */
-  const batchCosts = new Map<string, { at: number; jobs: number; costs: Promise<Map<string, JobCost>> }>();
+  const batchCosts = new Map<string, { at: number; jobs: string; costs: Promise<Map<string, JobCost>> }>();
   function costsOfBatch(rec: BatchRecord, now: number): Promise<Map<string, JobCost>> {
     if (!costs) return createCostReader(meter, instances, () => now).jobCosts(rec.jobIds);
     const t = performance.now();
     const kept = batchCosts.get(rec.id);
-    // a retry adds jobs to the batch: its costs are read again
-    if (kept && t - kept.at < COSTS_MAX_AGE_MS && kept.jobs === rec.jobIds.length) return kept.costs;
+    // a retry puts new jobs in the failed ones' places: the batch's costs are read again
+    const jobs = rec.jobIds.join(',');
+    if (kept && t - kept.at < COSTS_MAX_AGE_MS && kept.jobs === jobs) return kept.costs;
     const read = costs.jobCosts(rec.jobIds);
-    const entry = { at: t, jobs: rec.jobIds.length, costs: read };
+    const entry = { at: t, jobs, costs: read };
     batchCosts.delete(rec.id);
     if (batchCosts.size >= MAX_BATCH_COSTS) batchCosts.delete(batchCosts.keys().next().value!);
     batchCosts.set(rec.id, entry);
@@ -157,25 +158,56 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
     return read;
   }
 
-  async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
-    const rec = await getRecord(id);
-    if (!rec) return undefined;
-    const [st, ms, live] = await Promise.all([state(id), store.jobsOf(rec.jobIds), costsOfBatch(rec, now)]);
+  type Member = { job: Job; record: JobRecord };
+  /**
+   * The parts of a finished batch's view that change only with its jobs (the members and
+   * their leaderboard entries before costs), kept with the jobs' marks they were read
+   * with (store.jobMarks): a later view reads the marks, one small read a job, and reuses
+   * the parts while none changed. A list page shows up to 50 batches, each a full view
+   * otherwise. Only batches seen finished are kept (a running one changes with every
+   * unit), at most MAX_FINISHED; costs are never kept here (costsOfBatch).
+   */
+  const finished = new Map<string, { jobIds: string; marks: string; ms: Member[]; base: Contender[] }>();
+  const MAX_FINISHED = 100;
+
+  /** The batch's members and their unpriced leaderboard entries, reused or read afresh. */
+  async function parts(rec: BatchRecord, jobIds: string): Promise<{ ms: Member[]; base: Contender[]; marks: string; reused: boolean }> {
+    const kept = finished.get(rec.id);
+    if (kept && kept.jobIds === jobIds) {
+      const marks = await store.jobMarks(rec.jobIds);
+      if (marks === kept.marks) return { ...kept, reused: true };
+    }
+    const ms = await store.jobsOf(rec.jobIds);
     // unit results only for completed jobs not seen completed before (a completed job's results are final)
     const fresh = ms.filter((m) => m.job.status === 'completed' && !facts.get(m.job.id)?.evals).map((m) => m.job.id);
     const byId = new Map(ms.map((m) => [m.job.id, m]));
     for (const [jobId, units] of await store.unitResultsOf(fresh)) factsOf(byId.get(jobId)!).evals = evalsOf(units);
+    const position = new Map(rec.jobIds.map((jobId, i) => [jobId, i]));
+    const base: Contender[] = [];
+    for (let i = 0; i < ms.length; i++) {
+      if (i > 0 && i % 200 === 0) await nextTurn(); // let other requests in
+      base.push(contender(rec, position.get(ms[i].job.id)!, ms[i], null));
+    }
+    return { ms, base, marks: ms.marks, reused: false };
+  }
+
+  async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
+    const rec = await getRecord(id);
+    if (!rec) return undefined;
+    const jobIds = rec.jobIds.join(',');
+    const [st, p, live] = await Promise.all([state(id), parts(rec, jobIds), costsOfBatch(rec, now)]);
+    const ms = p.ms;
     const counts: Record<string, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
     for (const m of ms) counts[m.job.status] = (counts[m.job.status] ?? 0) + 1;
     const status: BatchStatus = batchStatus(ms.map((m) => m.job.status as JobStatus), { cancelled: st.cancelled, ...(rec.notBefore ? { notBefore: Date.parse(rec.notBefore) } : {}), now });
     const jobCosts = ms.map((m) => costUsdOf(live.get(m.job.id), m.job));
     const metered = jobCosts.filter((x): x is number => x !== null);
-    const position = new Map(rec.jobIds.map((jobId, i) => [jobId, i]));
-    const contenders: Contender[] = [];
-    for (let i = 0; i < ms.length; i++) {
-      if (i > 0 && i % 200 === 0) await nextTurn(); // let other requests in
-      contenders.push(contender(rec, position.get(ms[i].job.id)!, ms[i], jobCosts[i]));
-    }
+    const contenders = p.base.map((c, i): Contender => ({ ...c, costUsd: jobCosts[i] }));
+    if (isBatchTerminal(status) && !p.reused) {
+      finished.delete(id);
+      if (finished.size >= MAX_FINISHED) finished.delete(finished.keys().next().value!);
+      finished.set(id, { jobIds, marks: p.marks, ms: p.ms, base: p.base });
+    } else if (!isBatchTerminal(status)) finished.delete(id);
     await nextTurn();
     const leaderboard = buildLeaderboard(contenders);
     const batch: Batch = {

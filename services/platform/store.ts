@@ -168,6 +168,11 @@ for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 return 1
 `;
 
+/** The job fields whose changes a batch's view must see (store.jobMarks); the rest change with status or never. */
+const MARK_FIELDS = ['status', 'unitsDone', 'unitsFailed', 'cost'] as const;
+const MARKS_SEP = '\u0002';
+const markOf = (values: ReadonlyArray<string | null | undefined>): string => values.map((v) => v ?? '').join('\u0001');
+
 /** A MULTI or pipeline answers errors per command: the first one is thrown. */
 function failedExec(res: Array<[Error | null, unknown]> | null): void {
   if (!res) throw new Error('the Redis transaction was aborted');
@@ -396,20 +401,36 @@ export function createStore(redis: Redis, prefix: string) {
      * The work is handed out in slices of `slice` jobs with the event loop let go
      * between them, so a 1,000-job batch does not hold the process (and every request
      * waiting on it) for the whole read. Jobs that no longer exist are left out.
+     * `marks` is what jobMarks answers for the same jobs, from the same read.
      */
-    async jobsOf(ids: string[], slice = 100): Promise<Array<{ job: Job; record: JobRecord }>> {
+    async jobsOf(ids: string[], slice = 100): Promise<Array<{ job: Job; record: JobRecord }> & { marks: string }> {
       const pipe = redis.pipeline();
       for (const id of ids) pipe.hgetall(k.job(id));
       const res = (await pipe.exec()) ?? [];
       const out: Array<{ job: Job; record: JobRecord }> = [];
+      const marks: string[] = [];
       for (let i = 0; i < ids.length; i++) {
         if (i > 0 && i % slice === 0) await nextTurn();
         const h = (res[i]?.[1] ?? {}) as Record<string, string>;
+        marks.push(markOf(MARK_FIELDS.map((f) => h[f])));
         if (!h.record) continue;
         const record = JSON.parse(h.record) as JobRecord;
         out.push({ job: toJob(h, record)!, record });
       }
-      return out;
+      return Object.assign(out, { marks: marks.join(MARKS_SEP) });
+    },
+
+    /**
+     * A fingerprint of these jobs' state: equal answers mean that none of them changed
+     * status, finished or failed a unit, or had its cost settled in between (what a
+     * batch's view is built from, besides records that never change). One small read
+     * per job, against jobsOf's whole hashes.
+     */
+    async jobMarks(ids: string[]): Promise<string> {
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hmget(k.job(id), ...MARK_FIELDS);
+      const res = (await pipe.exec()) ?? [];
+      return ids.map((_, i) => markOf((res[i]?.[1] ?? []) as Array<string | null>)).join(MARKS_SEP);
     },
 
     /** Many jobs' unit results in one pipeline (sliced as jobsOf), by job id. */

@@ -296,6 +296,35 @@ describe('leaderboard, report, retry', () => {
     expect(third!.batch.costUsd).toBe(5);
   });
 
+  it('a finished batch is read whole once; later views see any job that changed since', async () => {
+    const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'finished-views' }))).json();
+    await finishUnits(jobIds[0], [3, 3, 3]);
+    await finishUnits(jobIds[1], [2, 2, 2]);
+    await finishUnits(jobIds[2], [1, 1, 1]);
+    await stack.store.setStatus(jobIds[3], 'budget_exhausted');
+    let wholeReads = 0;
+    const store = createBatchStore(stack.redis, stack.prefix, { ...stack.store, jobsOf: (...a: Parameters<typeof stack.store.jobsOf>) => (wholeReads++, stack.store.jobsOf(...a)) });
+    const v1 = (await store.view(id))!;
+    expect(v1.batch.status).not.toMatch(/running|queued/);
+    expect((await store.view(id))!.batch).toEqual(v1.batch);
+    expect(wholeReads).toBe(1);
+    // a settled cost written into a job's record
+    await stack.store.setField(jobIds[0], 'cost', JSON.stringify({ usd: 7, instanceSeconds: 70, idleUsd: 0, spotSavingsUsd: 0 }));
+    const v2 = (await store.view(id))!;
+    expect(wholeReads).toBe(2);
+    expect(v2.batch.leaderboard.find((r) => r.jobId === jobIds[0])!.costUsd).toBe(7);
+    expect(v2.batch.costUsd).toBe(7);
+    // a raised budget takes a job back into the queue: the batch runs again
+    expect(await stack.store.reopenFromBudget(jobIds[3])).toBe(true);
+    const v3 = (await store.view(id))!;
+    expect(wholeReads).toBe(3);
+    expect(v3.batch.status).toBe('running');
+    expect(v3.batch.counts.queued).toBe(1);
+    // running: no marks read, each view reads the jobs whole
+    await store.view(id);
+    expect(wholeReads).toBe(4);
+  });
+
   it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
     const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'retry' }))).json();
     await stack.store.setStatus(jobIds[2], 'failed', { error: { code: 'internal', message: 'boom' } });
