@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchSpec } from '../services/core/batch-spec.ts';
 import { resolveJobSpec } from '../services/core/job-defaults.ts';
 import type { UnitResult } from '../services/core/job.ts';
-import { summarizeJob } from '../workers/trainer/runtime/aggregate.ts';
+import { summarizeJob } from '../services/platform/aggregate.ts';
 import { createTestStack } from '../support/app.ts';
 import { machine, summary, target } from './support/measure.ts';
 

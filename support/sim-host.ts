@@ -22,7 +22,7 @@ import { s3ArtifactStore } from '../services/platform/artifacts.ts';
 import { startAgent, type WorkerAgent } from '../workers/trainer/agent/index.ts';
 import { ChildPool } from '../workers/trainer/runtime/child-pool.ts';
 import { createUnitProcessor } from '../workers/trainer/runtime/unit-processor.ts';
-import { createAggregateProcessor } from '../workers/trainer/runtime/aggregate.ts';
+import { createAggregateProcessor } from '../services/platform/aggregate.ts';
 import type { RunHandlers, TrainerChild, UnitOutcome } from '../workers/trainer/runtime/trainer-child.ts';
 import type { RunUnitMessage } from '../workers/trainer/runtime/protocol.ts';
 

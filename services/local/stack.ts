@@ -22,6 +22,7 @@ import { createComputeProvider } from '../provisioner/providers/index.ts';
 import { freePort } from '../platform/ports.ts';
 import { ensureRedis, ensureS3 } from './infra.ts';
 import { createRetention } from '../platform/retention.ts';
+import { startAggregateWorker } from '../platform/aggregate.ts';
 import { stackInfoPath, type LocalStackInfo } from '../platform/stack-info.ts';
 
 export { readStackInfo, stackInfoPath, type LocalStackInfo } from '../platform/stack-info.ts';
@@ -104,6 +105,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const provisioner = createProvisioner({ config, redis, queues, provider, logger, metricsRegistry: provisionerMetrics, batches, batchBudgets });
     await provisioner.start();
     closers.push(() => provisioner.stop());
+    // jobs are finished here too: a parent whose worker died is run again even once no instance is left
+    const aggregates = startAggregateWorker({ store, artifacts, logger, connection: bullRedis, prefix: config.prefix });
+    closers.push(() => aggregates.close());
     const retention = createRetention({ store, queues, artifacts, days: config.retentionDays, logger });
     retention.start();
     closers.push(() => retention.stop());

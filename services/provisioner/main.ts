@@ -20,6 +20,7 @@ import { createStore } from '../platform/store.ts';
 import { s3ArtifactStore } from '../platform/artifacts.ts';
 import { createComputeProvider } from './providers/index.ts';
 import { createRetention } from '../platform/retention.ts';
+import { startAggregateWorker } from '../platform/aggregate.ts';
 
 const config = configOrExit('provisioner');
 
@@ -51,6 +52,9 @@ const http = createServer((req, res) => {
 });
 await new Promise<void>((r) => http.listen(config.provisionerPort, config.host, () => r()));
 provisioner.start();
+// jobs are finished here too: a parent whose worker died is run again even once no instance is left
+const aggregates = startAggregateWorker({ store, artifacts, logger, connection: bull, prefix: config.prefix });
+aggregates.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'aggregate step failed'));
 // finished jobs past NIGHTSHIFT_RETENTION_DAYS leave Redis (a lock keeps replicas from sweeping twice)
 const retention = createRetention({ store, queues, artifacts, days: config.retentionDays, logger });
 retention.start();
@@ -62,6 +66,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'provisioner stopping');
   await provisioner.stop();
+  await aggregates.close();
   await retention.stop();
   await provider.close?.();
   await queues.close();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../services/core/keys.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import type { UnitResult } from '../../services/core/job.ts';
-import { createAggregateProcessor } from '../../workers/trainer/runtime/aggregate.ts';
+import { createAggregateProcessor } from '../../services/platform/aggregate.ts';
 import { TEST_ADMIN_KEY, TEST_KEYS, createTestStack, type TestStack } from '../../support/app.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

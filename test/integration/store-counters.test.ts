@@ -13,7 +13,7 @@ import { keys } from '../../services/core/keys.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import { connectRedis, type Redis } from '../../services/platform/redis.ts';
 import { createStore, type JobRecord, type Store } from '../../services/platform/store.ts';
-import { createAggregateProcessor } from '../../workers/trainer/runtime/aggregate.ts';
+import { createAggregateProcessor } from '../../services/platform/aggregate.ts';
 import { TEST_REDIS_URL, cleanupPrefix, uniquePrefix } from '../../support/redis.ts';
 
 const SPEC = {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveJobSpec } from '../../services/core/job-defaults.ts';
 import type { JobSpec } from '../../services/core/spec.ts';
 import type { UnitResult } from '../../services/core/job.ts';
-import { summarizeJob } from '../../workers/trainer/runtime/aggregate.ts';
+import { summarizeJob } from '../../services/platform/aggregate.ts';
 
 const spec = resolveJobSpec({
   dataset: { uri: 'builtin:make_regression' },

@@ -24,7 +24,7 @@ import { ChildPool } from './runtime/child-pool.ts';
 import { gpuBackendLabel, verifyGpu, type GpuVerdict } from './gpu/verify.ts';
 import { realGpuProbe } from './gpu/probe.ts';
 import { createUnitProcessor } from './runtime/unit-processor.ts';
-import { createAggregateProcessor } from './runtime/aggregate.ts';
+import { startAggregateWorker } from '../../services/platform/aggregate.ts';
 
 const config = configOrExit('worker');
 
@@ -100,12 +100,7 @@ const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
   maxStalledCount: 5,
   autorun: false,
 });
-const aggregateWorker = new Worker(QUEUES.jobs, createAggregateProcessor({ store, artifacts, logger }), {
-  connection: redis,
-  prefix: config.prefix,
-  concurrency: 4,
-  autorun: false,
-});
+const aggregateWorker = startAggregateWorker({ store, artifacts, logger, connection: redis, prefix: config.prefix, autorun: false });
 for (const w of [unitWorker, aggregateWorker]) {
   w.on('error', (err) => logger.error({ err }, 'queue worker error'));
   w.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'queue job failed'));

@@ -43,7 +43,7 @@ export const jobFileRoutes: FastifyPluginAsyncTypebox<{ services: Services; stre
     const job = await jobs.visibleJob(req.principal, req.params.id);
     const name = req.params['*'];
     if (name === 'spec.json' && !(await services.artifacts.exists(keys.jobFile(job.id, name)))) {
-      // spec.json is written with the job's results (workers/trainer/runtime/aggregate.ts): until then the record holds the same spec
+      // spec.json is written with the job's results (services/platform/aggregate.ts): until then the record holds the same spec
       return reply.type('application/json').header('content-disposition', 'inline; filename="spec.json"').send(Buffer.from(JSON.stringify((await jobs.visibleRecord(req.principal, job.id)).spec)));
     }
     if (req.query.redirect) {

@@ -3,17 +3,22 @@
  * failed), computes the statistics over the unit scores, writes history.json,
  * summary.json and spec.json (the submitted spec, held by the job record until
  * then) and completes the job. Pure shaping lives in `summarizeJob`.
+ *
+ * Both the workers and the provisioner run it (startAggregateWorker). The provisioner
+ * runs while no instance does: a parent left active by a worker that died mid-step is
+ * found stalled and run again by it, where otherwise the fleet could go idle (no unit
+ * left to train) with the job still running and nobody to finish it.
  */
-import type { Job as BullJob } from 'bullmq';
-import { CATALOG, parsePayload } from '../../../services/core/catalog.ts';
-import { keys } from '../../../services/core/keys.ts';
-import { isTerminal, jobWarnings, type JobResult, type UnitResult } from '../../../services/core/job.ts';
-import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../../../services/core/job-defaults.ts';
-import { runMeans, summarize } from '../../../services/core/stats.ts';
-import type { ArtifactStore } from '../../../services/core/artifacts.ts';
-import type { Store } from '../../../services/platform/store.ts';
-import { deleteCheckpoints, readUnitHistories } from '../../../services/platform/history.ts';
-import { unitOrder, type JobSummary } from '../../../services/core/views.ts';
+import { Worker, type ConnectionOptions, type Job as BullJob } from 'bullmq';
+import { CATALOG, QUEUES, parsePayload } from '../core/catalog.ts';
+import { keys } from '../core/keys.ts';
+import { isTerminal, jobWarnings, type JobResult, type UnitResult } from '../core/job.ts';
+import { primaryMetric, resolveJobSpec, type ResolvedJobSpec } from '../core/job-defaults.ts';
+import { runMeans, summarize } from '../core/stats.ts';
+import type { ArtifactStore } from '../core/artifacts.ts';
+import type { Store } from './store.ts';
+import { deleteCheckpoints, readUnitHistories } from './history.ts';
+import { unitOrder, type JobSummary } from '../core/views.ts';
 
 /** Pure: the job's result and summary.json from its unit results. */
 export function summarizeJob(spec: ResolvedJobSpec, results: UnitResult[], finalLast?: Record<string, number>) {
@@ -92,3 +97,24 @@ export function createAggregateProcessor(d: AggregateDeps) {
     return { status: 'completed' };
   };
 }
+
+/**
+ * A BullMQ worker for the parents (queue `jobs`). Its lock is kept short so a parent
+ * whose worker died is found stalled within ~AGGREGATE_LOCK_MS and run again: the step
+ * itself takes milliseconds to seconds (a few small reads and writes).
+ */
+export const AGGREGATE_LOCK_MS = 15_000;
+export function startAggregateWorker(d: AggregateDeps & { connection: ConnectionOptions; prefix: string; concurrency?: number; autorun?: boolean; lockMs?: number }): Worker {
+  const lockMs = d.lockMs ?? AGGREGATE_LOCK_MS;
+  const w = new Worker(QUEUES.jobs, createAggregateProcessor(d), {
+    connection: d.connection,
+    prefix: d.prefix,
+    concurrency: d.concurrency ?? 4,
+    lockDuration: lockMs,
+    stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+    autorun: d.autorun ?? true,
+  });
+  w.on('error', () => {}); // reconnects on its own; callers that log attach their own listener
+  return w;
+}
+
