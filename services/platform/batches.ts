@@ -35,8 +35,17 @@ interface BatchState {
 }
 
 /** What a job cost: the instances it ran on or caused, live ones up to now (undefined: nothing metered). */
-const costUsdOf = (live: JobCost | undefined, job: Job): number | null =>
-  live && (live.instanceSeconds > 0 || live.usd > 0) ? live.usd : job.cost?.usd ?? null;
+const costUsdOf = (live: JobCost | undefined, settledUsd: number | null): number | null =>
+  live && (live.instanceSeconds > 0 || live.usd > 0) ? live.usd : settledUsd;
+
+/** What a batch's view takes from each job besides its leaderboard entry. */
+interface JobState {
+  id: string;
+  status: JobStatus;
+  unitsDone: number;
+  /** the cost written into the job's record once its instances ended */
+  settledUsd: number | null;
+}
 
 /** How long the API's batch views reuse a batch's job costs (createBatchStore's costsOfBatch). */
 export const COSTS_MAX_AGE_MS = 5_000;
@@ -47,7 +56,15 @@ export interface JobCostSource {
   jobCosts(jobIds: string[]): Promise<Map<string, JobCost>>;
 }
 
-export function createBatchStore(redis: Redis, prefix: string, store: Store, costs?: JobCostSource) {
+/** How much a batch store keeps in memory (tests set them small). */
+export interface BatchStoreLimits {
+  /** jobs whose leaderboard facts are kept */
+  facts?: number;
+  /** jobs of finished batches whose view parts are kept, in all */
+  keptJobs?: number;
+}
+
+export function createBatchStore(redis: Redis, prefix: string, store: Store, costs?: JobCostSource, limits: BatchStoreLimits = {}) {
   // each job's cost as GET /v1/jobs/:id answers it: instances still running count up to now,
   // so a running batch shows its cost so far, not only what its retired instances cost.
   // Without a shared source, each view reads and apportions every instance of the batch
@@ -80,7 +97,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
 
   /** Jobs of a batch, their records and unit results, read in two pipelines. */
   async function members(rec: BatchRecord): Promise<Array<{ job: Job; record: JobRecord; units: UnitResult[] }>> {
-    const jobs = await store.jobsOf(rec.jobIds);
+    const { jobs } = await store.jobsOf(rec.jobIds);
     const units = await store.unitResultsOf(jobs.map((m) => m.job.id));
     return jobs.map((m) => ({ ...m, units: units.get(m.job.id) ?? [] }));
   }
@@ -90,16 +107,17 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
    * A record never changes once written, and a completed job's results never change
    * either, so a view reads the unit results of a job only once it has completed and
    * only the first time (a dashboard polls a running 1,000-job batch every 2 s).
-   * Bounded: emptied when it passes MAX_FACTS jobs.
+   * Bounded: the oldest entry goes past MAX_FACTS jobs (with the kept parts below, about
+   * 2 MiB of heap per 1,000 jobs of 10 folds, measured with bench/batch-view.ts's batch).
    */
   const facts = new Map<string, { metric: string; foldSignature: string; evals?: Pick<Contender, 'scores' | 'testRows' | 'trainRows'> }>();
-  const MAX_FACTS = 50_000;
+  const MAX_FACTS = limits.facts ?? 20_000;
   function factsOf(m: { job: Job; record: JobRecord }) {
     let f = facts.get(m.job.id);
     if (!f) {
       const spec = resolveJobSpec(m.record.spec);
       f = { metric: primaryMetric(spec), foldSignature: JSON.stringify([spec.dataset.uri, spec.dataset.target, spec.evaluation]) };
-      if (facts.size >= MAX_FACTS) facts.clear();
+      if (facts.size >= MAX_FACTS) facts.delete(facts.keys().next().value!);
       facts.set(m.job.id, f);
     }
     return f;
@@ -111,8 +129,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
     return { scores: Object.fromEntries(evals.map((u) => [u.key, u.score!])), testRows: mean(evals.map((u) => u.testRows)), trainRows: mean(evals.map((u) => u.trainRows)) };
   }
 
-  function contender(rec: BatchRecord, i: number, m: { job: Job; record: JobRecord }, costUsd: number | null): Contender {
-    const f = factsOf(m);
+  function contender(rec: BatchRecord, i: number, m: { job: Job; record: JobRecord }, f: ReturnType<typeof factsOf>, costUsd: number | null): Contender {
     const evals = m.job.status === 'completed' ? f.evals ?? {} : {};
     const started = m.job.startedAt ? Date.parse(m.job.startedAt) : undefined;
     const finished = m.job.finishedAt ? Date.parse(m.job.finishedAt) : undefined;
@@ -158,56 +175,71 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
     return read;
   }
 
-  type Member = { job: Job; record: JobRecord };
   /**
-   * The parts of a finished batch's view that change only with its jobs (the members and
-   * their leaderboard entries before costs), kept with the jobs' marks they were read
+   * The parts of a finished batch's view that change only with its jobs (each job's
+   * state and unpriced leaderboard entry), kept with the jobs' marks they were read
    * with (store.jobMarks): a later view reads the marks, one small read a job, and reuses
    * the parts while none changed. A list page shows up to 50 batches, each a full view
    * otherwise. Only batches seen finished are kept (a running one changes with every
-   * unit), at most MAX_FINISHED; costs are never kept here (costsOfBatch).
+   * unit), oldest out first past MAX_KEPT_JOBS jobs in all; costs are never kept here
+   * (costsOfBatch).
    */
-  const finished = new Map<string, { jobIds: string; marks: string; ms: Member[]; base: Contender[] }>();
-  const MAX_FINISHED = 100;
+  const finished = new Map<string, { jobIds: string; marks: string; jobs: JobState[]; base: Contender[] }>();
+  const MAX_KEPT_JOBS = limits.keptJobs ?? 20_000;
+  let keptJobs = 0;
+  function keep(id: string, parts: { jobIds: string; marks: string; jobs: JobState[]; base: Contender[] } | undefined): void {
+    const old = finished.get(id);
+    if (old) {
+      finished.delete(id);
+      keptJobs -= old.jobs.length;
+    }
+    if (!parts) return;
+    finished.set(id, parts);
+    keptJobs += parts.jobs.length;
+    for (const [oldest, o] of finished) {
+      if (keptJobs <= MAX_KEPT_JOBS || oldest === id) break;
+      finished.delete(oldest);
+      keptJobs -= o.jobs.length;
+    }
+  }
 
-  /** The batch's members and their unpriced leaderboard entries, reused or read afresh. */
-  async function parts(rec: BatchRecord, jobIds: string): Promise<{ ms: Member[]; base: Contender[]; marks: string; reused: boolean }> {
+  /** The batch's jobs' states and unpriced leaderboard entries, reused or read afresh. */
+  async function parts(rec: BatchRecord, jobIds: string): Promise<{ jobs: JobState[]; base: Contender[]; marks: string; reused: boolean }> {
     const kept = finished.get(rec.id);
     if (kept && kept.jobIds === jobIds) {
       const marks = await store.jobMarks(rec.jobIds);
       if (marks === kept.marks) return { ...kept, reused: true };
     }
-    const ms = await store.jobsOf(rec.jobIds);
+    const { jobs: ms, marks } = await store.jobsOf(rec.jobIds);
+    // held here, not looked up again: the cache may drop entries while this view waits
+    const fs = ms.map(factsOf);
     // unit results only for completed jobs not seen completed before (a completed job's results are final)
-    const fresh = ms.filter((m) => m.job.status === 'completed' && !facts.get(m.job.id)?.evals).map((m) => m.job.id);
-    const byId = new Map(ms.map((m) => [m.job.id, m]));
-    for (const [jobId, units] of await store.unitResultsOf(fresh)) factsOf(byId.get(jobId)!).evals = evalsOf(units);
+    const fresh = ms.flatMap((m, i) => (m.job.status === 'completed' && !fs[i].evals ? [i] : []));
+    const results = await store.unitResultsOf(fresh.map((i) => ms[i].job.id));
+    for (const i of fresh) fs[i].evals = evalsOf(results.get(ms[i].job.id) ?? []);
     const position = new Map(rec.jobIds.map((jobId, i) => [jobId, i]));
     const base: Contender[] = [];
     for (let i = 0; i < ms.length; i++) {
       if (i > 0 && i % 200 === 0) await nextTurn(); // let other requests in
-      base.push(contender(rec, position.get(ms[i].job.id)!, ms[i], null));
+      base.push(contender(rec, position.get(ms[i].job.id)!, ms[i], fs[i], null));
     }
-    return { ms, base, marks: ms.marks, reused: false };
+    const jobs = ms.map(({ job }): JobState => ({ id: job.id, status: job.status as JobStatus, unitsDone: job.progress.unitsDone, settledUsd: job.cost?.usd ?? null }));
+    return { jobs, base, marks, reused: false };
   }
 
-  async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard; jobs: Job[] } | undefined> {
+  async function view(id: string, now = Date.now()): Promise<{ batch: Batch; leaderboard: Leaderboard } | undefined> {
     const rec = await getRecord(id);
     if (!rec) return undefined;
     const jobIds = rec.jobIds.join(',');
     const [st, p, live] = await Promise.all([state(id), parts(rec, jobIds), costsOfBatch(rec, now)]);
-    const ms = p.ms;
     const counts: Record<string, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
-    for (const m of ms) counts[m.job.status] = (counts[m.job.status] ?? 0) + 1;
-    const status: BatchStatus = batchStatus(ms.map((m) => m.job.status as JobStatus), { cancelled: st.cancelled, ...(rec.notBefore ? { notBefore: Date.parse(rec.notBefore) } : {}), now });
-    const jobCosts = ms.map((m) => costUsdOf(live.get(m.job.id), m.job));
+    for (const j of p.jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
+    const status: BatchStatus = batchStatus(p.jobs.map((j) => j.status), { cancelled: st.cancelled, ...(rec.notBefore ? { notBefore: Date.parse(rec.notBefore) } : {}), now });
+    const jobCosts = p.jobs.map((j) => costUsdOf(live.get(j.id), j.settledUsd));
     const metered = jobCosts.filter((x): x is number => x !== null);
     const contenders = p.base.map((c, i): Contender => ({ ...c, costUsd: jobCosts[i] }));
-    if (isBatchTerminal(status) && !p.reused) {
-      finished.delete(id);
-      if (finished.size >= MAX_FINISHED) finished.delete(finished.keys().next().value!);
-      finished.set(id, { jobIds, marks: p.marks, ms: p.ms, base: p.base });
-    } else if (!isBatchTerminal(status)) finished.delete(id);
+    if (!isBatchTerminal(status)) keep(id, undefined);
+    else if (!p.reused) keep(id, { jobIds, marks: p.marks, jobs: p.jobs, base: p.base });
     await nextTurn();
     const leaderboard = buildLeaderboard(contenders);
     const batch: Batch = {
@@ -224,7 +256,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
       priority: rec.priority,
       jobIds: rec.jobIds,
       counts,
-      progress: { unitsDone: ms.reduce((s, m) => s + m.job.progress.unitsDone, 0), unitsTotal: rec.unitsTotal },
+      progress: { unitsDone: p.jobs.reduce((s, j) => s + j.unitsDone, 0), unitsTotal: rec.unitsTotal },
       costUsd: metered.length ? Math.round(metered.reduce((s, x) => s + x, 0) * 1e6) / 1e6 : null,
       atRisk: !isBatchTerminal(status) && st.atRisk,
       ...(st.projection && !isBatchTerminal(status) ? { projection: st.projection } : {}),
@@ -232,7 +264,7 @@ export function createBatchStore(redis: Redis, prefix: string, store: Store, cos
       higherIsBetter: leaderboard.higherIsBetter,
       leaderboard: leaderboard.rows,
     };
-    return { batch, leaderboard, jobs: ms.map((m) => m.job) };
+    return { batch, leaderboard };
   }
 
   return {

@@ -403,7 +403,7 @@ export function createStore(redis: Redis, prefix: string) {
      * waiting on it) for the whole read. Jobs that no longer exist are left out.
      * `marks` is what jobMarks answers for the same jobs, from the same read.
      */
-    async jobsOf(ids: string[], slice = 100): Promise<Array<{ job: Job; record: JobRecord }> & { marks: string }> {
+    async jobsOf(ids: string[], slice = 100): Promise<{ jobs: Array<{ job: Job; record: JobRecord }>; marks: string }> {
       const pipe = redis.pipeline();
       for (const id of ids) pipe.hgetall(k.job(id));
       const res = (await pipe.exec()) ?? [];
@@ -417,7 +417,7 @@ export function createStore(redis: Redis, prefix: string) {
         const record = JSON.parse(h.record) as JobRecord;
         out.push({ job: toJob(h, record)!, record });
       }
-      return Object.assign(out, { marks: marks.join(MARKS_SEP) });
+      return { jobs: out, marks: marks.join(MARKS_SEP) };
     },
 
     /**

@@ -325,6 +325,24 @@ describe('leaderboard, report, retry', () => {
     expect(wholeReads).toBe(4);
   });
 
+  it('what the store keeps in memory is bounded, and a view is whole whatever it dropped', async () => {
+    const a = (await post('/v1/batches', sweep({ name: 'small-cache-a' }))).json();
+    const b = (await post('/v1/batches', sweep({ name: 'small-cache-b' }))).json();
+    for (const [i, j] of [...a.jobIds, ...b.jobIds].entries()) await finishUnits(j, [i + 1, i + 1, i + 1]);
+    let wholeReads = 0;
+    // room for the facts of two jobs and the parts of one 4-job batch
+    const store = createBatchStore(stack.redis, stack.prefix, { ...stack.store, jobsOf: (...x: Parameters<typeof stack.store.jobsOf>) => (wholeReads++, stack.store.jobsOf(...x)) }, undefined, { facts: 2, keptJobs: 4 });
+    for (const { id, jobIds } of [a, b, a]) {
+      const v = (await store.view(id))!;
+      expect(v.batch.leaderboard.map((r) => r.jobId)).toEqual(jobIds);
+      expect(v.batch.leaderboard.every((r) => r.rank !== null && r.n === 3)).toBe(true);
+    }
+    // a, b, then a again: b's parts pushed a's out, so a was read whole twice
+    expect(wholeReads).toBe(3);
+    await store.view(b.id);
+    expect(wholeReads).toBe(4);
+  });
+
   it('retry-failed queues the failed jobs again as new jobs in their places', async () => {
     const { id, jobIds } = (await post('/v1/batches', sweep({ name: 'retry' }))).json();
     await stack.store.setStatus(jobIds[2], 'failed', { error: { code: 'internal', message: 'boom' } });
