@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -76,7 +76,8 @@ function requireSignature(credentials: { accessKeyId: string; secretAccessKey: s
 interface S3rverObject {
   bucket: string;
   key: string;
-  content: Buffer | (Readable & { headers?: Record<string, string | undefined> });
+  /** a PUT's request, a form upload's file, or a completed multipart upload's parts one after another: s3rver always passes a stream */
+  content: Readable & { headers?: Record<string, string | undefined> };
   metadata: Record<string, string>;
 }
 interface S3rverStore {
@@ -99,23 +100,17 @@ export function atomicPuts(store: S3rverStore): void {
     const md5 = createHash('md5');
     let size = 0;
     try {
-      if (Buffer.isBuffer(object.content)) {
-        md5.update(object.content);
-        size = object.content.length;
-        await writeFile(part, object.content);
-      } else {
-        const counted = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            md5.update(chunk);
-            size += chunk.length;
-            done(null, chunk);
-          },
-        });
-        await pipeline(object.content, counted, createWriteStream(part));
-        const declared = Number(object.content.headers?.['content-length']);
-        const chunked = /aws-chunked/.test(object.content.headers?.['content-encoding'] ?? '');
-        if (!chunked && Number.isFinite(declared) && declared !== size) throw new Error(`the body ended after ${size} of ${declared} bytes`);
-      }
+      const counted = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          md5.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(object.content, counted, createWriteStream(part));
+      const declared = Number(object.content.headers?.['content-length']);
+      const chunked = /aws-chunked/.test(object.content.headers?.['content-encoding'] ?? '');
+      if (!chunked && Number.isFinite(declared) && declared !== size) throw new Error(`the body ended after ${size} of ${declared} bytes`);
       await rename(part, objectPath);
     } catch (e) {
       await rm(part, { force: true });
