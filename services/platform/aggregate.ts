@@ -114,7 +114,9 @@ export function startAggregateWorker(d: AggregateDeps & { connection: Connection
     stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
     autorun: d.autorun ?? true,
   });
-  w.on('error', () => {}); // reconnects on its own; callers that log attach their own listener
+  // a connection error: the worker reconnects on its own; a failed step is retried (CATALOG.aggregate.attempts)
+  w.on('error', (err) => d.logger.warn({ err: err.message }, 'aggregate worker error'));
+  w.on('failed', (job, err) => d.logger.warn({ jobId: job?.id, err: err.message }, 'aggregate step failed'));
   return w;
 }
 

@@ -54,7 +54,6 @@ await new Promise<void>((r) => http.listen(config.provisionerPort, config.host, 
 provisioner.start();
 // jobs are finished here too: a parent whose worker died is run again even once no instance is left
 const aggregates = startAggregateWorker({ store, artifacts, logger, connection: bull, prefix: config.prefix });
-aggregates.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'aggregate step failed'));
 // finished jobs past NIGHTSHIFT_RETENTION_DAYS leave Redis (a lock keeps replicas from sweeping twice)
 const retention = createRetention({ store, queues, artifacts, days: config.retentionDays, logger });
 retention.start();

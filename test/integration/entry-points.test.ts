@@ -16,6 +16,16 @@ import { waitFor } from '../../support/cloud-sim.ts';
 import { connectRedis } from '../../services/platform/redis.ts';
 import { createFleetStore } from '../../services/platform/fleet-store.ts';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../../support/redis.ts';
+import { Worker } from 'bullmq';
+import { loadConfig } from '../../services/core/config.ts';
+import { QUEUES } from '../../services/core/catalog.ts';
+import type { UnitResult } from '../../services/core/job.ts';
+import type { JobSpec } from '../../services/core/spec.ts';
+import { planUnits } from '../../services/core/units.ts';
+import { resolveJobSpec } from '../../services/core/job-defaults.ts';
+import { s3ArtifactStore, s3Options } from '../../services/platform/artifacts.ts';
+import { createQueues, enqueueJob } from '../../services/platform/queue.ts';
+import { createStore } from '../../services/platform/store.ts';
 
 let s3: EmbeddedS3;
 let dir: string;
@@ -76,6 +86,43 @@ describe('production entry points', () => {
       expect(await prov.exit, prov.out()).toBe(0);
     } finally {
       prov.proc.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('the provisioner finishes a job whose units are done while no instance runs (the aggregate step runs there too)', async () => {
+    const port = await freePort(0);
+    const prov = start('services/provisioner/main.ts', { NIGHTSHIFT_PROVISIONER_PORT: String(port), HOST: '127.0.0.1', NIGHTSHIFT_MAX_INSTANCES: '0', NIGHTSHIFT_RECONCILE_MS: '200' });
+    const artifacts = s3ArtifactStore(s3Options(loadConfig({ AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, NIGHTSHIFT_S3_BUCKET: 'nightshift-entry' })));
+    await artifacts.ensureBucket();
+    const redis = connectRedis(TEST_REDIS_URL, { name: 'test-entry-aggregate' });
+    const bull = connectRedis(TEST_REDIS_URL, { forBullWorker: true, name: 'test-entry-units' });
+    const queues = createQueues(bull, prefix);
+    const store = createStore(redis, prefix);
+    // a trainer's unit processor stands in for the instance that ran the one unit; no aggregate worker but the provisioner's
+    const units = new Worker(QUEUES.units, async (job) => {
+      const r: UnitResult = { key: job.data.unit.key, kind: 'eval', run: 0, repeat: 0, fold: 0, score: 0.25, epochs: 1, trainRows: 30, testRows: 10, durationMs: 5, backend: 'cpu', engine: 'fused', worker: 'w' };
+      await store.setStatus(job.data.jobId, 'running');
+      await store.unitDone(job.data.jobId, r);
+    }, { connection: bull, prefix });
+    try {
+      await waitFor(() => healthy(`http://127.0.0.1:${port}/healthz`), 60_000, 'the provisioner answering /healthz');
+      const spec = { name: 'finished-by-provisioner', dataset: { uri: 'builtin:make_regression?n_samples=40&n_features=3' }, model: { layers: [{ type: 'dense', units: 1 }] }, training: { loss: 'mse', epochs: 1 }, evaluation: { method: 'holdout' } } as unknown as JobSpec;
+      const id = `job_entry${Date.now().toString(36)}`;
+      const unitList = planUnits(resolveJobSpec(spec));
+      await store.createJob({ id, name: 'finished-by-provisioner', tenant: 'acme', createdAt: new Date().toISOString(), spec, unitsTotal: unitList.length, resourceClass: 'cpu' });
+      await enqueueJob(queues, { jobId: id, tenant: 'acme', units: unitList, resourceClass: 'cpu', priority: 50, maxAttempts: 1 });
+      await waitFor(async () => (await store.getStatus(id)) === 'completed', 30_000, 'the job completed by the provisioner');
+      expect((await store.getJob(id))!.result).toMatchObject({ scores: [0.25] });
+      expect(await artifacts.getJson(`jobs/${id}/summary.json`)).toMatchObject({ n: 1 });
+      prov.proc.kill('SIGTERM');
+      expect(await prov.exit, prov.out()).toBe(0);
+    } finally {
+      prov.proc.kill('SIGKILL');
+      await units.close();
+      await queues.close();
+      bull.disconnect();
+      redis.disconnect();
+      artifacts.client.destroy();
     }
   }, 90_000);
 

@@ -101,10 +101,9 @@ const unitWorker = new Worker(QUEUES.units, createUnitProcessor({
   autorun: false,
 });
 const aggregateWorker = startAggregateWorker({ store, artifacts, logger, connection: redis, prefix: config.prefix, autorun: false });
-for (const w of [unitWorker, aggregateWorker]) {
-  w.on('error', (err) => logger.error({ err }, 'queue worker error'));
-  w.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'queue job failed'));
-}
+// the aggregate worker logs its own errors and failed steps (startAggregateWorker)
+unitWorker.on('error', (err) => logger.error({ err }, 'queue worker error'));
+unitWorker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'queue job failed'));
 
 logger.info({ backend, slots: pool.size, instanceId: agent.instanceId, host: hostname() }, 'worker ready');
 // the bootstrap's delayed power-off guards a machine whose worker never starts; this one did
